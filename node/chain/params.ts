@@ -1,0 +1,108 @@
+// Network parameters: read from a network file (JSON) so every node of a
+// network shares one genesis and one set of consensus rules.
+import { readFileSync } from 'node:fs'
+import { fromHex, isHexOfLength } from '../../protocol/bytes.js'
+import { merkleRoot } from '../../protocol/merkle.js'
+import { ZERO_ADDRESS, ZERO_SIGNATURE, txId, type Transaction } from '../../protocol/tx-codec.js'
+import { blockHash, type Block } from '../../protocol/block-codec.js'
+import { isValidAddress } from './keys.js'
+
+export interface ConsensusParams {
+  blockReward: number
+  /** Fixed proof-of-work target (32 bytes); difficulty retargeting comes later. */
+  target: Buffer
+  targetBlockTimeMs: number
+  medianTimeSpan: number
+  maxFutureBlockTimeMs: number
+  maxBlockBytes: number
+}
+
+export interface NetworkParams {
+  name: string
+  /** Bound into every transaction signature: a signature is valid on one network only. */
+  networkId: string
+  /** P2P frame magic. */
+  magic: number
+  consensus: ConsensusParams
+  genesis: Block
+  genesisHash: Buffer
+}
+
+export class NetworkFileError extends Error {
+  override name = 'NetworkFileError'
+}
+
+type Json = Record<string, unknown>
+
+function field<T>(obj: Json, key: string, where: string, check: (v: unknown) => v is T, expected: string): T {
+  const v = obj[key]
+  if (!check(v)) throw new NetworkFileError(`${where}.${key}: expected ${expected}`)
+  return v
+}
+const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v)
+const isStr = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 64
+const isPosInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v > 0
+const isNonNegInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+
+/** Validates a parsed network file and builds its genesis block. */
+export function networkFromJson(json: unknown, source = 'network file'): NetworkParams {
+  if (!isObj(json)) throw new NetworkFileError(`${source}: expected a JSON object`)
+  const name = field(json, 'name', source, isStr, 'a name (1-64 chars)')
+  const networkId = field(json, 'networkId', source, isStr, 'an id (1-64 chars)')
+  const magicHex = field(json, 'magic', source, (v): v is string => typeof v === 'string' && /^0x[0-9a-fA-F]{8}$/.test(v), '"0x" and 8 hex digits')
+  const c = field(json, 'consensus', source, isObj, 'an object')
+  const where = `${source}: consensus`
+  const targetHex = field(c, 'target', where, (v): v is string => isHexOfLength(v, 32), '64 hex digits')
+  const consensus: ConsensusParams = {
+    blockReward: field(c, 'blockReward', where, isPosInt, 'a positive integer'),
+    target: fromHex(targetHex)!,
+    targetBlockTimeMs: field(c, 'targetBlockTimeMs', where, isPosInt, 'a positive integer (ms)'),
+    medianTimeSpan: field(c, 'medianTimeSpan', where, isPosInt, 'a positive integer'),
+    maxFutureBlockTimeMs: field(c, 'maxFutureBlockTimeMs', where, isPosInt, 'a positive integer (ms)'),
+    maxBlockBytes: field(c, 'maxBlockBytes', where, (v): v is number => isPosInt(v) && v >= 1024 && v <= 4 * 1024 * 1024, 'an integer in [1024, 4 MiB]'),
+  }
+  if (consensus.target.equals(Buffer.alloc(32))) throw new NetworkFileError(`${where}.target: must not be zero`)
+
+  const g = field(json, 'genesis', source, isObj, 'an object')
+  const timestamp = field(g, 'timestamp', `${source}: genesis`, isNonNegInt, 'a timestamp in ms')
+  const balances = g['balances'] ?? {}
+  if (!isObj(balances)) throw new NetworkFileError(`${source}: genesis.balances: expected an object of address → amount`)
+  const allocations: Transaction[] = []
+  for (const addr of Object.keys(balances).sort()) {
+    const amount = balances[addr]
+    const bytes = isHexOfLength(addr, 33) ? fromHex(addr)! : null
+    if (bytes === null || !isValidAddress(bytes)) throw new NetworkFileError(`${source}: genesis.balances: "${addr}" is not an address (compressed public key hex)`)
+    if (!isPosInt(amount)) throw new NetworkFileError(`${source}: genesis.balances["${addr}"]: expected a positive integer`)
+    allocations.push({ from: ZERO_ADDRESS, to: bytes, amount, nonce: 0, timestamp, signature: ZERO_SIGNATURE })
+  }
+  const genesis: Block = {
+    header: {
+      height: 0,
+      prevHash: Buffer.alloc(32),
+      timestamp,
+      txRoot: merkleRoot(allocations.map(txId)),
+      miner: ZERO_ADDRESS,
+      target: consensus.target,
+      proofType: 'pow',
+      nonce: 0,
+    },
+    txs: allocations,
+  }
+  return { name, networkId, magic: parseInt(magicHex.slice(2), 16), consensus, genesis, genesisHash: blockHash(genesis.header) }
+}
+
+export function loadNetworkFile(path: string): NetworkParams {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new NetworkFileError(`cannot read network file ${path}: ${(err as Error).message}`)
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (err) {
+    throw new NetworkFileError(`network file ${path} is not valid JSON: ${(err as Error).message}`)
+  }
+  return networkFromJson(json, path)
+}

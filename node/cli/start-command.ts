@@ -1,0 +1,82 @@
+// `bkc start`: run one node until SIGINT/SIGTERM.
+import { resolve } from 'node:path'
+import type { Argv } from 'yargs'
+import { loadNetworkFile } from '../chain/params.js'
+import { createLogger } from '../log.js'
+import { BkcNode } from '../node.js'
+import { DEFAULT_NETWORK_FILE } from '../paths.js'
+import { parseIp, parseLogFormat, parseLogLevel, parsePort, parsePositiveInt, single, UsageError } from './options.js'
+
+export function startOptions<T>(y: Argv<T>) {
+  return y
+    .option('listen', { type: 'string', default: '127.0.0.1', describe: 'IP address for P2P and JSON-RPC (and the TUN address in VPN mode)', coerce: single('listen', parseIp('listen')) })
+    .option('port', { type: 'number', default: 5555, describe: 'P2P port', coerce: single('port', parsePort('port')) })
+    .option('rpc-port', { type: 'number', default: 8888, alias: 'rpcport', describe: 'JSON-RPC port', coerce: single('rpc-port', parsePort('rpc-port', true)) })
+    .option('data-dir', { type: 'string', describe: 'where the chain, pool and keystore live [default: ./data/<listen>]', coerce: single('data-dir', (v) => String(v)) })
+    .option('network', { type: 'string', describe: 'network file: genesis and consensus parameters [default: the shipped devnet]', coerce: single('network', (v) => String(v)) })
+    .option('im-addr', { type: 'string', alias: 'imAddr', describe: 'internet simulator host (VPN mode)', coerce: single('im-addr', (v) => String(v)) })
+    .option('im-port', { type: 'number', default: 55555, alias: 'imPort', describe: 'internet simulator port', coerce: single('im-port', parsePort('im-port')) })
+    .option('miner-threads', { type: 'number', default: 1, describe: 'worker threads searching proof-of-work nonces', coerce: single('miner-threads', parsePositiveInt('miner-threads', 64)) })
+    .option('max-pool', { type: 'number', default: 50_000, describe: 'pending pool capacity (transactions)', coerce: single('max-pool', parsePositiveInt('max-pool', 1_000_000)) })
+    .option('reindex', { type: 'boolean', default: false, describe: 'rebuild balances and indexes from the stored blocks, re-validating each' })
+    .option('log-level', { type: 'string', default: 'info', describe: 'error | warn | info | debug', coerce: single('log-level', parseLogLevel) })
+    .option('log-format', { type: 'string', default: 'text', describe: 'text | json', coerce: single('log-format', parseLogFormat) })
+}
+
+export interface StartArgs {
+  listen: string
+  port: number
+  rpcPort: number
+  dataDir?: string
+  network?: string
+  imAddr?: string
+  imPort: number
+  minerThreads: number
+  maxPool: number
+  reindex: boolean
+  logLevel: ReturnType<typeof parseLogLevel>
+  logFormat: ReturnType<typeof parseLogFormat>
+}
+
+export async function runStart(args: StartArgs): Promise<void> {
+  if (args.imAddr !== undefined) {
+    throw new UsageError('VPN mode (--im-addr) is not available in this version yet; run without --im-addr for a node on a local address')
+  }
+  const logger = createLogger({ level: args.logLevel, format: args.logFormat })
+  const network = loadNetworkFile(resolve(args.network ?? DEFAULT_NETWORK_FILE))
+  const dataDir = resolve(args.dataDir ?? `data/${args.listen}`)
+  logger.info('starting bkc node', { listen: args.listen, port: args.port, rpcPort: args.rpcPort, dataDir, network: network.networkId })
+  const node = await BkcNode.start({
+    listen: args.listen,
+    port: args.port,
+    rpcPort: args.rpcPort,
+    dataDir,
+    network,
+    logger,
+    minerThreads: args.minerThreads,
+    maxPoolTxs: args.maxPool,
+    reindex: args.reindex,
+  })
+
+  let stopping = false
+  const shutdown = (signal: string): void => {
+    if (stopping) {
+      logger.warn('second signal: exiting now', { signal })
+      process.exit(130)
+    }
+    stopping = true
+    logger.info('shutting down', { signal })
+    node.stop().then(
+      () => {
+        logger.info('stopped')
+        process.exitCode = 0
+      },
+      (err: Error) => {
+        logger.error('shutdown failed', { error: err.message })
+        process.exitCode = 1
+      },
+    )
+  }
+  process.on('SIGINT', () => shutdown('SIGINT'))
+  process.on('SIGTERM', () => shutdown('SIGTERM'))
+}

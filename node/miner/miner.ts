@@ -1,0 +1,156 @@
+// The mining loop: build a block template from the tip and the pool, let the
+// worker threads search a nonce for about a second, submit a solution, and
+// start over. A tip change aborts the search at once; the short jobs pick up
+// new pool transactions and a fresh timestamp.
+import { randomInt } from 'node:crypto'
+import { toHex } from '../../protocol/bytes.js'
+import { encodeHeaderPrefix, HEADER_BYTES, type Block, type BlockHeader } from '../../protocol/block-codec.js'
+import { merkleRoot } from '../../protocol/merkle.js'
+import { TX_BYTES, ZERO_ADDRESS, ZERO_SIGNATURE, txId, type Transaction } from '../../protocol/tx-codec.js'
+import type { Chainstate, SubmitResult } from '../chainstate.js'
+import type { Logger } from '../log.js'
+import type { Mempool } from '../mempool.js'
+import { PowSearcher } from './pow-search.js'
+
+export interface MinerOptions {
+  threads: number
+  /** How long one template is searched before it is rebuilt. */
+  jobMs: number
+  submit: (block: Block) => Promise<SubmitResult>
+}
+
+export interface Template {
+  header: BlockHeader
+  txs: Transaction[]
+  parent: string
+}
+
+/** Transfers that fit in a block next to the reward. */
+export function maxTransfers(maxBlockBytes: number): number {
+  return Math.floor((maxBlockBytes - HEADER_BYTES - 4) / TX_BYTES) - 1
+}
+
+export class Miner {
+  private readonly searcher: PowSearcher
+  private address: Buffer | null = null
+  private loop: Promise<void> | null = null
+  private running = false
+  private currentParent = ''
+  private blocksFound = 0
+
+  constructor(
+    private readonly chain: Chainstate,
+    private readonly mempool: Mempool,
+    private readonly logger: Logger,
+    private readonly opts: MinerOptions,
+  ) {
+    this.searcher = new PowSearcher({ threads: opts.threads })
+    chain.on('tip', (change) => {
+      if (this.running && change.tip.hash !== this.currentParent) this.searcher.abort()
+    })
+  }
+
+  get mining(): boolean {
+    return this.running
+  }
+
+  get minerAddress(): string | null {
+    return this.address ? toHex(this.address) : null
+  }
+
+  get hashRate(): number {
+    return this.searcher.hashRate
+  }
+
+  get found(): number {
+    return this.blocksFound
+  }
+
+  /** Starts mining to `address`, or switches the reward address of a running miner. */
+  start(address: Buffer): void {
+    const switching = this.running && this.address !== null && !this.address.equals(address)
+    this.address = address
+    if (switching) this.searcher.abort()
+    if (this.running) return
+    this.running = true
+    this.logger.info('mining started', { miner: toHex(address), threads: this.opts.threads })
+    this.loop = this.run().finally(() => {
+      this.loop = null
+    })
+  }
+
+  /** Stops mining; resolves once the workers are idle (within milliseconds). */
+  async stop(): Promise<void> {
+    if (!this.running) return
+    this.running = false
+    this.searcher.abort()
+    await this.loop
+    this.logger.info('mining stopped', { found: this.blocksFound })
+  }
+
+  async close(): Promise<void> {
+    await this.stop()
+    await this.searcher.close()
+  }
+
+  /** The next block to mine on the current tip (nonce 0). */
+  async buildTemplate(miner: Buffer, now = Date.now()): Promise<Template> {
+    return this.chain.exclusive(async () => {
+      const parent = this.chain.tip
+      const accounts = await this.chain.getAccounts(this.mempool.senders())
+      const transfers = this.mempool.selectForBlock(accounts, maxTransfers(this.chain.params.consensus.maxBlockBytes))
+      const height = parent.height + 1
+      const timestamp = Math.max(now, this.chain.medianTimePast(parent) + 1)
+      const reward: Transaction = {
+        from: ZERO_ADDRESS,
+        to: miner,
+        amount: this.chain.params.consensus.blockReward,
+        nonce: height,
+        timestamp,
+        signature: ZERO_SIGNATURE,
+      }
+      const txs = [reward, ...transfers.map((e) => e.tx)]
+      const header: BlockHeader = {
+        height,
+        prevHash: Buffer.from(parent.hash, 'hex'),
+        timestamp,
+        txRoot: merkleRoot(txs.map(txId)),
+        miner,
+        target: this.chain.expectedTarget(parent),
+        proofType: 'pow',
+        nonce: 0,
+      }
+      return { header, txs, parent: parent.hash }
+    })
+  }
+
+  private async run(): Promise<void> {
+    while (this.running && this.address) {
+      try {
+        const t = await this.buildTemplate(this.address)
+        this.currentParent = t.parent
+        if (this.chain.tip.hash !== t.parent) continue
+        const res = await this.searcher.search({
+          prefix: encodeHeaderPrefix(t.header),
+          target: t.header.target,
+          // A random start: two searches of one template never repeat work.
+          startNonce: randomInt(0, 2 ** 47),
+          maxMs: this.opts.jobMs,
+        })
+        if (!res.found) continue
+        const block: Block = { header: { ...t.header, nonce: res.nonce }, txs: t.txs }
+        const result = await this.opts.submit(block)
+        if (result.status === 'connected') {
+          this.blocksFound++
+          this.logger.info('mined block', { height: t.header.height, hash: result.hash, txs: t.txs.length - 1 })
+        } else {
+          this.logger.warn('mined block not accepted', { height: t.header.height, status: result.status })
+        }
+      } catch (err) {
+        this.logger.error('mining attempt failed', { error: (err as Error).message })
+        await new Promise((r) => setTimeout(r, 1000))
+      }
+    }
+    this.running = false
+  }
+}

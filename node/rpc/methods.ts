@@ -1,0 +1,159 @@
+// The node's JSON-RPC methods: the original report's names and positional
+// params (so its curl bodies work unchanged), plus getStatus,
+// getTransactionsByAccount and getAccount.
+import { isValidAddress } from '../chain/keys.js'
+import { KeystoreError } from '../keystore.js'
+import { PoolError, type PoolErrorCode } from '../mempool.js'
+import { NotUnlockedError, type BkcNode } from '../node.js'
+import { APP, RpcError } from './errors.js'
+import { defineMethod, hex, integerLike, optional, ParamError, required, string, type MethodTable, type Parser } from './params.js'
+import { blockView, txView } from './views.js'
+
+const name = string({ min: 1, max: 64 })
+const password = string({ min: 1, max: 1024 })
+const hash32 = hex({ bytes: 32 })
+const hex33 = hex({ bytes: 33 })
+const address: Parser<string> = (v) => {
+  const a = hex33(v)
+  if (!isValidAddress(Buffer.from(a, 'hex'))) throw new ParamError('is not an address (a compressed secp256k1 public key)')
+  return a
+}
+
+const KEYSTORE_CODES: Record<string, number> = {
+  ACCOUNT_EXISTS: APP.ACCOUNT_EXISTS,
+  ACCOUNT_NOT_FOUND: APP.ACCOUNT_NOT_FOUND,
+  WRONG_PASSWORD: APP.WRONG_PASSWORD,
+}
+const POOL_CODES: Record<PoolErrorCode, number> = {
+  DUPLICATE_TX: APP.DUPLICATE_TX,
+  POOL_FULL: APP.POOL_FULL,
+  SENDER_LIMIT: APP.POOL_FULL,
+  BAD_NONCE: APP.BAD_NONCE,
+  INSUFFICIENT_BALANCE: APP.INSUFFICIENT_BALANCE,
+  BAD_SIGNATURE: APP.BAD_SIGNATURE,
+  INVALID_TX: APP.INVALID_TX,
+}
+
+/** Turns the node's typed errors into JSON-RPC errors with stable codes. */
+async function rpc<T>(fn: () => Promise<T> | T): Promise<T> {
+  try {
+    return await fn()
+  } catch (err) {
+    if (err instanceof KeystoreError) {
+      // Bad names and passwords are bad params: the message says which rule.
+      if (err.code === 'INVALID_NAME' || err.code === 'INVALID_PASSWORD') throw new RpcError(-32602, err.message)
+      throw new RpcError(KEYSTORE_CODES[err.code] ?? -32603, err.message)
+    }
+    if (err instanceof PoolError) throw new RpcError(POOL_CODES[err.code], err.message)
+    if (err instanceof NotUnlockedError) throw new RpcError(APP.ACCOUNT_LOCKED, err.message)
+    throw err
+  }
+}
+
+export function buildMethods(node: BkcNode): MethodTable {
+  const unlock = defineMethod({
+    params: [required('name', name), required('password', password)],
+    handler: (n, p) => rpc(async () => (await node.unlock(n, p)).address),
+    description: 'Unlocks an account for sendTransaction; returns its address.',
+  })
+
+  async function getTransaction(id: string): Promise<unknown> {
+    const pending = node.mempool.get(id)
+    if (pending) return { ...txView(pending.tx, id), status: 'pending' }
+    const loc = await node.chain.getTxLocation(id)
+    if (!loc) return null
+    const found = await node.chain.getBlockByHash(loc.blockHash)
+    const tx = found?.block.txs[loc.index]
+    if (!tx) return null
+    return { ...txView(tx, id), status: 'confirmed', blockHeight: loc.height, blockHash: loc.blockHash, confirmations: node.chain.tip.height - loc.height + 1 }
+  }
+
+  return {
+    createAccount: defineMethod({
+      params: [required('name', name), required('password', password)],
+      handler: (n, p) => rpc(async () => (await node.keystore.create(n, p)).address),
+      description: 'Creates an account in this node\'s keystore; returns its address (public key).',
+    }),
+    loadAccount: unlock,
+    unlock,
+    mining: defineMethod({
+      params: [required('name', name), required('password', password)],
+      handler: (n, p) =>
+        rpc(async () => {
+          const acct = await node.unlock(n, p)
+          node.mining.start(Buffer.from(acct.address, 'hex'))
+          return true
+        }),
+      description: 'Unlocks the account and mines with its address as the reward receiver.',
+    }),
+    stopMining: defineMethod({
+      params: [],
+      handler: async () => {
+        await node.mining.stop()
+        return true
+      },
+    }),
+    sendTransaction: defineMethod({
+      params: [required('to', address), required('amount', integerLike({ min: 1 }))],
+      handler: (to, amount) => rpc(async () => (await node.sendFromUnlocked(Buffer.from(to, 'hex'), amount)).id),
+      description: 'Sends coins from the unlocked account; returns the transaction hash.',
+    }),
+    getBalance: defineMethod({
+      params: [required('address', hex33)],
+      handler: async (a) => (await node.chain.getAccount(a)).balance,
+    }),
+    getAccount: defineMethod({
+      params: [required('address', hex33)],
+      handler: async (a) => {
+        const acct = await node.chain.getAccount(a)
+        const pending = node.mempool.fromSender(a)
+        return { address: a, balance: acct.balance, nonce: acct.nonce, pending: pending.length, height: node.chain.tip.height }
+      },
+    }),
+    getTransaction: defineMethod({ params: [required('hash', hash32)], handler: getTransaction }),
+    getBlock: defineMethod({
+      params: [required('height', integerLike({ min: 0, max: 0xffffffff }))],
+      handler: async (h) => {
+        const found = await node.chain.getBlockByHeight(h)
+        return found ? blockView(found.block, found.hash) : null
+      },
+    }),
+    getBlockByHash: defineMethod({
+      params: [required('hash', hash32)],
+      handler: async (h) => {
+        const found = await node.chain.getBlockByHash(h)
+        const entry = node.chain.entry(h)
+        if (!found || !entry || entry.status === 'invalid') return null
+        return { ...blockView(found.block, h), onBestChain: node.chain.isOnBestChain(entry) }
+      },
+    }),
+    getStatus: defineMethod({
+      params: [],
+      handler: () => ({
+        network: node.config.network.networkId,
+        height: node.chain.tip.height,
+        hash: node.chain.tip.hash,
+        peers: 0,
+        mining: node.mining.mining,
+        miner: node.mining.minerAddress,
+        hashRate: Math.round(node.mining.hashRate),
+        pending: node.mempool.size,
+        unlocked: node.unlocked?.address ?? null,
+      }),
+    }),
+    getTransactionsByAccount: defineMethod({
+      params: [required('address', hex33), optional('limit', integerLike({ min: 1, max: 1000 }), 100)],
+      handler: async (a, limit) => {
+        const pending = node.mempool.involving(a).slice(0, limit).map((e) => ({ ...txView(e.tx, e.id), status: 'pending' }))
+        const confirmedIds = await node.chain.db.accountTxIds(a, limit - pending.length)
+        const confirmed = []
+        for (const id of confirmedIds) {
+          const tx = await getTransaction(id)
+          if (tx) confirmed.push(tx)
+        }
+        return [...pending, ...confirmed]
+      },
+      description: 'Pending then confirmed transactions sent or received by an address, newest first.',
+    }),
+  }
+}

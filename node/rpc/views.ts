@@ -1,0 +1,46 @@
+// JSON shapes of transactions and blocks on the RPC surface. Byte fields
+// are lower-case hex; integers are JSON numbers (all below 2^53).
+import { toHex } from '../../protocol/bytes.js'
+import { blockHash, encodedBlockSize, type Block } from '../../protocol/block-codec.js'
+import { isRewardForm, txId, type Transaction } from '../../protocol/tx-codec.js'
+
+export interface TxView {
+  hash: string
+  type: 'transfer' | 'reward'
+  from: string
+  to: string
+  amount: number
+  nonce: number
+  timestamp: number
+  signature: string
+}
+
+export function txView(tx: Transaction, id?: string): TxView {
+  return {
+    hash: id ?? toHex(txId(tx)),
+    type: isRewardForm(tx) ? 'reward' : 'transfer',
+    from: toHex(tx.from),
+    to: toHex(tx.to),
+    amount: tx.amount,
+    nonce: tx.nonce,
+    timestamp: tx.timestamp,
+    signature: toHex(tx.signature),
+  }
+}
+
+export function blockView(block: Block, hash?: string): Record<string, unknown> {
+  const h = block.header
+  return {
+    height: h.height,
+    hash: hash ?? toHex(blockHash(h)),
+    previousHash: toHex(h.prevHash),
+    timestamp: h.timestamp,
+    txRoot: toHex(h.txRoot),
+    miner: toHex(h.miner),
+    target: toHex(h.target),
+    proofType: h.proofType,
+    nonce: h.nonce,
+    size: encodedBlockSize(block.txs.length),
+    transactions: block.txs.map((tx) => txView(tx)),
+  }
+}
