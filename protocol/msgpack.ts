@@ -55,7 +55,9 @@ function malformed(message: string, cause?: unknown): MessageError {
 
 /**
  * Encodes a value that a schema already normalised (plain objects, arrays,
- * strings, safe integers, Buffers). Returns a fresh Buffer owned by the caller.
+ * strings, safe integers, Buffers). The result is a view into msgpackr's write
+ * buffer that later packs do not overwrite; copy it if it is kept for long
+ * (encodeFrame does).
  */
 export function packPlain(value: unknown): Buffer {
   return packr.pack(value)
