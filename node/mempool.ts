@@ -110,6 +110,10 @@ export class Mempool {
 
   /** Adds a checked transaction; returns the entry. */
   add(tx: Transaction, id: string, receivedAt: number): PoolEntry {
+    // check() must have run; this only keeps the two indexes from diverging.
+    if (this.byId.has(id) || this.bySender.get(toHex(tx.from))?.has(tx.nonce)) {
+      throw new PoolError('DUPLICATE_TX', `transaction ${id} or its nonce is already pending`)
+    }
     const entry: PoolEntry = { tx, id, from: toHex(tx.from), to: toHex(tx.to), bytes: encodeTx(tx), receivedAt }
     this.byId.set(id, entry)
     let mine = this.bySender.get(entry.from)

@@ -43,7 +43,8 @@ export function encodeHeaderPrefix(h: BlockHeader): Buffer {
   checkLen('txRoot', h.txRoot, 32)
   checkLen('miner', h.miner, 33)
   checkLen('target', h.target, 32)
-  const proof = PROOF_TYPES[h.proofType]
+  // Own keys only: 'toString', '__proto__'… are on every object and would encode as 0 (pow).
+  const proof = Object.hasOwn(PROOF_TYPES, h.proofType) ? PROOF_TYPES[h.proofType] : undefined
   if (proof === undefined) throw new CodecError('BAD_FIELD', `unknown proof type ${String(h.proofType)}`)
   const buf = Buffer.allocUnsafe(HEADER_PREFIX_BYTES)
   buf[0] = BLOCK_VERSION

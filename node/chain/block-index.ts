@@ -74,7 +74,8 @@ export class BlockIndex {
       const siblings = this.children.get(entry.prev)
       if (siblings) siblings.push(entry.hash)
       else this.children.set(entry.prev, [entry.hash])
-      this.leaves.delete(entry.prev)
+      // An invalid child does not extend its parent: the parent stays a possible tip.
+      if (entry.status !== 'invalid') this.leaves.delete(entry.prev)
     }
     if (entry.status !== 'invalid') this.leaves.add(entry.hash)
   }

@@ -1,6 +1,8 @@
 // Why a block or transaction was refused. `permanent: false` marks reasons
 // that may stop applying later (a timestamp too far in the future, an
-// unknown parent), so such blocks are not remembered as invalid.
+// unknown parent) or that may not be the fault of the block its hash names
+// (a body that does not match the header's root), so such blocks are not
+// remembered as invalid.
 export type RejectCode =
   | 'BAD_ENCODING' | 'BAD_VERSION' | 'TOO_LARGE' | 'NO_REWARD' | 'BAD_REWARD' | 'EXTRA_REWARD'
   | 'BAD_TX_ROOT' | 'BAD_POW' | 'BAD_TARGET' | 'BAD_PROOF_TYPE' | 'BAD_HEIGHT' | 'UNKNOWN_PARENT'

@@ -90,6 +90,8 @@ export function verify(address: Uint8Array, message: Uint8Array, signature: Uint
 /** The same check with elliptic alone: the reference the fast path is tested against. */
 export function verifyWithElliptic(address: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   if (!isLowS(signature)) return false
+  // elliptic also takes 65-byte uncompressed keys; an address is compressed only, as on the fast path.
+  if (address.length !== ADDRESS_BYTES || (address[0] !== 2 && address[0] !== 3)) return false
   try {
     const key = ec.keyFromPublic(Buffer.from(address))
     const sig = { r: Buffer.from(signature.subarray(0, 32)).toString('hex'), s: Buffer.from(signature.subarray(32)).toString('hex') }

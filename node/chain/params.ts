@@ -67,9 +67,17 @@ export function networkFromJson(json: unknown, source = 'network file'): Network
   const timestamp = field(g, 'timestamp', `${source}: genesis`, isNonNegInt, 'a timestamp in ms')
   const balances = g['balances'] ?? {}
   if (!isObj(balances)) throw new NetworkFileError(`${source}: genesis.balances: expected an object of address → amount`)
+  // Keys are normalised to lower case first, so the same accounts written in
+  // either case give the same genesis, and one address cannot appear twice.
+  const normalised = new Map<string, unknown>()
+  for (const [addr, amount] of Object.entries(balances)) {
+    const lower = addr.toLowerCase()
+    if (normalised.has(lower)) throw new NetworkFileError(`${source}: genesis.balances: address ${lower} is listed twice`)
+    normalised.set(lower, amount)
+  }
   const allocations: Transaction[] = []
-  for (const addr of Object.keys(balances).sort()) {
-    const amount = balances[addr]
+  for (const addr of [...normalised.keys()].sort()) {
+    const amount = normalised.get(addr)
     const bytes = isHexOfLength(addr, 33) ? fromHex(addr)! : null
     if (bytes === null || !isValidAddress(bytes)) throw new NetworkFileError(`${source}: genesis.balances: "${addr}" is not an address (compressed public key hex)`)
     if (!isPosInt(amount)) throw new NetworkFileError(`${source}: genesis.balances["${addr}"]: expected a positive integer`)

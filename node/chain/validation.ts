@@ -44,20 +44,26 @@ export function checkReward(tx: Transaction | undefined, header: BlockHeader, co
  * Everything checkable from the block alone. Signatures are checked here
  * too (the expensive part), so a block that passes is only missing its
  * contextual checks: parent, time, target and balances.
+ *
+ * The block hash covers the header only, so a failure of the body before
+ * the transaction root is known to match (size, root) may be a valid header
+ * with a mutated body: those are not permanent, or one bad copy would get
+ * the real block refused for good. Rules checked after the root matches are
+ * committed to by the header.
  */
 export function checkBlockSanity(block: Block, params: NetworkParams): CheckedBlock {
   const { header, txs } = block
   const size = encodedBlockSize(txs.length)
   if (size > params.consensus.maxBlockBytes) {
-    throw new ValidationError('TOO_LARGE', `block of ${size} bytes exceeds ${params.consensus.maxBlockBytes}`)
+    throw new ValidationError('TOO_LARGE', `block of ${size} bytes exceeds ${params.consensus.maxBlockBytes}`, false)
   }
   if (header.proofType !== 'pow') throw new ValidationError('BAD_PROOF_TYPE', `proof type ${header.proofType} is not accepted`)
   const hash = sha256(encodeHeader(header))
   if (!hashMeetsTarget(hash, header.target)) throw new ValidationError('BAD_POW', `block ${toHex(hash)} does not meet its target`)
   if (!isValidAddress(header.miner)) throw new ValidationError('BAD_MINER', 'miner is not a valid public key')
-  checkReward(txs[0], header, params.consensus)
   const txIds = txs.map(txId)
-  if (!merkleRoot(txIds).equals(header.txRoot)) throw new ValidationError('BAD_TX_ROOT', 'transaction root does not match')
+  if (!merkleRoot(txIds).equals(header.txRoot)) throw new ValidationError('BAD_TX_ROOT', 'transaction root does not match', false)
+  checkReward(txs[0], header, params.consensus)
   const seen = new Set<string>()
   for (let i = 0; i < txs.length; i++) {
     const id = toHex(txIds[i]!)
@@ -91,6 +97,7 @@ export function checkBlockContext(header: BlockHeader, ctx: BlockContext, consen
 
 /** Median of the given timestamps (the last `medianTimeSpan` blocks). */
 export function medianTime(timestamps: readonly number[]): number {
+  if (timestamps.length === 0) throw new RangeError('medianTime of no timestamps')
   const sorted = [...timestamps].sort((a, b) => a - b)
   return sorted[Math.floor(sorted.length / 2)]!
 }
