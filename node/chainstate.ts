@@ -38,6 +38,8 @@ export type SubmitResult =
 export interface ChainstateOptions {
   logger: Logger
   now?: () => number
+  /** Rebuild the state from the stored blocks while opening. */
+  reindex?: boolean
   /** Called inside the chain lock after each tip change (the mempool update). */
   onTipChange?: (change: TipChange) => Promise<void>
 }
@@ -161,7 +163,16 @@ export class Chainstate extends EventEmitter<{ tip: [TipChange] }> {
     }
     const tipHash = await this.db.getTip()
     const tip = tipHash === undefined ? undefined : this.index.get(tipHash)
-    if (!tip) throw new DataDirError('the data directory has no usable chain tip; run with --reindex')
+    const interrupted = (await this.db.getMeta('reindexing')) !== undefined
+    if (this.opts.reindex || interrupted || !tip) {
+      // A reindex that was cut short (or state without a tip) is finished
+      // now: the stored blocks are the truth, the state is derived from them.
+      const why = this.opts.reindex ? 'requested' : interrupted ? 'an earlier reindex was interrupted' : 'the state has no tip'
+      this.opts.logger.info('rebuilding state from stored blocks', { reason: why, blocks: this.index.size })
+      const { blocks, ms } = await this.exclusive(() => this.rebuildState())
+      this.opts.logger.info('state rebuilt', { blocks, ms: Math.round(ms), blocksPerSecond: Math.round((blocks / Math.max(ms, 1)) * 1000) })
+      return
+    }
     this.tipEntry = tip
     this.opts.logger.info('chain loaded', { height: tip.height, tip: tip.hash, blocks: this.index.size })
     // A crash between storing a better block and connecting it leaves work to do.
@@ -396,14 +407,23 @@ export class Chainstate extends EventEmitter<{ tip: [TipChange] }> {
    * included) and applied again. Returns how many blocks were applied.
    */
   reindex(): Promise<{ blocks: number; ms: number }> {
-    return this.exclusive(async () => {
-      const started = performance.now()
-      await this.db.clearState()
-      await this.writeGenesis()
-      const genesis = this.index.get(toHex(this.params.genesisHash))!
-      this.tipEntry = genesis
-      await this.activateAndNotify(true)
-      return { blocks: this.tipEntry.height, ms: performance.now() - started }
-    })
+    return this.exclusive(() => this.rebuildState())
+  }
+
+  /**
+   * The 'reindexing' mark is written before anything is cleared and removed
+   * only once the best chain is connected again, so a crash at any point
+   * leaves a data directory that finishes the rebuild at its next start.
+   */
+  private async rebuildState(): Promise<{ blocks: number; ms: number }> {
+    const started = performance.now()
+    await this.db.write(new ChainBatch().putMeta('reindexing', Buffer.from([1])))
+    await this.db.clearState()
+    await this.writeGenesis()
+    this.tipEntry = this.index.get(toHex(this.params.genesisHash))!
+    this.recent.clear()
+    await this.activateAndNotify(true)
+    await this.db.write(new ChainBatch().delMeta('reindexing'))
+    return { blocks: this.tipEntry.height, ms: performance.now() - started }
   }
 }

@@ -78,12 +78,8 @@ export class BkcNode {
     this.chain = await Chainstate.open(this.db, config.network, {
       logger: this.logger.child({ component: 'chain' }),
       onTipChange: (change) => this.updatePool(change),
+      reindex: config.reindex ?? false,
     })
-    if (config.reindex) {
-      this.logger.info('reindexing: rebuilding state from stored blocks')
-      const { blocks, ms } = await this.chain.reindex()
-      this.logger.info('reindex done', { blocks, ms: Math.round(ms), blocksPerSecond: Math.round((blocks / ms) * 1000) })
-    }
     await this.loadPool()
     this.chain.on('tip', (change) => this.logTipChange(change))
     this.miner = new Miner(this.chain, this.mempool, this.logger.child({ component: 'miner' }), {

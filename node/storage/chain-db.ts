@@ -75,6 +75,7 @@ export class ChainBatch {
   delPoolTx(txid: string): this { return this.del(key(P.pool, hex(txid))) }
   putTip(hash: string): this { return this.put(metaKey('tip'), hex(hash)) }
   putMeta(name: string, value: Buffer): this { return this.put(metaKey(name), value) }
+  delMeta(name: string): this { return this.del(metaKey(name)) }
 }
 
 export interface StoredEntry {
@@ -175,9 +176,10 @@ export class ChainDb {
 
   /** Deletes derived state (everything but blocks, index entries and the pool) for a reindex. */
   async clearState(): Promise<void> {
+    // The tip goes first: a crash part-way must not leave a tip over emptied state.
+    await this.db.del(metaKey('tip'))
     for (const p of [P.height, P.tx, P.account, P.undo, P.byAccount]) {
       await this.db.clear({ gte: Buffer.from([p]), lt: Buffer.from([p + 1]) })
     }
-    await this.db.del(metaKey('tip'))
   }
 }
