@@ -74,6 +74,7 @@ interface JobState {
   threadHashes: number[]
   solution: { nonce: number; hash: Buffer } | null
   stopReason: 'timeout' | 'aborted' | null
+  someStopped: boolean // a thread answered 'stopped' rather than running out
   timer: NodeJS.Timeout | null
   resolve: (r: PowResult) => void
   reject: (e: Error) => void
@@ -110,23 +111,26 @@ export class PowSearcher {
    * a later timeout or abort (it is still a valid proof for that prefix).
    */
   search(job: PowJob): Promise<PowResult> {
-    if (this.closed) return Promise.reject(new PowSearchError('CLOSED', 'PowSearcher is closed'))
-    let range: { start: number; end: number }
     try {
-      range = checkJob(job)
+      return this.start(job)
     } catch (err) {
-      return Promise.reject(err)
+      return Promise.reject(err) // bad job, or a thread that cannot be created
     }
+  }
+
+  private start(job: PowJob): Promise<PowResult> {
+    if (this.closed) throw new PowSearchError('CLOSED', 'PowSearcher is closed')
+    const range = checkJob(job)
     this.stopAll('aborted')
     const total = range.end - range.start
     if (total === 0) return Promise.resolve({ found: false, reason: 'exhausted', hashes: 0, threadHashes: [] })
 
     const parts = splitRange(range.start, total, Math.min(this.threads, total))
+    this.startWorkers()
     const gen = this.nextGeneration()
     // Publish the generation before posting, or a fast worker would see the
     // old value and drop the job as already stopped.
     Atomics.store(this.generation, 0, gen)
-    this.startWorkers()
     return new Promise<PowResult>((resolve, reject) => {
       const state: JobState = {
         gen,
@@ -134,6 +138,7 @@ export class PowSearcher {
         threadHashes: parts.map(() => 0),
         solution: null,
         stopReason: null,
+        someStopped: false,
         timer: null,
         resolve,
         reject,
@@ -226,6 +231,7 @@ export class PowSearcher {
     if (state === undefined || !state.waiting.has(slot)) return
     state.waiting.delete(slot)
     state.threadHashes[slot] = msg.hashes
+    if (msg.kind === 'stopped') state.someStopped = true
     if (msg.kind === 'found' && state.solution === null) {
       state.solution = { nonce: msg.nonce, hash: Buffer.from(msg.hash) }
       this.stop(state, null) // the other threads need not go on
@@ -242,8 +248,12 @@ export class PowSearcher {
     for (const state of [...this.jobs.values()]) {
       if (!state.waiting.has(slot)) continue
       this.stop(state, 'aborted')
-      this.finish(state)
-      state.reject(err)
+      if (state.solution !== null) {
+        this.settle(state) // another thread's solution is still good
+      } else {
+        this.finish(state)
+        state.reject(err)
+      }
     }
   }
 
@@ -265,8 +275,8 @@ export class PowSearcher {
     if (state.solution !== null) {
       state.resolve({ found: true, nonce: state.solution.nonce, hash: state.solution.hash, hashes, threadHashes })
     } else {
-      // No solution and no stop request means every thread ran out of nonces.
-      state.resolve({ found: false, reason: state.stopReason ?? 'exhausted', hashes, threadHashes })
+      const reason = state.stopReason ?? (state.someStopped ? 'aborted' : 'exhausted')
+      state.resolve({ found: false, reason, hashes, threadHashes })
     }
   }
 

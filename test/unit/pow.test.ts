@@ -246,6 +246,19 @@ t.test('PowSearcher', async (t) => {
       else t.equal(a.reason, 'aborted')
       t.ok(b.found && b.hash.equals(referenceHash(newPrefix, b.nonce)) && hashMeetsTarget(b.hash, targetFromLeadingZeroBits(6)), 'new job result is for the new prefix')
     }
+    // The replaced job often finds its easy solution just after being
+    // replaced; that late answer must not stop or settle the new job.
+    let lateFinds = 0
+    for (let i = 0; i < 40; i++) {
+      const old = two.search({ prefix: randomBytes(143), target: targetFromLeadingZeroBits(11), startNonce: 0 })
+      await sleep(i % 4)
+      const fresh = two.search({ prefix: randomBytes(143), target: IMPOSSIBLE, startNonce: 0, maxNonces: 20_000 })
+      const [a, b] = await within(Promise.all([old, fresh]), 10_000, 'searches')
+      if (a.found) lateFinds++
+      if (b.found || b.reason !== 'exhausted' || b.hashes !== 20_000) t.fail(`new job disturbed: ${JSON.stringify(b)}`)
+    }
+    t.comment(`${lateFinds}/40 replaced jobs reported a solution`)
+    t.pass('new jobs ran to exhaustion')
   })
 
   t.test('maxNonces and maxMs', async (t) => {
