@@ -1,21 +1,18 @@
 // Shared helpers for the benchmark scripts: timing and statistics, table
-// printing, flags, temporary directories, and building a valid chain of
-// signed transfers on an easy test network. The machine is small and noisy,
-// so every figure is a median of repeated runs and, where it means
-// something, a ratio to a baseline measured in the same run.
-import { createPrivateKey, sign as osslSign, type KeyObject } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { cpus, tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { blockHash, encodeHeader, type Block, type BlockHeader } from '../protocol/block-codec.js'
+// printing, flags, and building a valid chain of signed transfers on an easy
+// test network (with test/helpers/fixtures.ts, which tsc also builds). The
+// machine is small and noisy, so every figure is a median of repeated runs
+// and, where it means something, a ratio to a baseline measured in the same run.
+import { cpus } from 'node:os'
+import type { Block } from '../protocol/block-codec.js'
 import { toHex } from '../protocol/bytes.js'
-import { sha256 } from '../protocol/hash.js'
-import { merkleRoot } from '../protocol/merkle.js'
-import { txId, txSigningMessage, ZERO_ADDRESS, ZERO_SIGNATURE, type Transaction } from '../protocol/tx-codec.js'
+import { txSigningMessage, ZERO_SIGNATURE, type Transaction } from '../protocol/tx-codec.js'
 import { generateKeyPair, verify, type KeyPair } from '../node/chain/keys.js'
-import { networkFromJson, type NetworkParams } from '../node/chain/params.js'
+import type { NetworkParams } from '../node/chain/params.js'
 import type { Account } from '../node/chain/state.js'
-import { hashMeetsTarget, targetFromLeadingZeroBits } from '../node/miner/pow.js'
+import { FastSigner, mine, parentOf, testNetwork, type ParentRef } from '../test/helpers/fixtures.js'
+
+export { FastSigner, GENESIS_TIME, tempDir } from '../test/helpers/fixtures.js'
 
 // ---- statistics -----------------------------------------------------------
 
@@ -113,87 +110,13 @@ export function intFlag(name: string, fallback: number, min = 1): number {
   return value
 }
 
-export function tempDir(prefix = 'bkc-bench-'): { path: string; cleanup: () => void } {
-  const path = mkdtempSync(join(tmpdir(), prefix))
-  return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) }
-}
-
-// ---- an easy test network (as test/helpers/fixtures.ts, which tsc does not build) --
-
-export const GENESIS_TIME = 1_700_000_000_000
-
 /** A network whose blocks need ~16 hashes, with the given genesis balances. */
 export function benchNetwork(balances: Record<string, number>, networkId = 'bkc-bench'): NetworkParams {
-  return networkFromJson(
-    {
-      name: 'bench',
-      networkId,
-      magic: '0x626b6362',
-      genesis: { timestamp: GENESIS_TIME, balances },
-      consensus: {
-        blockReward: 20,
-        target: targetFromLeadingZeroBits(4).toString('hex'),
-        targetBlockTimeMs: 5000,
-        medianTimeSpan: 11,
-        maxFutureBlockTimeMs: 120_000,
-        maxBlockBytes: 1024 * 1024,
-      },
-    },
-    'bench network',
-  )
+  return testNetwork({ balances, networkId })
 }
 
 export function keyPairs(n: number): KeyPair[] {
   return Array.from({ length: n }, () => generateKeyPair())
-}
-
-/** Finds a nonce so the header meets its (easy) target. */
-export function solve(header: BlockHeader): BlockHeader {
-  const h = { ...header }
-  for (let nonce = 0; ; nonce++) {
-    h.nonce = nonce
-    if (hashMeetsTarget(sha256(encodeHeader(h)), h.target)) return h
-  }
-}
-
-/** A solved child of `parent` holding the reward and `transfers`. */
-export function mineBlock(net: NetworkParams, parent: BlockHeader, miner: Buffer, transfers: Transaction[]): Block {
-  const height = parent.height + 1
-  const timestamp = parent.timestamp + 1000
-  const reward: Transaction = {
-    from: ZERO_ADDRESS, to: miner, amount: net.consensus.blockReward, nonce: height, timestamp, signature: ZERO_SIGNATURE,
-  }
-  const txs = [reward, ...transfers]
-  const header: BlockHeader = {
-    height, prevHash: blockHash(parent), timestamp, txRoot: merkleRoot(txs.map(txId)), miner, target: net.consensus.target, proofType: 'pow', nonce: 0,
-  }
-  return { header: solve(header), txs }
-}
-
-// ---- fast signing for building test chains ---------------------------------
-
-const CURVE_N = BigInt('0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141')
-const HALF_N = CURVE_N >> 1n
-// SEC1 ECPrivateKey DER around a raw secp256k1 scalar: OpenSSL derives the public key.
-const SEC1_HEAD = Buffer.from('302e0201010420', 'hex')
-const SEC1_TAIL = Buffer.from('a00706052b8104000a', 'hex')
-
-/**
- * Signs with OpenSSL (~3x elliptic's sign here) and folds s to low-S, which
- * the chain requires. Only for building bench chains quickly: the node's
- * own `sign` (elliptic, RFC 6979) is what bench/crypto.ts measures.
- */
-export class FastSigner {
-  private readonly key: KeyObject
-  constructor(privateKey: Uint8Array) {
-    this.key = createPrivateKey({ key: Buffer.concat([SEC1_HEAD, privateKey, SEC1_TAIL]), format: 'der', type: 'sec1' })
-  }
-  sign(message: Uint8Array): Buffer {
-    const sig = osslSign('sha256', message, { key: this.key, dsaEncoding: 'ieee-p1363' })
-    const s = BigInt('0x' + sig.toString('hex', 32))
-    if (s > HALF_N) Buffer.from((CURVE_N - s).toString(16).padStart(64, '0'), 'hex').copy(sig, 32)
-    return sig
-  }
 }
 
 export function signedTransfer(net: NetworkParams, signer: FastSigner, from: Buffer, to: Buffer, amount: number, nonce: number, timestamp: number): Transaction {
@@ -241,7 +164,7 @@ export function buildTransferChain(opts: TransferChainOptions): TransferChain {
   })
 
   const blocks: Block[] = []
-  let parent = net.genesis.header
+  let parent: ParentRef = parentOf(net.genesis)
   let seed = 12345
   const next = (n: number): number => {
     seed = (seed * 1103515245 + 12345) >>> 0 // LCG: reproducible recipients
@@ -262,9 +185,9 @@ export function buildTransferChain(opts: TransferChainOptions): TransferChain {
       s.balance -= amount
       state[to]!.balance += amount
     }
-    const block = mineBlock(net, parent, miner.address, txs)
+    const block = mine(net, parent, { miner: miner.address, txs, timestamp })
     blocks.push(block)
-    parent = block.header
+    parent = parentOf(block)
   }
   const expected = new Map<string, Account>(accounts.map((k, i) => [toHex(k.address), state[i]!]))
   expected.set(toHex(miner.address), { balance: opts.blocks * net.consensus.blockReward, nonce: 0 })

@@ -2,7 +2,7 @@
 // independently with BigInt (high-S twins, off-curve x), OpenSSL key objects,
 // blocks whose transaction list is tampered with (root recomputed, PoW
 // re-solved so only the intended rule breaks), and small builders.
-import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto'
+import { createPublicKey, type KeyObject } from 'node:crypto'
 import { encodeHeader, type Block, type BlockHeader } from '../../protocol/block-codec.js'
 import { sha256 } from '../../protocol/hash.js'
 import { merkleRoot } from '../../protocol/merkle.js'
@@ -60,14 +60,9 @@ export function offCurveX(start = 1n): bigint {
   return x
 }
 
-// SEC1 ECPrivateKey for secp256k1 without the optional public key: enough for OpenSSL to sign.
-const SEC1_HEAD = Buffer.from('302e0201010420', 'hex')
-const SEC1_TAIL = Buffer.from('a00706052b8104000a', 'hex')
 const SPKI_PREFIX = Buffer.from('3036301006072a8648ce3d020106052b8104000a032200', 'hex')
 
-export function opensslPrivateKey(privateKey: Uint8Array): KeyObject {
-  return createPrivateKey({ key: Buffer.concat([SEC1_HEAD, privateKey, SEC1_TAIL]), format: 'der', type: 'sec1' })
-}
+export { opensslPrivateKey } from './fixtures.js'
 
 /** OpenSSL public key object without the code under test (no low-S rule, no cache). */
 export function opensslPublicKey(address: Uint8Array): KeyObject {
