@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events'
 import { toHex } from '../protocol/bytes.js'
 import { blockHash, decodeBlock, decodeHeader, encodeBlock, encodeHeader, type Block } from '../protocol/block-codec.js'
-import { isRewardForm, txId } from '../protocol/tx-codec.js'
+import { encodeTx, isRewardForm, txId } from '../protocol/tx-codec.js'
 import { BlockIndex, compareChains, type IndexEntry } from './chain/block-index.js'
 import { ValidationError } from './chain/errors.js'
 import type { NetworkParams } from './chain/params.js'
@@ -22,6 +22,8 @@ export interface ConnectedBlock {
   height: number
   block: Block
   txIds: string[]
+  /** Encoded size in bytes. */
+  size: number
 }
 
 export interface TipChange {
@@ -44,9 +46,12 @@ export interface ChainstateOptions {
   onTipChange?: (change: TipChange) => Promise<void>
 }
 
-/** Blocks connected per batch during a long catch-up or reindex. */
+/** Blocks (or bytes of blocks) connected per batch during a long catch-up or reindex. */
 const COMMIT_EVERY = 500
+const COMMIT_BYTES = 16 * 1024 * 1024
+/** Recently submitted blocks kept decoded, so connecting them needs no disk read. */
 const CACHE_MAX = 64
+const CACHE_MAX_BYTES = 16 * 1024 * 1024
 const INVALID_MEMORY = 1024
 
 export class Chainstate extends EventEmitter<{ tip: [TipChange] }> {
@@ -54,6 +59,7 @@ export class Chainstate extends EventEmitter<{ tip: [TipChange] }> {
   private tipEntry!: IndexEntry
   private lock: Promise<unknown> = Promise.resolve()
   private readonly recent = new Map<string, CheckedBlock>()
+  private recentBytes = 0
   private readonly invalid = new Map<string, ValidationError>()
   private readonly now: () => number
 
@@ -256,8 +262,13 @@ export class Chainstate extends EventEmitter<{ tip: [TipChange] }> {
   }
 
   private cache(hash: string, checked: CheckedBlock): void {
-    if (this.recent.size >= CACHE_MAX) this.recent.delete(this.recent.keys().next().value!)
     this.recent.set(hash, checked)
+    this.recentBytes += checked.size
+    while (this.recent.size > CACHE_MAX || this.recentBytes > CACHE_MAX_BYTES) {
+      const [oldest, value] = this.recent.entries().next().value!
+      this.recent.delete(oldest)
+      this.recentBytes -= value.size
+    }
   }
 
   /** A stored block with its derived values; stored blocks passed the sanity checks before storage. */
@@ -271,42 +282,45 @@ export class Chainstate extends EventEmitter<{ tip: [TipChange] }> {
     return { block, hash: Buffer.from(hash, 'hex'), txIds: block.txs.map(txId), size: bytes.length }
   }
 
-  private async activateAndNotify(verify = false): Promise<TipChange | null> {
-    const change = await this.activateBestChain(verify)
-    if (change) {
-      if (this.opts.onTipChange) await this.opts.onTipChange(change)
-      this.emit('tip', change)
-    }
-    return change
+  private async activateAndNotify(verify = false): Promise<void> {
+    await this.activateBestChain(verify)
+  }
+
+  /** Tells the pool (inside the lock) and then every listener about one committed move. */
+  private async notify(change: TipChange): Promise<void> {
+    if (this.opts.onTipChange) await this.opts.onTipChange(change)
+    this.emit('tip', change)
   }
 
   /**
    * Moves the state to the best valid chain. Disconnects back to the fork
    * point (undo data) and connects the new branch, block by block, in one
-   * batch — or in batches of COMMIT_EVERY when each commit point is already
-   * better than where we started (a catch-up), so memory stays bounded. A
-   * block that breaks a rule is marked invalid with its descendants and the
-   * next best chain is tried.
+   * batch — or, once each commit point is already better than the current
+   * tip (a catch-up or a reindex), in batches of at most COMMIT_EVERY blocks
+   * or COMMIT_BYTES of blocks, each announced on its own, so memory stays
+   * bounded however long the branch. A block that breaks a rule is marked
+   * invalid with its descendants and the next best chain is tried.
    */
-  private async activateBestChain(verify: boolean): Promise<TipChange | null> {
-    const connectedAll: ConnectedBlock[] = []
-    const disconnectedAll: ConnectedBlock[] = []
-
+  private async activateBestChain(verify: boolean): Promise<void> {
     for (;;) {
       const best = this.index.best()
       if (!best || compareChains(best, this.tipEntry) <= 0) break
       const fork = this.index.fork(this.tipEntry, best)
       let batch = new ChainBatch()
       const overlay = new Map<string, Account | null>()
-      const disconnected: ConnectedBlock[] = []
-      const connected: ConnectedBlock[] = []
+      let disconnected: ConnectedBlock[] = []
+      let connected: ConnectedBlock[] = []
+      let pendingBytes = 0
       let reached = fork
       const flush = async (): Promise<void> => {
         await this.commit(batch.putTip(reached.hash), reached)
-        disconnectedAll.push(...disconnected.splice(0))
-        connectedAll.push(...connected.splice(0))
+        const change = { tip: this.tipEntry, connected, disconnected }
         batch = new ChainBatch()
         overlay.clear()
+        connected = []
+        disconnected = []
+        pendingBytes = 0
+        await this.notify(change)
       }
 
       for (let e = this.tipEntry; e.hash !== fork.hash; e = this.index.get(e.prev)!) {
@@ -315,7 +329,9 @@ export class Chainstate extends EventEmitter<{ tip: [TipChange] }> {
       let failed = false
       for (const e of this.index.path(fork, best)) {
         try {
-          connected.push(await this.connect(e, batch, overlay, verify))
+          const c = await this.connect(e, batch, overlay, verify)
+          connected.push(c)
+          pendingBytes += c.size
           reached = e
         } catch (err) {
           if (!(err instanceof ValidationError)) throw err
@@ -323,16 +339,14 @@ export class Chainstate extends EventEmitter<{ tip: [TipChange] }> {
           failed = true
           break
         }
-        if (connected.length >= COMMIT_EVERY && compareChains(reached, this.tipEntry) > 0) await flush()
+        const full = connected.length >= COMMIT_EVERY || pendingBytes >= COMMIT_BYTES
+        if (full && compareChains(reached, this.tipEntry) > 0) await flush()
       }
       // Commit only a move to a better chain; otherwise the batch is dropped
       // and the state stays where it was.
       if (compareChains(reached, this.tipEntry) > 0) await flush()
       if (!failed) break
     }
-
-    if (connectedAll.length === 0 && disconnectedAll.length === 0) return null
-    return { tip: this.tipEntry, connected: connectedAll, disconnected: disconnectedAll }
   }
 
   /** A stored block broke a contextual rule: it and its descendants are invalid for good. */
@@ -365,6 +379,13 @@ export class Chainstate extends EventEmitter<{ tip: [TipChange] }> {
   private async connect(e: IndexEntry, batch: ChainBatch, overlay: Map<string, Account | null>, verify: boolean): Promise<ConnectedBlock> {
     const checked = await this.loadChecked(e.hash, verify)
     const { block } = checked
+    if (verify) {
+      // A reindex re-checks the contextual rules too (the clock rule aside:
+      // a stored block's time was judged when it arrived).
+      const parent = this.index.get(e.prev)!
+      const ctx = { parentHeight: parent.height, medianTimePast: this.medianTimePast(parent), expectedTarget: this.expectedTarget(parent), now: block.header.timestamp }
+      checkBlockContext(block.header, ctx, this.params.consensus)
+    }
     const accounts = await this.readAccounts(touchedAddresses(block), overlay)
     const applied = applyBlock(block, accounts)
     for (const [addr, acct] of applied.changes) {
@@ -379,7 +400,7 @@ export class Chainstate extends EventEmitter<{ tip: [TipChange] }> {
       if (!isRewardForm(tx)) batch.putAccountTx(toHex(tx.from), e.height, i, id)
     })
     this.index.setStatus(e.hash, 'valid')
-    return { hash: e.hash, height: e.height, block, txIds }
+    return { hash: e.hash, height: e.height, block, txIds, size: checked.size }
   }
 
   private async disconnect(e: IndexEntry, batch: ChainBatch, overlay: Map<string, Account | null>): Promise<ConnectedBlock> {
@@ -391,12 +412,17 @@ export class Chainstate extends EventEmitter<{ tip: [TipChange] }> {
       batch.putAccount(addr, prev)
     }
     const txIds = checked.txIds.map(toHex)
+    const now = this.now()
     batch.delUndo(e.hash).delHeight(e.height)
     checked.block.txs.forEach((tx, i) => {
       batch.delTx(txIds[i]!).delAccountTx(toHex(tx.to), e.height, i)
-      if (!isRewardForm(tx)) batch.delAccountTx(toHex(tx.from), e.height, i)
+      if (isRewardForm(tx)) return
+      batch.delAccountTx(toHex(tx.from), e.height, i)
+      // Back to the pool in the same batch, so a crash cannot lose it; the
+      // pool re-checks it (and the new branch deletes it if it holds it too).
+      batch.putPoolTx(txIds[i]!, encodeTx(tx), now)
     })
-    return { hash: e.hash, height: e.height, block: checked.block, txIds }
+    return { hash: e.hash, height: e.height, block: checked.block, txIds, size: checked.size }
   }
 
   // ---- maintenance -------------------------------------------------------
@@ -422,6 +448,7 @@ export class Chainstate extends EventEmitter<{ tip: [TipChange] }> {
     await this.writeGenesis()
     this.tipEntry = this.index.get(toHex(this.params.genesisHash))!
     this.recent.clear()
+    this.recentBytes = 0
     await this.activateAndNotify(true)
     await this.db.write(new ChainBatch().delMeta('reindexing'))
     return { blocks: this.tipEntry.height, ms: performance.now() - started }

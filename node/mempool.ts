@@ -28,7 +28,7 @@ export interface PoolEntry {
 
 export interface MempoolOptions {
   maxTxs: number
-  /** How far past the sender's next nonce a transaction may be queued. */
+  /** How far past the sender's next free nonce (account nonce + pending) a transaction may be queued. */
   maxNonceGap: number
   maxPerSender: number
   maxFutureMs: number
@@ -91,10 +91,14 @@ export class Mempool {
     if (tx.nonce < sender.nonce) {
       throw new PoolError('BAD_NONCE', `nonce ${tx.nonce} is already used (the next nonce of ${from} is ${sender.nonce})`)
     }
-    if (tx.nonce > sender.nonce + this.opts.maxNonceGap) {
-      throw new PoolError('BAD_NONCE', `nonce ${tx.nonce} is too far ahead (the next nonce of ${from} is ${sender.nonce})`)
-    }
     const mine = this.bySender.get(from)
+    // The window is measured from the sender's next free nonce (the account
+    // nonce plus what is pending), so a busy sender can queue a long run,
+    // while a gap may be at most maxNonceGap wide.
+    const nextFree = sender.nonce + (mine?.size ?? 0)
+    if (tx.nonce > nextFree + this.opts.maxNonceGap) {
+      throw new PoolError('BAD_NONCE', `nonce ${tx.nonce} is too far ahead (the next free nonce of ${from} is ${nextFree})`)
+    }
     if (mine?.has(tx.nonce)) throw new PoolError('BAD_NONCE', `a transaction with nonce ${tx.nonce} from ${from} is already pending`)
     if ((mine?.size ?? 0) >= this.opts.maxPerSender) throw new PoolError('SENDER_LIMIT', `${from} already has ${mine!.size} pending transactions`)
     if (this.byId.size >= this.opts.maxTxs) throw new PoolError('POOL_FULL', `the pending pool is full (${this.opts.maxTxs} transactions)`)

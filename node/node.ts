@@ -9,6 +9,7 @@ import type { NetworkParams } from './chain/params.js'
 import { Chainstate, type SubmitResult, type TipChange } from './chainstate.js'
 import { Keystore, type KdfParams } from './keystore.js'
 import type { Logger } from './log.js'
+import { Semaphore } from './limits.js'
 import { DEFAULT_POOL_OPTIONS, Mempool, PoolError, type PoolEntry } from './mempool.js'
 import { Miner } from './miner/miner.js'
 import { createDispatcher } from './rpc/dispatcher.js'
@@ -44,6 +45,13 @@ export class BkcNode {
   private miner!: Miner
   private rpc: RpcServer | null = null
   private unlockedAccount: UnlockedAccount | null = null
+  private stopping = false
+  /**
+   * Key derivation (scrypt) shares libuv's threadpool with LevelDB, so a
+   * flood of unlock calls must not take it over: two at a time, a short
+   * queue, and "busy" past that.
+   */
+  private readonly kdf = new Semaphore(2, 16, 'account unlocks')
   readonly logger: Logger
   chain!: Chainstate
 
@@ -117,8 +125,17 @@ export class BkcNode {
     return this.unlockedAccount
   }
 
+  /** True once stop() has begun: RPC handlers refuse new work. */
+  get shuttingDown(): boolean {
+    return this.stopping
+  }
+
+  createAccount(name: string, password: string): Promise<{ address: string }> {
+    return this.kdf.run(() => this.keystore.create(name, password))
+  }
+
   async unlock(name: string, password: string): Promise<UnlockedAccount> {
-    const { address, privateKey } = await this.keystore.unlock(name, password)
+    const { address, privateKey } = await this.kdf.run(() => this.keystore.unlock(name, password))
     this.unlockedAccount?.privateKey.fill(0)
     this.unlockedAccount = { name, address, privateKey }
     this.logger.info('account unlocked', { name, address })
@@ -150,8 +167,9 @@ export class BkcNode {
    * under the chain lock so two quick sends get consecutive nonces.
    */
   sendFromUnlocked(to: Buffer, amount: number): Promise<PoolEntry> {
-    const acct = this.unlockedAccount
-    if (!acct) throw new NotUnlockedError()
+    if (!this.unlockedAccount) throw new NotUnlockedError()
+    // A copy taken now: an unlock() while this waits for the lock zeroes the old key.
+    const acct = { address: this.unlockedAccount.address, privateKey: Buffer.from(this.unlockedAccount.privateKey) }
     return this.chain.exclusive(async () => {
       const from = Buffer.from(acct.address, 'hex')
       const confirmed = await this.chain.getAccount(acct.address)
@@ -161,6 +179,7 @@ export class BkcNode {
       const now = Date.now()
       const unsigned: Transaction = { from, to, amount, nonce, timestamp: now, signature: Buffer.alloc(64) }
       const tx = { ...unsigned, signature: sign(acct.privateKey, txSigningMessage(this.config.network.networkId, unsigned)) }
+      acct.privateKey.fill(0)
       return this.admitLocked(tx, now)
     })
   }
@@ -181,22 +200,28 @@ export class BkcNode {
     const senders = this.mempool.senders().filter((s) => touched.has(s))
     const batch = new ChainBatch()
     const removed = this.mempool.revalidate(await this.chain.getAccounts(senders), senders)
+    const pendingChecks: Array<{ tx: Transaction; id: string }> = []
     for (const e of removed) batch.delPoolTx(e.id)
-    // Transactions of abandoned blocks go back to the pool when still valid.
+    // Transactions of abandoned blocks: the reorg's own batch already wrote
+    // them back to the pool on disk; keep those still valid, drop the rest.
     let returned = 0
     for (const b of [...change.disconnected].reverse()) {
-      for (const tx of b.block.txs) {
-        if (isRewardForm(tx)) continue
-        const id = toHex(txId(tx))
-        if (this.mempool.has(id) || (await this.chain.getTxLocation(id))) continue
-        try {
-          this.mempool.check(tx, id, await this.chain.getAccount(toHex(tx.from)), Date.now())
-          const entry = this.mempool.add(tx, id, Date.now())
-          batch.putPoolTx(id, entry.bytes, entry.receivedAt)
-          returned++
-        } catch (err) {
-          if (!(err instanceof PoolError)) throw err
-        }
+      b.block.txs.forEach((tx, i) => {
+        if (isRewardForm(tx)) return
+        const id = b.txIds[i]!
+        if (this.mempool.has(id)) return
+        pendingChecks.push({ tx, id })
+      })
+    }
+    for (const { tx, id } of pendingChecks) {
+      try {
+        if (await this.chain.getTxLocation(id)) continue // in the new branch too (its batch removed it)
+        this.mempool.check(tx, id, await this.chain.getAccount(toHex(tx.from)), Date.now())
+        this.mempool.add(tx, id, Date.now())
+        returned++
+      } catch (err) {
+        if (!(err instanceof PoolError)) throw err
+        batch.delPoolTx(id)
       }
     }
     await this.db.write(batch)
@@ -254,9 +279,12 @@ export class BkcNode {
   }
 
   async stop(): Promise<void> {
-    await this.miner?.close()
+    this.stopping = true
+    // RPC first, waiting for handlers already running, so none can restart
+    // the miner or touch the database after it closes.
     await this.rpc?.close()
     this.rpc = null
+    await this.miner?.close()
     this.unlockedAccount?.privateKey.fill(0)
     this.unlockedAccount = null
     // Let in-flight chain work finish before the database closes.

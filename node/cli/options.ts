@@ -10,7 +10,7 @@ export function parsePort(flag: string, allowZero = false) {
   return (v: unknown): number => {
     const n = typeof v === 'number' ? v : Number(v)
     if (!Number.isInteger(n) || n < (allowZero ? 0 : 1) || n > 65535) {
-      throw new UsageError(`--${flag} must be a port number (1-65535), got "${String(v)}"`)
+      throw new UsageError(`--${flag} must be a port number (${allowZero ? '0-65535, 0 = any free port' : '1-65535'}), got "${String(v)}"`)
     }
     return n
   }

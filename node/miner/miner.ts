@@ -35,6 +35,9 @@ export class Miner {
   private address: Buffer | null = null
   private loop: Promise<void> | null = null
   private running = false
+  private closed = false
+  /** Each mining loop runs under a token; a loop whose token is stale ends. */
+  private token = 0
   private currentParent = ''
   private blocksFound = 0
 
@@ -68,27 +71,35 @@ export class Miner {
 
   /** Starts mining to `address`, or switches the reward address of a running miner. */
   start(address: Buffer): void {
+    if (this.closed) throw new MinerClosedError()
     const switching = this.running && this.address !== null && !this.address.equals(address)
     this.address = address
     if (switching) this.searcher.abort()
     if (this.running) return
     this.running = true
+    const token = ++this.token
     this.logger.info('mining started', { miner: toHex(address), threads: this.opts.threads })
-    this.loop = this.run().finally(() => {
-      this.loop = null
+    // A loop still winding down from stop() finishes first; the new one follows.
+    const loop: Promise<void> = (this.loop ?? Promise.resolve()).then(() => this.run(token))
+    this.loop = loop.finally(() => {
+      if (this.loop === loop) this.loop = null
     })
   }
 
   /** Stops mining; resolves once the workers are idle (within milliseconds). */
   async stop(): Promise<void> {
-    if (!this.running) return
-    this.running = false
-    this.searcher.abort()
+    if (this.running) {
+      this.running = false
+      this.token++
+      this.searcher.abort()
+      this.logger.info('mining stopped', { found: this.blocksFound })
+    }
     await this.loop
-    this.logger.info('mining stopped', { found: this.blocksFound })
   }
 
+  /** Stops for good: a later start() throws. */
   async close(): Promise<void> {
+    this.closed = true
     await this.stop()
     await this.searcher.close()
   }
@@ -124,11 +135,13 @@ export class Miner {
     })
   }
 
-  private async run(): Promise<void> {
-    while (this.running && this.address) {
+  private async run(token: number): Promise<void> {
+    const live = (): boolean => this.token === token && this.running && !this.closed
+    while (live() && this.address) {
       try {
         const t = await this.buildTemplate(this.address)
         this.currentParent = t.parent
+        if (!live()) break
         if (this.chain.tip.hash !== t.parent) continue
         const res = await this.searcher.search({
           prefix: encodeHeaderPrefix(t.header),
@@ -137,7 +150,7 @@ export class Miner {
           startNonce: randomInt(0, 2 ** 47),
           maxMs: this.opts.jobMs,
         })
-        if (!res.found) continue
+        if (!res.found || this.closed) continue
         const block: Block = { header: { ...t.header, nonce: res.nonce }, txs: t.txs }
         const result = await this.opts.submit(block)
         if (result.status === 'connected') {
@@ -147,10 +160,17 @@ export class Miner {
           this.logger.warn('mined block not accepted', { height: t.header.height, status: result.status })
         }
       } catch (err) {
+        if (!live()) break
         this.logger.error('mining attempt failed', { error: (err as Error).message })
-        await new Promise((r) => setTimeout(r, 1000))
+        await new Promise((r) => setTimeout(r, 1000).unref())
       }
     }
-    this.running = false
+  }
+}
+
+export class MinerClosedError extends Error {
+  override name = 'MinerClosedError'
+  constructor() {
+    super('the node is shutting down')
   }
 }

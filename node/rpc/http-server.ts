@@ -4,7 +4,7 @@
 
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { RPC, errorResponseJson } from './errors.js'
+import { APP, RPC, errorResponseJson } from './errors.js'
 import type { Dispatcher } from './dispatcher.js'
 
 export interface RpcLogger {
@@ -18,17 +18,23 @@ export interface RpcServerOptions {
   dispatcher: Dispatcher
   /** Largest request body accepted (default 1 MiB); larger ones get 413 without being buffered. */
   maxBodyBytes?: number
+  /** Open connections at most (default 256); Node closes further ones as soon as they connect. */
+  maxConnections?: number
+  /** Request bytes held across all requests until their replies are sent (default 32 MiB); past it, 503. */
+  maxBufferedBytes?: number
   logger?: RpcLogger
 }
 
 export interface RpcServer {
   /** Where the server actually listens (the real port when 0 was asked for). */
   address: { host: string; port: number }
-  /** Stops accepting, lets in-flight requests finish for up to ~2 s, then drops what is left. */
+  /** Stops accepting, lets in-flight requests and their handlers finish for up to ~2 s, then drops what is left. */
   close(): Promise<void>
 }
 
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+const DEFAULT_MAX_CONNECTIONS = 256
+const DEFAULT_MAX_BUFFERED_BYTES = 32 * 1024 * 1024
 const REQUEST_TIMEOUT_MS = 30_000
 const HEADERS_TIMEOUT_MS = 10_000
 const KEEP_ALIVE_TIMEOUT_MS = 5_000
@@ -74,6 +80,13 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
     connectionsCheckingInterval: 1_000,
   })
   server.timeout = IDLE_SOCKET_TIMEOUT_MS
+  server.maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS
+
+  // Bodies are held from their first byte until the reply is sent, so many
+  // clients each sending just under the body limit cannot exhaust memory.
+  const maxBuffered = opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES
+  let buffered = 0
+  const inflight = new Set<Promise<void>>()
 
   const tooLarge = (req: http.IncomingMessage, res: http.ServerResponse, bytes: string): void => {
     logger.warn('JSON-RPC request body too large', { remote: req.socket.remoteAddress, bytes, limit: maxBodyBytes })
@@ -110,21 +123,40 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
   const readBody = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const chunks: Buffer[] = []
     let size = 0
+    let held = 0
     let rejected = false
+    const release = (): void => {
+      buffered -= held
+      held = 0
+    }
+    res.on('close', release)
     req.on('data', (chunk: Buffer) => {
       if (rejected) return
       size += chunk.length
       if (size > maxBodyBytes) {
         rejected = true
         chunks.length = 0
+        release()
         tooLarge(req, res, `more than ${maxBodyBytes}`)
         return
       }
+      if (buffered + chunk.length > maxBuffered) {
+        rejected = true
+        chunks.length = 0
+        release()
+        logger.warn('JSON-RPC busy: request bytes in flight over the limit', { remote: req.socket.remoteAddress, limit: maxBuffered })
+        sendJson(res, 503, errorResponseJson(null, APP.BUSY, 'server busy: too many requests in flight; retry shortly'), { Connection: 'close' })
+        return
+      }
+      buffered += chunk.length
+      held += chunk.length
       chunks.push(chunk)
     })
     req.on('end', () => {
       if (rejected) return
-      void answer(req, res, Buffer.concat(chunks, size))
+      const done = answer(req, res, Buffer.concat(chunks, size))
+      inflight.add(done)
+      void done.finally(() => inflight.delete(done))
     })
   }
 
@@ -182,8 +214,13 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
       (closing ??= new Promise<void>((resolve) => {
         const force = setTimeout(() => server.closeAllConnections(), FORCE_CLOSE_AFTER_MS)
         server.close(() => {
-          clearTimeout(force)
-          resolve()
+          // Sockets are gone; handlers already running may still be working.
+          const handlers = Promise.allSettled([...inflight])
+          const giveUp = new Promise((r) => setTimeout(r, FORCE_CLOSE_AFTER_MS).unref())
+          void Promise.race([handlers, giveUp]).then(() => {
+            clearTimeout(force)
+            resolve()
+          })
         })
         server.closeIdleConnections()
       })),

@@ -4,6 +4,8 @@
 import { isValidAddress } from '../chain/keys.js'
 import { KeystoreError } from '../keystore.js'
 import { PoolError, type PoolErrorCode } from '../mempool.js'
+import { BusyError } from '../limits.js'
+import { MinerClosedError } from '../miner/miner.js'
 import { NotUnlockedError, type BkcNode } from '../node.js'
 import { APP, RpcError } from './errors.js'
 import { defineMethod, hex, integerLike, optional, ParamError, required, string, type MethodTable, type Parser } from './params.js'
@@ -42,15 +44,37 @@ async function rpc<T>(fn: () => Promise<T> | T): Promise<T> {
     if (err instanceof KeystoreError) {
       // Bad names and passwords are bad params: the message says which rule.
       if (err.code === 'INVALID_NAME' || err.code === 'INVALID_PASSWORD') throw new RpcError(-32602, err.message)
-      throw new RpcError(KEYSTORE_CODES[err.code] ?? -32603, err.message)
+      const code = KEYSTORE_CODES[err.code]
+      // Anything else (a damaged file) is the node's problem: the details, file
+      // path included, go to its log through the dispatcher's onError.
+      if (code === undefined) throw err
+      throw new RpcError(code, err.message)
     }
     if (err instanceof PoolError) throw new RpcError(POOL_CODES[err.code], err.message)
     if (err instanceof NotUnlockedError) throw new RpcError(APP.ACCOUNT_LOCKED, err.message)
+    if (err instanceof BusyError) throw new RpcError(APP.BUSY, err.message)
+    if (err instanceof MinerClosedError) throw new RpcError(APP.NOT_READY, err.message)
     throw err
   }
 }
 
+/** Once the node is stopping, every method answers NOT_READY instead of starting work. */
+function refuseWhileStopping(node: BkcNode, table: MethodTable): MethodTable {
+  for (const def of Object.values(table)) {
+    const handler = def.handler
+    def.handler = (...args: unknown[]) => {
+      if (node.shuttingDown) throw new RpcError(APP.NOT_READY, 'the node is shutting down')
+      return handler(...args)
+    }
+  }
+  return table
+}
+
 export function buildMethods(node: BkcNode): MethodTable {
+  return refuseWhileStopping(node, buildTable(node))
+}
+
+function buildTable(node: BkcNode): MethodTable {
   const unlock = defineMethod({
     params: [required('name', name), required('password', password)],
     handler: (n, p) => rpc(async () => (await node.unlock(n, p)).address),
@@ -71,7 +95,7 @@ export function buildMethods(node: BkcNode): MethodTable {
   return {
     createAccount: defineMethod({
       params: [required('name', name), required('password', password)],
-      handler: (n, p) => rpc(async () => (await node.keystore.create(n, p)).address),
+      handler: (n, p) => rpc(async () => (await node.createAccount(n, p)).address),
       description: 'Creates an account in this node\'s keystore; returns its address (public key).',
     }),
     loadAccount: unlock,

@@ -49,9 +49,10 @@ t.test('admission: duplicates and nonces', async (t) => {
   t.throws(() => pool.check(other, idOf(other), acct(100, 2), NOW), refuses('BAD_NONCE'), 'nonce already pending')
   const old = pay(alice, 10, 1)
   t.throws(() => pool.check(old, idOf(old), acct(100, 2), NOW), refuses('BAD_NONCE'), 'nonce already used')
-  const far = pay(alice, 1, 2 + 4 + 1)
+  // One pending (nonce 2): the next free nonce is 3, and the gap may be 4 wide.
+  const far = pay(alice, 1, 3 + 4 + 1)
   t.throws(() => pool.check(far, idOf(far), acct(100, 2), NOW), refuses('BAD_NONCE'), 'nonce past the allowed gap')
-  const edge = pay(alice, 1, 2 + 4)
+  const edge = pay(alice, 1, 3 + 4)
   t.doesNotThrow(() => pool.check(edge, idOf(edge), acct(100, 2), NOW), 'nonce exactly at the allowed gap')
 })
 
@@ -193,4 +194,10 @@ t.test('random add/remove sequences keep size, fromSender, get and senders consi
     { numRuns: 300 },
   )
   t.pass('indexes agree with a model')
+})
+
+t.test('a sender can queue a consecutive run far longer than the gap', async (t) => {
+  const pool = new Mempool(opts({ maxPerSender: 100 }))
+  for (let n = 0; n < 40; n++) admit(pool, pay(alice, 1, n), acct(1000, 0))
+  t.equal(pool.fromSender(alice.address.toString('hex')).length, 40, '40 consecutive nonces with a gap limit of 4')
 })

@@ -1,0 +1,44 @@
+// The bkc command line: yargs subcommands, usage errors (exit 2) apart from
+// runtime failures (exit 1).
+import yargs from 'yargs'
+import { hideBin } from 'yargs/helpers'
+import { runStart, startOptions, type StartArgs } from './start-command.js'
+import { UsageError } from './options.js'
+
+function fail(message: string, exitCode: number): never {
+  process.stderr.write(`bkc: ${message}\n`)
+  process.exit(exitCode)
+}
+
+async function main(): Promise<void> {
+  // Errors from a running command are runtime failures (exit 1); anything
+  // yargs reports while parsing is a usage error (exit 2).
+  let runtimeError: Error | null = null
+  const run = (fn: () => Promise<void>) => async (): Promise<void> => {
+    try {
+      await fn()
+    } catch (err) {
+      runtimeError = err as Error
+    }
+  }
+  await yargs(hideBin(process.argv))
+    .scriptName('bkc')
+    .usage('$0 <command> [options]')
+    .command('start', 'run a node (JSON-RPC on --listen:--rpc-port)', startOptions, (argv) => run(() => runStart(argv as unknown as StartArgs))())
+    .demandCommand(1, 'give a command, e.g. bkc start --listen 127.0.53.5')
+    .strict()
+    .recommendCommands()
+    .help()
+    .alias('h', 'help')
+    .version()
+    .fail((msg, err) => {
+      fail(`${err?.message ?? msg}\nRun 'bkc --help' or 'bkc start --help' for usage.`, 2)
+    })
+    .parseAsync()
+  if (runtimeError) throw runtimeError
+}
+
+main().catch((err: Error) => {
+  if (err instanceof UsageError) fail(`${err.message}\nRun 'bkc --help' for usage.`, 2)
+  fail(`error: ${err.message}`, 1)
+})
