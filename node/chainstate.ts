@@ -209,10 +209,31 @@ export class Chainstate extends EventEmitter<{ tip: [TipChange] }> {
 
   /** Validates and stores a block, then moves to the best chain. */
   submitBlock(block: Block): Promise<SubmitResult> {
-    return this.exclusive(() => this.submitBlockLocked(block))
+    return this.exclusive(() => this.submitBlockLocked(block, true))
   }
 
-  private async submitBlockLocked(block: Block): Promise<SubmitResult> {
+  /**
+   * A batch from a peer (catch-up): each block validated and stored in
+   * order, then one move to the best chain, so a long download commits in
+   * large batches instead of block by block.
+   */
+  submitBlocks(blocks: Block[]): Promise<SubmitResult[]> {
+    return this.exclusive(async () => {
+      const results: SubmitResult[] = []
+      for (const b of blocks) results.push(await this.submitBlockLocked(b, false))
+      await this.activateAndNotify()
+      return results.map((r) => {
+        if (r.status !== 'connected' && r.status !== 'side') return r
+        const e = this.index.get(r.hash)!
+        if (e.status === 'invalid') {
+          return { status: 'invalid', hash: r.hash, error: this.invalid.get(r.hash) ?? new ValidationError('INVALID_PARENT', 'block is invalid') }
+        }
+        return { status: this.isOnBestChain(e) ? 'connected' : 'side', hash: r.hash, height: e.height }
+      })
+    })
+  }
+
+  private async submitBlockLocked(block: Block, activate: boolean): Promise<SubmitResult> {
     const { header } = block
     const hash = toHex(blockHash(header))
     const known = this.index.get(hash)
@@ -248,6 +269,7 @@ export class Chainstate extends EventEmitter<{ tip: [TipChange] }> {
     this.index.add(entry)
     this.cache(hash, checked)
 
+    if (!activate) return { status: 'side', hash, height: entry.height } // settled by the caller's activation
     await this.activateAndNotify()
     const after = this.index.get(hash)!
     if (after.status === 'invalid') {

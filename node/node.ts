@@ -1,5 +1,6 @@
-// One bkc node: chain state, pending pool, keystore, miner and JSON-RPC,
-// wired together. P2P joins in a later step.
+// One bkc node: chain state, pending pool, keystore, miner, P2P and
+// JSON-RPC, wired together.
+import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { toHex } from '../protocol/bytes.js'
 import { decodeTx, isRewardForm, txId, txSigningMessage, type Transaction } from '../protocol/tx-codec.js'
@@ -16,6 +17,12 @@ import { createDispatcher } from './rpc/dispatcher.js'
 import { startRpcServer, type RpcServer } from './rpc/http-server.js'
 import { buildMethods } from './rpc/methods.js'
 import { ChainBatch, ChainDb } from './storage/chain-db.js'
+import { Connman } from './p2p/connman.js'
+import { NetProcessing } from './p2p/net-processing.js'
+import { loadAddrMan } from './p2p/peer-store.js'
+import { DEFAULT_TIMEOUTS, type PeerTimeouts } from './p2p/peer.js'
+import type { PeerAddress } from './p2p/addrman.js'
+import { MAX_P2P_PAYLOAD_BYTES } from '../protocol/messages.js'
 
 export interface NodeConfig {
   listen: string
@@ -31,6 +38,14 @@ export interface NodeConfig {
   keystoreKdf?: KdfParams
   maxPoolTxs?: number
   rpcMaxBodyBytes?: number
+  /** Peers dialled at startup (and remembered). */
+  bootstrap?: PeerAddress[]
+  maxOutbound?: number
+  maxPeers?: number
+  /** Test hook: shorter HELLO/PING/PONG timers. */
+  p2pTimeouts?: PeerTimeouts
+  /** How long a misbehaving peer's host is refused (default 10 min). */
+  discourageMs?: number
 }
 
 export interface UnlockedAccount {
@@ -44,6 +59,10 @@ export class BkcNode {
   readonly keystore: Keystore
   private miner!: Miner
   private rpc: RpcServer | null = null
+  connman: Connman | null = null
+  net: NetProcessing | null = null
+  /** Random per process: how peers recognise a connection to themselves or a second one to us. */
+  readonly nodeId = randomBytes(32)
   private unlockedAccount: UnlockedAccount | null = null
   private stopping = false
   /**
@@ -95,6 +114,7 @@ export class BkcNode {
       jobMs: 1000,
       submit: (block) => this.submitBlock(block),
     })
+    await this.startP2P()
     const dispatcher = createDispatcher(buildMethods(this), {
       onError: (err, method) => this.logger.error('rpc handler failed', { method, error: (err as Error)?.stack ?? String(err) }),
     })
@@ -111,6 +131,43 @@ export class BkcNode {
       height: this.chain.tip.height,
       pending: this.mempool.size,
     })
+  }
+
+  private async startP2P(): Promise<void> {
+    const { config } = this
+    const logger = this.logger.child({ component: 'p2p' })
+    const peersFile = join(config.dataDir, 'peers.json')
+    const { addrman, warning } = await loadAddrMan(peersFile, { self: [{ host: config.listen, port: config.port }] })
+    if (warning) logger.warn(warning)
+    for (const b of config.bootstrap ?? []) addrman.add(b, 'bootstrap', Date.now())
+    const maxPayloadBytes = MAX_P2P_PAYLOAD_BYTES
+    this.connman = new Connman({
+      listenHost: config.listen,
+      listenPort: config.port,
+      magic: config.network.magic,
+      networkId: config.network.networkId,
+      genesis: config.network.genesisHash,
+      nodeId: this.nodeId,
+      maxOutbound: config.maxOutbound ?? 8,
+      maxPeers: config.maxPeers ?? 117,
+      maxPayloadBytes,
+      timeouts: config.p2pTimeouts ?? DEFAULT_TIMEOUTS,
+      discourageMs: config.discourageMs ?? 10 * 60_000,
+      addrman,
+      peersFile,
+      tip: () => ({ height: this.chain.tip.height, hash: Buffer.from(this.chain.tip.hash, 'hex') }),
+      agent: `bkc/${AGENT_VERSION}`,
+      logger,
+    })
+    this.net = new NetProcessing({
+      chain: this.chain,
+      connman: this.connman,
+      submitTransaction: (tx) => this.submitTransaction(tx),
+      maxPayloadBytes,
+      logger,
+    })
+    await this.connman.start()
+    logger.info('P2P listening', { address: `${this.connman.listenAddress.host}:${this.connman.listenAddress.port}`, known: addrman.size })
   }
 
   get rpcAddress(): { host: string; port: number } | null {
@@ -180,7 +237,9 @@ export class BkcNode {
       const unsigned: Transaction = { from, to, amount, nonce, timestamp: now, signature: Buffer.alloc(64) }
       const tx = { ...unsigned, signature: sign(acct.privateKey, txSigningMessage(this.config.network.networkId, unsigned)) }
       acct.privateKey.fill(0)
-      return this.admitLocked(tx, now)
+      const entry = await this.admitLocked(tx, now)
+      this.net?.relayTransaction(entry)
+      return entry
     })
   }
 
@@ -285,6 +344,8 @@ export class BkcNode {
     await this.rpc?.close()
     this.rpc = null
     await this.miner?.close()
+    this.net?.close()
+    await this.connman?.stop()
     this.unlockedAccount?.privateKey.fill(0)
     this.unlockedAccount = null
     // Let in-flight chain work finish before the database closes.
@@ -292,6 +353,8 @@ export class BkcNode {
     await this.db.close()
   }
 }
+
+const AGENT_VERSION = '0.1.0'
 
 export class NotUnlockedError extends Error {
   override name = 'NotUnlockedError'

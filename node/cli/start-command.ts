@@ -5,6 +5,7 @@ import { loadNetworkFile } from '../chain/params.js'
 import { createLogger } from '../log.js'
 import { BkcNode } from '../node.js'
 import { DEFAULT_NETWORK_FILE } from '../paths.js'
+import { AddrError, parseHostPort, type PeerAddress } from '../p2p/addrman.js'
 import { parseIp, parseLogFormat, parseLogLevel, parsePort, parsePositiveInt, single, UsageError } from './options.js'
 
 export function startOptions<T>(y: Argv<T>) {
@@ -16,6 +17,9 @@ export function startOptions<T>(y: Argv<T>) {
     .option('network', { type: 'string', describe: 'network file: genesis and consensus parameters [default: the shipped devnet]', coerce: single('network', (v) => String(v)) })
     .option('im-addr', { type: 'string', alias: 'imAddr', describe: 'internet simulator host (VPN mode)', coerce: single('im-addr', (v) => String(v)) })
     .option('im-port', { type: 'number', default: 55555, alias: 'imPort', describe: 'internet simulator port', coerce: single('im-port', parsePort('im-port')) })
+    .option('bootstrap', { type: 'string', array: true, describe: 'peer to dial at startup, HOST[:PORT] (port 5555); repeatable', coerce: (v: unknown) => parseBootstrap(v) })
+    .option('max-outbound', { type: 'number', default: 8, describe: 'outbound P2P connections to keep', coerce: single('max-outbound', parsePositiveInt('max-outbound', 64)) })
+    .option('max-peers', { type: 'number', default: 117, describe: 'P2P connections in all (inbound + outbound)', coerce: single('max-peers', parsePositiveInt('max-peers', 1000)) })
     .option('miner-threads', { type: 'number', default: 1, describe: 'worker threads searching proof-of-work nonces', coerce: single('miner-threads', parsePositiveInt('miner-threads', 64)) })
     .option('max-pool', { type: 'number', default: 50_000, describe: 'pending pool capacity (transactions)', coerce: single('max-pool', parsePositiveInt('max-pool', 1_000_000)) })
     .option('reindex', { type: 'boolean', default: false, describe: 'rebuild balances and indexes from the stored blocks, re-validating each' })
@@ -31,6 +35,9 @@ export interface StartArgs {
   network?: string
   imAddr?: string
   imPort: number
+  bootstrap?: PeerAddress[]
+  maxOutbound: number
+  maxPeers: number
   minerThreads: number
   maxPool: number
   reindex: boolean
@@ -55,6 +62,9 @@ export async function runStart(args: StartArgs): Promise<void> {
     logger,
     minerThreads: args.minerThreads,
     maxPoolTxs: args.maxPool,
+    bootstrap: args.bootstrap ?? [],
+    maxOutbound: args.maxOutbound,
+    maxPeers: args.maxPeers,
     reindex: args.reindex,
   })
 
@@ -79,4 +89,17 @@ export async function runStart(args: StartArgs): Promise<void> {
   }
   process.on('SIGINT', () => shutdown('SIGINT'))
   process.on('SIGTERM', () => shutdown('SIGTERM'))
+}
+
+/** --bootstrap HOST[:PORT], repeatable; the port defaults to 5555, not to this node's --port. */
+function parseBootstrap(v: unknown): PeerAddress[] {
+  const list = (Array.isArray(v) ? v : [v]).map(String)
+  return list.map((text) => {
+    try {
+      return parseHostPort(text, 5555)
+    } catch (err) {
+      if (err instanceof AddrError) throw new UsageError(`--bootstrap ${text}: ${err.message}`)
+      throw err
+    }
+  })
 }

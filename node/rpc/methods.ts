@@ -10,6 +10,7 @@ import { NotUnlockedError, type BkcNode } from '../node.js'
 import { APP, RpcError } from './errors.js'
 import { defineMethod, hex, integerLike, optional, ParamError, required, string, type MethodTable, type Parser } from './params.js'
 import { blockView, txView } from './views.js'
+import { AddrError, addrKey, parseHostPort, type PeerAddress } from '../p2p/addrman.js'
 
 const name = string({ min: 1, max: 64 })
 const password = string({ min: 1, max: 1024 })
@@ -19,6 +20,17 @@ const address: Parser<string> = (v) => {
   const a = hex33(v)
   if (!isValidAddress(Buffer.from(a, 'hex'))) throw new ParamError('is not an address (a compressed secp256k1 public key)')
   return a
+}
+
+const P2P_PORT = 5555
+const hostPort: Parser<PeerAddress> = (v) => {
+  if (typeof v !== 'string' || v.length > 300) throw new ParamError('must be "host" or "host:port"')
+  try {
+    return parseHostPort(v, P2P_PORT)
+  } catch (err) {
+    if (err instanceof AddrError) throw new ParamError(`must be "host" or "host:port": ${err.message}`)
+    throw err
+  }
 }
 
 const KEYSTORE_CODES: Record<string, number> = {
@@ -157,13 +169,50 @@ function buildTable(node: BkcNode): MethodTable {
         network: node.config.network.networkId,
         height: node.chain.tip.height,
         hash: node.chain.tip.hash,
-        peers: 0,
+        peers: node.connman?.ready().length ?? 0,
         mining: node.mining.mining,
         miner: node.mining.minerAddress,
         hashRate: Math.round(node.mining.hashRate),
         pending: node.mempool.size,
         unlocked: node.unlocked?.address ?? null,
       }),
+    }),
+    addPeer: defineMethod({
+      params: [required('address', hostPort)],
+      handler: (a) => {
+        node.connman!.addPeer(a, 'manual')
+        return true
+      },
+      description: 'Remembers a peer ("host:port", port 5555 by default) and dials it now.',
+    }),
+    removePeer: defineMethod({
+      params: [required('address', hostPort)],
+      handler: (a) => node.connman!.removePeer(a),
+      description: 'Forgets a peer and drops any connection to it; false when it was unknown.',
+    }),
+    getPeers: defineMethod({
+      params: [],
+      handler: () =>
+        node.connman!.all().map((p) => ({
+          id: p.id,
+          address: addrKey(p.address),
+          listen: p.hello ? addrKey({ host: p.hello.listenHost, port: p.hello.listenPort }) : null,
+          direction: p.direction,
+          state: p.state,
+          height: p.bestHeight,
+          rttMs: p.rttMs,
+          bytesIn: p.bytesIn,
+          bytesOut: p.bytesOut,
+          messagesIn: p.messagesIn,
+          messagesOut: p.messagesOut,
+          connectedSince: p.connectedAt,
+          agent: p.hello?.agent ?? null,
+        })),
+    }),
+    getNetStats: defineMethod({
+      params: [],
+      handler: () => ({ ...node.net!.stats, peers: node.connman!.ready().length, knownAddresses: node.connman!.addrman.size }),
+      description: 'P2P counters: blocks and transactions received, duplicates, relayed, downloaded.',
     }),
     getTransactionsByAccount: defineMethod({
       params: [required('address', hex33), optional('limit', integerLike({ min: 1, max: 1000 }), 100)],

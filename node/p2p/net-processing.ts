@@ -1,0 +1,311 @@
+// What P2P messages mean (Bitcoin Core's net_processing): relaying new
+// transactions and blocks to peers that lack them, downloading missing blocks
+// (GET_BLOCKS/BLOCKS with a locator), holding orphans until their parents
+// arrive, gossiping addresses, and telling misbehaviour apart from honest
+// races.
+import { toHex } from '../../protocol/bytes.js'
+import { blockHash, decodeBlock, encodeBlock, type Block } from '../../protocol/block-codec.js'
+import { CodecError } from '../../protocol/codec-error.js'
+import { decodeTx, txId, type Transaction } from '../../protocol/tx-codec.js'
+import { MAX_BLOCKS_PER_MESSAGE, type Message, type MessageByType } from '../../protocol/messages.js'
+import type { Chainstate, SubmitResult, TipChange } from '../chainstate.js'
+import type { Logger } from '../log.js'
+import { PoolError, type PoolEntry } from '../mempool.js'
+import type { Connman } from './connman.js'
+import type { Peer } from './peer.js'
+import { TokenBucket } from './rate.js'
+import { fitBlocks, forkHeight, heightsToServe, locatorHeights, OrphanPool } from './sync-rules.js'
+
+export interface NetProcessingDeps {
+  chain: Chainstate
+  connman: Connman
+  submitTransaction: (tx: Transaction) => Promise<PoolEntry>
+  maxPayloadBytes: number
+  logger: Logger
+}
+
+/** Counters for the de-duplication checks and getNetStats. */
+export interface NetStats {
+  blocksReceived: number
+  blocksDuplicate: number
+  /** The same block from the same peer twice: a relay bug somewhere. */
+  blocksRepeatedByPeer: number
+  blocksRelayed: number
+  txsReceived: number
+  txsDuplicate: number
+  txsRelayed: number
+  blocksDownloaded: number
+  orphans: number
+}
+
+/** Tip moves of at most this many blocks are relayed block by block. */
+const RELAY_MAX_BLOCKS = 8
+const SYNC_TIMEOUT_MS = 60_000
+
+export class NetProcessing {
+  readonly stats: NetStats = {
+    blocksReceived: 0, blocksDuplicate: 0, blocksRepeatedByPeer: 0, blocksRelayed: 0,
+    txsReceived: 0, txsDuplicate: 0, txsRelayed: 0, blocksDownloaded: 0, orphans: 0,
+  }
+  private readonly orphans = new OrphanPool<Block>()
+  private readonly addrBuckets = new Map<number, TokenBucket>()
+  /** The peer we are downloading from, one at a time, and when we last heard from it. */
+  private sync: { peer: Peer; since: number } | null = null
+  private readonly timer: NodeJS.Timeout
+
+  constructor(private readonly deps: NetProcessingDeps) {
+    const { connman, chain } = deps
+    connman.on('ready', (peer) => this.onReady(peer))
+    connman.on('message', (peer, msg) => {
+      this.onMessage(peer, msg).catch((err: Error) => {
+        deps.logger.error('P2P message handling failed', { peer: peer.id, type: msg.type, error: err.stack ?? err.message })
+      })
+    })
+    connman.on('closed', (peer) => {
+      this.addrBuckets.delete(peer.id)
+      this.orphans.removePeer(peer.id)
+      if (this.sync?.peer === peer) {
+        this.sync = null
+        this.maybeSync()
+      }
+    })
+    chain.on('tip', (change) => this.onTip(change))
+    this.timer = setInterval(() => this.checkSync(), 5000)
+    this.timer.unref()
+  }
+
+  close(): void {
+    clearInterval(this.timer)
+  }
+
+  /** A transaction this node accepted (from RPC or a peer): offer it to every peer that lacks it. */
+  relayTransaction(entry: PoolEntry, except?: Peer): void {
+    for (const peer of this.deps.connman.ready()) {
+      if (peer === except || peer.knownTxs.has(entry.id)) continue
+      peer.knownTxs.add(entry.id)
+      if (peer.send({ type: 'TX', tx: entry.bytes })) this.stats.txsRelayed++
+    }
+  }
+
+  private onReady(peer: Peer): void {
+    const { connman } = this.deps
+    const self = connman.listenAddress
+    const addrs = connman.addrman.sample(999)
+    addrs.push({ host: self.host, port: self.port, lastSeen: Date.now() })
+    peer.send({ type: 'ADDR', addrs })
+    if (peer.hello && peer.direction === 'inbound') {
+      connman.addrman.add({ host: peer.address.host, port: peer.hello.listenPort }, 'inbound', Date.now())
+    }
+    this.maybeSync()
+  }
+
+  private async onMessage(peer: Peer, msg: Message): Promise<void> {
+    switch (msg.type) {
+      case 'ADDR':
+        return this.onAddr(peer, msg)
+      case 'TX':
+        return this.onTx(peer, msg.tx)
+      case 'BLOCK':
+        return this.onBlock(peer, msg.block)
+      case 'GET_BLOCKS':
+        return this.onGetBlocks(peer, msg)
+      case 'BLOCKS':
+        return this.onBlocks(peer, msg.blocks)
+      default:
+        // HELLO, PING, PONG and DISCONNECT are handled by the connection itself.
+        return
+    }
+  }
+
+  private onAddr(peer: Peer, msg: MessageByType<'ADDR'>): void {
+    let bucket = this.addrBuckets.get(peer.id)
+    if (!bucket) this.addrBuckets.set(peer.id, (bucket = new TokenBucket({ capacity: 2000, refillPerSec: 10 })))
+    if (!bucket.take(msg.addrs.length)) return // over the rate: ignored, not punished (it may be a burst of gossip)
+    const { addrman } = this.deps.connman
+    const fresh: typeof msg.addrs = []
+    const now = Date.now()
+    for (const a of msg.addrs) {
+      const known = addrman.get(a) !== undefined
+      if (addrman.add(a, 'gossip', Math.min(a.lastSeen, now)) && !known) fresh.push(a)
+    }
+    // Pass a few new addresses on, so a node's address spreads past its first peers.
+    if (fresh.length > 0 && fresh.length <= 10) {
+      const others = this.deps.connman.ready().filter((p) => p !== peer)
+      for (const p of others.sort(() => Math.random() - 0.5).slice(0, 2)) p.send({ type: 'ADDR', addrs: fresh })
+    }
+  }
+
+  private async onTx(peer: Peer, bytes: Buffer): Promise<void> {
+    let tx: Transaction
+    try {
+      tx = decodeTx(bytes)
+    } catch (err) {
+      if (err instanceof CodecError) return this.deps.connman.misbehaving(peer, `undecodable transaction: ${err.message}`)
+      throw err
+    }
+    const id = toHex(txId(tx))
+    this.stats.txsReceived++
+    peer.knownTxs.add(id)
+    try {
+      const entry = await this.deps.submitTransaction(tx)
+      this.relayTransaction(entry, peer)
+    } catch (err) {
+      if (!(err instanceof PoolError)) throw err
+      if (err.code === 'BAD_SIGNATURE' || err.code === 'INVALID_TX') return this.deps.connman.misbehaving(peer, `invalid transaction ${id}: ${err.message}`)
+      // Already known, nonce used meanwhile, balance moved, pool full: honest races.
+      this.stats.txsDuplicate++
+    }
+  }
+
+  private decodeBlockFrom(peer: Peer, bytes: Buffer): Block | null {
+    try {
+      return decodeBlock(bytes, this.deps.chain.params.consensus.maxBlockBytes)
+    } catch (err) {
+      if (!(err instanceof CodecError)) throw err
+      this.deps.connman.misbehaving(peer, `undecodable block: ${err.message}`)
+      return null
+    }
+  }
+
+  private async onBlock(peer: Peer, bytes: Buffer): Promise<void> {
+    const block = this.decodeBlockFrom(peer, bytes)
+    if (!block) return
+    const hash = toHex(blockHash(block.header))
+    this.stats.blocksReceived++
+    if (peer.knownBlocks.has(hash)) this.stats.blocksRepeatedByPeer++
+    peer.knownBlocks.add(hash)
+    peer.bestHeight = Math.max(peer.bestHeight, block.header.height)
+    const result = await this.deps.chain.submitBlock(block)
+    await this.afterSubmit(peer, block, result)
+  }
+
+  /** Shared by BLOCK and each block of BLOCKS: duplicates, orphans, misbehaviour, waiting children. */
+  private async afterSubmit(peer: Peer, block: Block, result: SubmitResult): Promise<void> {
+    switch (result.status) {
+      case 'duplicate':
+        this.stats.blocksDuplicate++
+        return
+      case 'orphan':
+        this.orphans.add({ hash: result.hash, prev: result.missing, block, size: encodeBlock(block).length, peer: peer.id, receivedAt: Date.now() })
+        this.stats.orphans = this.orphans.size
+        this.requestBlocks(peer)
+        return
+      case 'invalid':
+        if (result.error.permanent) this.deps.connman.misbehaving(peer, `invalid block ${result.hash}: ${result.error.code}: ${result.error.message}`)
+        return
+      default:
+        await this.connectOrphans(result.hash)
+    }
+  }
+
+  /** Blocks that were waiting for `parent` can go in now, and their own children after them. */
+  private async connectOrphans(parent: string): Promise<void> {
+    const queue = [parent]
+    while (queue.length > 0) {
+      for (const o of this.orphans.takeChildren(queue.shift()!)) {
+        const r = await this.deps.chain.submitBlock(o.block)
+        if (r.status === 'connected' || r.status === 'side') queue.push(r.hash)
+      }
+    }
+    this.stats.orphans = this.orphans.size
+  }
+
+  private async onGetBlocks(peer: Peer, msg: MessageByType<'GET_BLOCKS'>): Promise<void> {
+    const { chain } = this.deps
+    const from = forkHeight(
+      msg.locator.map((h) => h.toString('hex')),
+      (hash) => {
+        const e = chain.entry(hash)
+        return e && e.status !== 'invalid' && chain.isOnBestChain(e) ? e.height : undefined
+      },
+    )
+    const blocks: Buffer[] = []
+    for (const height of heightsToServe(from, chain.tip.height, msg.max)) {
+      const found = await chain.getBlockByHeight(height)
+      if (!found) break
+      blocks.push(encodeBlock(found.block))
+      if (fitBlocks(blocks.map((b) => b.length), this.deps.maxPayloadBytes) < blocks.length) {
+        blocks.pop()
+        break
+      }
+    }
+    for (const b of blocks) peer.knownBlocks.add(toHex(blockHash(decodeBlock(b).header)))
+    peer.send({ type: 'BLOCKS', blocks })
+  }
+
+  private async onBlocks(peer: Peer, list: Buffer[]): Promise<void> {
+    if (this.sync?.peer === peer) this.sync.since = Date.now()
+    const blocks: Block[] = []
+    for (const bytes of list) {
+      const b = this.decodeBlockFrom(peer, bytes)
+      if (!b) return
+      blocks.push(b)
+      peer.knownBlocks.add(toHex(blockHash(b.header)))
+      peer.bestHeight = Math.max(peer.bestHeight, b.header.height)
+    }
+    this.stats.blocksDownloaded += blocks.length
+    const results = await this.deps.chain.submitBlocks(blocks)
+    for (let i = 0; i < blocks.length; i++) {
+      if (peer.state !== 'ready') return
+      await this.afterSubmit(peer, blocks[i]!, results[i]!)
+    }
+    const progressed = results.some((r) => r.status === 'connected' || r.status === 'side')
+    if (this.sync?.peer === peer) {
+      // A full batch, or a peer still ahead: ask for the next one.
+      if (progressed && (blocks.length === MAX_BLOCKS_PER_MESSAGE || peer.bestHeight > this.deps.chain.tip.height)) this.requestBlocks(peer)
+      else this.sync = null
+    }
+    if (!this.sync) this.maybeSync()
+  }
+
+  /** GET_BLOCKS with our locator: the peer answers with what follows our best chain. */
+  private requestBlocks(peer: Peer): void {
+    const tip = this.deps.chain.tip
+    void this.locator(tip.hash, tip.height).then((locator) => {
+      if (peer.state !== 'ready') return
+      this.sync = { peer, since: Date.now() }
+      peer.send({ type: 'GET_BLOCKS', locator, max: MAX_BLOCKS_PER_MESSAGE })
+    })
+  }
+
+  private async locator(tipHash: string, tipHeight: number): Promise<Buffer[]> {
+    const out: Buffer[] = []
+    for (const h of locatorHeights(tipHeight)) {
+      const hash = h === tipHeight ? tipHash : await this.deps.chain.db.getHashAtHeight(h)
+      if (hash) out.push(Buffer.from(hash, 'hex'))
+    }
+    return out
+  }
+
+  /** Starts a download from the best-placed peer when one is ahead of us and none is running. */
+  private maybeSync(): void {
+    if (this.sync) return
+    const ours = this.deps.chain.tip.height
+    const ahead = this.deps.connman.ready().filter((p) => p.bestHeight > ours)
+    if (ahead.length === 0) return
+    this.requestBlocks(ahead.reduce((a, b) => (b.bestHeight > a.bestHeight ? b : a)))
+  }
+
+  private checkSync(): void {
+    if (this.sync && Date.now() - this.sync.since > SYNC_TIMEOUT_MS) {
+      const stalled = this.sync.peer
+      this.sync = null
+      stalled.close('block download stalled')
+    }
+    this.maybeSync()
+  }
+
+  private onTip(change: TipChange): void {
+    // After a long move (a catch-up) only the new tip is offered: a peer
+    // without its parent fetches the ancestors itself.
+    const offer = change.connected.length > RELAY_MAX_BLOCKS ? change.connected.slice(-1) : change.connected
+    for (const c of offer) {
+      const bytes = encodeBlock(c.block)
+      for (const peer of this.deps.connman.ready()) {
+        if (peer.knownBlocks.has(c.hash)) continue
+        peer.knownBlocks.add(c.hash)
+        if (peer.send({ type: 'BLOCK', block: bytes })) this.stats.blocksRelayed++
+      }
+    }
+  }
+}
