@@ -220,16 +220,18 @@ export class NetProcessing {
       },
     )
     const blocks: Buffer[] = []
+    const sizes: number[] = []
+    const hashes: string[] = []
     for (const height of heightsToServe(from, chain.tip.height, msg.max)) {
       const found = await chain.getBlockByHeight(height)
       if (!found) break
-      blocks.push(encodeBlock(found.block))
-      if (fitBlocks(blocks.map((b) => b.length), this.deps.maxPayloadBytes) < blocks.length) {
-        blocks.pop()
-        break
-      }
+      const bytes = encodeBlock(found.block)
+      sizes.push(bytes.length)
+      if (fitBlocks(sizes, this.deps.maxPayloadBytes) < sizes.length) break
+      blocks.push(bytes)
+      hashes.push(found.hash)
     }
-    for (const b of blocks) peer.knownBlocks.add(toHex(blockHash(decodeBlock(b).header)))
+    for (const h of hashes) peer.knownBlocks.add(h)
     peer.send({ type: 'BLOCKS', blocks })
   }
 
@@ -251,28 +253,33 @@ export class NetProcessing {
     }
     const progressed = results.some((r) => r.status === 'connected' || r.status === 'side')
     if (this.sync?.peer === peer) {
-      // A full batch, or a peer still ahead: ask for the next one.
-      if (progressed && (blocks.length === MAX_BLOCKS_PER_MESSAGE || peer.bestHeight > this.deps.chain.tip.height)) this.requestBlocks(peer)
-      else this.sync = null
+      // A full batch, or a peer still ahead: ask for the next one, following
+      // on from the last block received. During a deep reorg that block may
+      // sit on a side branch that is not ahead yet; a locator from our tip
+      // would ask for the same batch again.
+      const last = results[results.length - 1]
+      if (progressed && last && (blocks.length === MAX_BLOCKS_PER_MESSAGE || peer.bestHeight > this.deps.chain.tip.height)) {
+        this.requestBlocks(peer, last.hash)
+      } else this.sync = null
     }
     if (!this.sync) this.maybeSync()
   }
 
-  /** GET_BLOCKS with our locator: the peer answers with what follows our best chain. */
-  private requestBlocks(peer: Peer): void {
-    const tip = this.deps.chain.tip
-    void this.locator(tip.hash, tip.height).then((locator) => {
-      if (peer.state !== 'ready') return
-      this.sync = { peer, since: Date.now() }
-      peer.send({ type: 'GET_BLOCKS', locator, max: MAX_BLOCKS_PER_MESSAGE })
-    })
+  /** GET_BLOCKS with a locator from `from` (default: our tip): the peer answers with what follows. */
+  private requestBlocks(peer: Peer, from = this.deps.chain.tip.hash): void {
+    if (peer.state !== 'ready') return
+    this.sync = { peer, since: Date.now() }
+    peer.send({ type: 'GET_BLOCKS', locator: this.locator(from), max: MAX_BLOCKS_PER_MESSAGE })
   }
 
-  private async locator(tipHash: string, tipHeight: number): Promise<Buffer[]> {
+  /** Hashes at locator heights along the chain ending at `from`, walking the in-memory block index. */
+  private locator(from: string): Buffer[] {
+    const { chain } = this.deps
+    let e = chain.entry(from) ?? chain.tip
     const out: Buffer[] = []
-    for (const h of locatorHeights(tipHeight)) {
-      const hash = h === tipHeight ? tipHash : await this.deps.chain.db.getHashAtHeight(h)
-      if (hash) out.push(Buffer.from(hash, 'hex'))
+    for (const h of locatorHeights(e.height)) {
+      while (e.height > h) e = chain.entry(e.prev)!
+      out.push(Buffer.from(e.hash, 'hex'))
     }
     return out
   }
