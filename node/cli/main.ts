@@ -3,6 +3,7 @@
 import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
 import { runStart, startOptions, type StartArgs } from './start-command.js'
+import { devnetOptions, runDevnet, type DevnetArgs } from './devnet-command.js'
 import { UsageError } from './options.js'
 
 function fail(message: string, exitCode: number): never {
@@ -25,6 +26,7 @@ async function main(): Promise<void> {
     .scriptName('bkc')
     .usage('$0 <command> [options]')
     .command('start', 'run a node (JSON-RPC on --listen:--rpc-port)', startOptions, (argv) => run(() => runStart(argv as unknown as StartArgs))())
+    .command('devnet', 'run a local network: nodes on 127.0.53.5, 127.0.54.5, … as separate processes', devnetOptions, (argv) => run(() => runDevnet(argv as unknown as DevnetArgs))())
     .demandCommand(1, 'give a command, e.g. bkc start --listen 127.0.53.5')
     .strict()
     .recommendCommands()
