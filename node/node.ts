@@ -228,20 +228,29 @@ export class BkcNode {
     // A copy taken now: an unlock() while this waits for the lock zeroes the old key.
     const acct = { address: this.unlockedAccount.address, privateKey: Buffer.from(this.unlockedAccount.privateKey) }
     return this.chain.exclusive(async () => {
-      const from = Buffer.from(acct.address, 'hex')
-      const confirmed = await this.chain.getAccount(acct.address)
-      const pending = this.mempool.fromSender(acct.address)
-      let nonce = confirmed.nonce
-      for (const e of pending) if (e.tx.nonce === nonce) nonce++
-      const now = Date.now()
-      const unsigned: Transaction = { from, to, amount, nonce, timestamp: now, signature: Buffer.alloc(64) }
-      const tx = { ...unsigned, signature: sign(acct.privateKey, txSigningMessage(this.config.network.networkId, unsigned)) }
-      acct.privateKey.fill(0)
-      const entry = await this.admitLocked(tx, now)
-      this.net?.relayTransaction(entry)
-      return entry
+      try {
+        return await this.signAndAdmit(acct, to, amount)
+      } finally {
+        acct.privateKey.fill(0)
+      }
     })
   }
+
+  /** Picks the next free nonce, signs with the copied key, and admits; runs inside the chain lock. */
+  private async signAndAdmit(acct: { address: string; privateKey: Buffer }, to: Buffer, amount: number): Promise<PoolEntry> {
+    const from = Buffer.from(acct.address, 'hex')
+    const confirmed = await this.chain.getAccount(acct.address)
+    const pending = this.mempool.fromSender(acct.address)
+    let nonce = confirmed.nonce
+    for (const e of pending) if (e.tx.nonce === nonce) nonce++
+    const now = Date.now()
+    const unsigned: Transaction = { from, to, amount, nonce, timestamp: now, signature: Buffer.alloc(64) }
+    const tx = { ...unsigned, signature: sign(acct.privateKey, txSigningMessage(this.config.network.networkId, unsigned)) }
+    const entry = await this.admitLocked(tx, now)
+    this.net?.relayTransaction(entry)
+    return entry
+  }
+
 
   /** Pool upkeep after the tip moved; runs inside the chain lock. */
   private async updatePool(change: TipChange): Promise<void> {

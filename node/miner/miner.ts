@@ -80,10 +80,12 @@ export class Miner {
     const token = ++this.token
     this.logger.info('mining started', { miner: toHex(address), threads: this.opts.threads })
     // A loop still winding down from stop() finishes first; the new one follows.
-    const loop: Promise<void> = (this.loop ?? Promise.resolve()).then(() => this.run(token))
-    this.loop = loop.finally(() => {
-      if (this.loop === loop) this.loop = null
-    })
+    const loop: Promise<void> = (this.loop ?? Promise.resolve())
+      .then(() => this.run(token))
+      .finally(() => {
+        if (this.loop === loop) this.loop = null
+      })
+    this.loop = loop
   }
 
   /** Stops mining; resolves once the workers are idle (within milliseconds). */

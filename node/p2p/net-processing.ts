@@ -172,7 +172,8 @@ export class NetProcessing {
     if (!block) return
     const hash = toHex(blockHash(block.header))
     this.stats.blocksReceived++
-    if (peer.knownBlocks.has(hash)) this.stats.blocksRepeatedByPeer++
+    if (peer.receivedBlocks.has(hash)) this.stats.blocksRepeatedByPeer++
+    peer.receivedBlocks.add(hash)
     peer.knownBlocks.add(hash)
     peer.bestHeight = Math.max(peer.bestHeight, block.header.height)
     const result = await this.deps.chain.submitBlock(block)

@@ -56,6 +56,8 @@ export class Peer extends EventEmitter<{ ready: []; message: [Message]; close: [
   /** Hashes this peer has or has been sent: never send it one of them again. */
   readonly knownBlocks = new LruSet<string>(KNOWN_BLOCKS)
   readonly knownTxs = new LruSet<string>(KNOWN_TXS)
+  /** Blocks this peer sent us (not ones we sent it: a relay crossing ours in flight is no repeat). */
+  readonly receivedBlocks = new LruSet<string>(KNOWN_BLOCKS)
   state: PeerState = 'handshake'
   hello: Hello | null = null
   /** The peer's best height: from HELLO, then raised by the blocks it sends. */

@@ -39,10 +39,9 @@ const REQUEST_TIMEOUT_MS = 30_000
 const HEADERS_TIMEOUT_MS = 10_000
 const KEEP_ALIVE_TIMEOUT_MS = 5_000
 /**
- * Node's headersTimeout only starts once a request's first byte arrives, so a
- * connection that never sends anything would be held forever. This inactivity
- * timeout (which Node turns into a socket destroy) bounds that; handlers are
- * expected to answer well within it.
+ * An inactivity timeout (which Node turns into a socket destroy) as a last
+ * bound on idle sockets; headersTimeout closes silent new connections sooner.
+ * Handlers are expected to answer well within it.
  */
 const IDLE_SOCKET_TIMEOUT_MS = 120_000
 const FORCE_CLOSE_AFTER_MS = 2_000
@@ -87,6 +86,7 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
   const maxBuffered = opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES
   let buffered = 0
   const inflight = new Set<Promise<void>>()
+  let closing: Promise<void> | undefined
 
   const tooLarge = (req: http.IncomingMessage, res: http.ServerResponse, bytes: string): void => {
     logger.warn('JSON-RPC request body too large', { remote: req.socket.remoteAddress, bytes, limit: maxBodyBytes })
@@ -179,6 +179,8 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
       return
     }
     logger.debug('JSON-RPC request', { remote: req.socket.remoteAddress, bytes: raw.length, ms: Date.now() - started, replied: reply !== null })
+    // Shutting down: this reply ends the connection, so close() need not wait for an idle keep-alive socket.
+    if (closing !== undefined && !res.headersSent) res.setHeader('Connection', 'close')
     if (reply === null) {
       if (!res.destroyed) {
         res.writeHead(204)
@@ -207,7 +209,6 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
   server.on('error', (err) => logger.warn('JSON-RPC server error', { error: String(err) }))
   const info = server.address() as AddressInfo
 
-  let closing: Promise<void> | undefined
   return {
     address: { host: info.address, port: info.port },
     close: () =>

@@ -72,7 +72,8 @@ async function rpc<T>(fn: () => Promise<T> | T): Promise<T> {
 
 /** Once the node is stopping, every method answers NOT_READY instead of starting work. */
 function refuseWhileStopping(node: BkcNode, table: MethodTable): MethodTable {
-  for (const def of Object.values(table)) {
+  // A definition may serve two names (loadAccount and unlock): wrap it once.
+  for (const def of new Set(Object.values(table))) {
     const handler = def.handler
     def.handler = (...args: unknown[]) => {
       if (node.shuttingDown) throw new RpcError(APP.NOT_READY, 'the node is shutting down')
