@@ -7,7 +7,7 @@ import net from 'node:net'
 import { AddrMan, addrKey, type AddrSource, type PeerAddress } from './addrman.js'
 import { saveAddrMan } from './peer-store.js'
 import { Peer, type CloseInfo, type Hello, type PeerTimeouts } from './peer.js'
-import type { Message } from '../../protocol/messages.js'
+import { encodeMessage, type Message } from '../../protocol/messages.js'
 import type { Logger } from '../log.js'
 
 export const PROTOCOL_VERSION = 1
@@ -179,10 +179,17 @@ export class Connman extends EventEmitter<{ ready: [Peer]; message: [Peer, Messa
     const address = { host: host.startsWith('::ffff:') ? host.slice(7) : host, port: socket.remotePort ?? 0 }
     if (this.stopped || this.opts.addrman.isDiscouraged(address.host)) return void socket.destroy()
     const inbound = this.all().filter((p) => p.direction === 'inbound').length
-    if (this.peersById.size >= this.opts.maxPeers || inbound >= this.opts.maxPeers - this.opts.maxOutbound) {
-      this.opts.logger.debug('inbound connection refused: peer limit', { address: addrKey(address) })
-      const peer = this.adopt(socket, 'inbound', address)
-      peer.close(`too many peers (limit ${this.opts.maxPeers})`, false, 'TOO_MANY_PEERS')
+    const inboundSlots = this.opts.maxPeers - this.opts.maxOutbound
+    if (this.peersById.size >= this.opts.maxPeers || inbound >= inboundSlots) {
+      const reason =
+        inboundSlots <= 0
+          ? `this node takes no inbound peers (max-peers ${this.opts.maxPeers} ≤ max-outbound ${this.opts.maxOutbound})`
+          : `too many peers (limit ${this.opts.maxPeers})`
+      this.opts.logger.debug('inbound connection refused', { address: addrKey(address), reason })
+      // Told why, without a handshake: it learns nothing else about us.
+      socket.on('error', () => {})
+      socket.end(encodeMessage(this.opts.magic, { type: 'DISCONNECT', code: 'TOO_MANY_PEERS', reason }))
+      setTimeout(() => socket.destroy(), 1000).unref()
       return
     }
     this.adopt(socket, 'inbound', address)
