@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { networkFromJson, type NetworkParams } from '../node/chain/params.js'
 import { testNetworkJson, type TestNetworkOptions } from '../test/helpers/fixtures.js'
+import { rpcCall as cliRpcCall } from '../node/cli/rpc-client.js'
 
 /** dist/bin/bkc.js, next to this file's dist/bench/. */
 export const BKC_BIN = fileURLToPath(new URL('../bin/bkc.js', import.meta.url))
@@ -163,15 +164,9 @@ export class ChildNode {
   }
 }
 
+/** The node's own JSON-RPC client (node/cli/rpc-client.ts), typed for the bench's callers. */
 export async function rpcCall<T>(url: string, method: string, params: unknown[] = []): Promise<T> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
-  })
-  const body = (await res.json()) as { result?: T; error?: { message: string } }
-  if (body.error) throw new Error(`${method}: ${body.error.message}`)
-  return body.result as T
+  return (await cliRpcCall(url, method, params, 30_000)) as T
 }
 
 /** Polls `check` every `everyMs` until it returns true; throws after `timeoutMs`. */

@@ -18,6 +18,7 @@ import { join } from 'node:path'
 import nacl from 'tweetnacl'
 import { isHexOfLength, toHex } from '../protocol/bytes.js'
 import { addressFromPrivateKey, generateKeyPair, PRIVATE_KEY_BYTES } from './chain/keys.js'
+import { errno, syncDir } from './fs-util.js'
 
 export type KeystoreErrorCode =
   | 'ACCOUNT_EXISTS'
@@ -224,9 +225,6 @@ export function parseKeystoreFile(text: string, where: string): KeystoreFile {
   }
 }
 
-function errno(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | null)?.code
-}
 
 // ---------------------------------------------------------------- keystore
 
@@ -379,16 +377,3 @@ function existsError(name: string): KeystoreError {
   return new KeystoreError('ACCOUNT_EXISTS', `account "${name}" already exists`)
 }
 
-/** fsync the directory so the new entry survives a crash; skipped where directories cannot be synced. */
-async function syncDir(dir: string): Promise<void> {
-  if (process.platform === 'win32') return
-  const handle = await fsp.open(dir, 'r')
-  try {
-    await handle.sync()
-  } catch (err) {
-    const code = errno(err)
-    if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'EPERM' && code !== 'EBADF') throw err
-  } finally {
-    await handle.close()
-  }
-}

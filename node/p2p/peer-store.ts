@@ -11,6 +11,7 @@ import { constants as fsConstants } from 'node:fs'
 import * as fsp from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { AddrMan, type AddrEntry, type AddrManOptions } from './addrman.js'
+import { errno, syncDir } from '../fs-util.js'
 
 export const PEERS_FILE_NAME = 'peers.json'
 
@@ -96,24 +97,8 @@ function emptyWithWarning(problem: string, opts?: AddrManOptions): { addrman: Ad
   return { addrman: new AddrMan(opts), warning: `${problem}; starting with an empty address book` }
 }
 
-function errno(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null ? (err as { code?: string }).code : undefined
-}
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err)
 }
 
-/** fsync the directory so the rename survives a crash; skipped where directories cannot be synced. */
-async function syncDir(dir: string): Promise<void> {
-  if (process.platform === 'win32') return
-  const handle = await fsp.open(dir, 'r')
-  try {
-    await handle.sync()
-  } catch (err) {
-    const code = errno(err)
-    if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'EPERM' && code !== 'EBADF') throw err
-  } finally {
-    await handle.close()
-  }
-}
