@@ -13,6 +13,14 @@ import { blockHash, decodeBlock, encodeBlock } from '../../protocol/block-codec.
 import { merkleRoot } from '../../protocol/merkle.js'
 import { sign, verify } from '../../node/chain/keys.js'
 import { loadNetworkFile } from '../../node/chain/params.js'
+import {
+  createTunnelFrameDecoder, decodeTunnelFrame, encodeTunnelFrame, tryDecodeTunnelFrame, TUNNEL_MESSAGE_TYPES,
+} from '../../protocol/tunnel-messages.js'
+import {
+  TunnelKeyPair,
+} from '../../protocol/tunnel-crypto.js'
+import { ClientHandshake, ServerHandshake } from '../../protocol/tunnel-handshake.js'
+import type { Frame } from '../../protocol/frame.js'
 
 const DOC_URL = new URL('../../docs/PROTOCOL.md', import.meta.url)
 
@@ -180,6 +188,93 @@ const handlers: Record<string, (t: Asserts, v: Vector) => void> = {
     }
     t.equal(failure?.code, f.error, failure ? failure.message : 'expected an error')
   },
+
+  'tunnel-frame'(t, v) {
+    const f = take(t, v, ['hex', 'value'])
+    if (f === null) return
+    const bytes = parseHex(t, f.hex!)
+    if (bytes === null) return
+    const decoder = createTunnelFrameDecoder()
+    const frames = decoder.push(bytes)
+    t.equal(frames.length, 1, 'exactly one frame')
+    t.equal(decoder.bufferedBytes, 0, 'no bytes left over')
+    const message = decodeTunnelFrame(frames[0]!)
+    t.same(toVectorJson(message), JSON.parse(f.value!), 'decodes to value')
+    t.equal(message.type, v.fields.get('name'), 'name is the message type')
+    t.equal(toHex(encodeTunnelFrame(message)), toHex(bytes), 're-encodes byte for byte')
+  },
+
+  'tunnel-frame-error'(t, v) {
+    const f = take(t, v, ['hex', 'error'])
+    if (f === null) return
+    const bytes = parseHex(t, f.hex!)
+    if (bytes === null) return
+    let failure: ProtocolError | null = null
+    try {
+      const frames = createTunnelFrameDecoder().push(bytes)
+      t.equal(frames.length, 1, 'the frame layer passes exactly one frame to the message layer')
+      const result = frames.length === 1 ? tryDecodeTunnelFrame(frames[0]!) : null
+      if (result && !result.ok) failure = result.error
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error
+      failure = error
+    }
+    t.equal(failure?.code, f.error, failure ? failure.message : 'expected an error')
+  },
+
+  'tunnel-handshake'(t, v) {
+    const f = take(t, v, [
+      'client-static', 'client-ephemeral', 'server-static', 'server-ephemeral', 'auth', 'client-hello', 'server-hello',
+      'transcript', 'auth-key', 'client-to-server', 'server-to-client', 'secret-proof', 'auth-frame',
+      'welcome', 'welcome-frame', 'packet', 'packet-frame', 'keepalive-frame',
+    ])
+    if (f === null) return
+    const key = (name: string): TunnelKeyPair => TunnelKeyPair.fromPrivateKey(parseHex(t, f[name]!) ?? Buffer.alloc(32))
+    const frameOf = (name: string): Frame => {
+      const frames = createTunnelFrameDecoder().push(parseHex(t, f[name]!) ?? Buffer.alloc(0))
+      t.equal(frames.length, 1, `${name} is one frame`)
+      return frames[0]!
+    }
+    const auth = JSON.parse(f.auth!) as { ip: string; mtu: number; secret?: string }
+
+    const client = new ClientHandshake({ staticKey: key('client-static'), ephemeralKey: key('client-ephemeral') })
+    t.equal(toHex(encodeTunnelFrame(client.hello)), toHex(parseHex(t, f['client-hello']!)!), 'client builds CLIENT_HELLO')
+    const clientHello = decodeTunnelFrame(frameOf('client-hello'))
+    if (clientHello.type !== 'CLIENT_HELLO') return void t.fail('client-hello is not a CLIENT_HELLO')
+    const server = new ServerHandshake(clientHello, { staticKey: key('server-static'), ephemeralKey: key('server-ephemeral') })
+    t.equal(toHex(encodeTunnelFrame(server.hello)), toHex(parseHex(t, f['server-hello']!)!), 'server builds SERVER_HELLO')
+    const serverHello = decodeTunnelFrame(frameOf('server-hello'))
+    if (serverHello.type !== 'SERVER_HELLO') return void t.fail('server-hello is not a SERVER_HELLO')
+
+    const session = client.finish(serverHello, auth)
+    for (const keys of [session.keys, server.session.keys]) {
+      t.equal(toHex(keys.transcript), f.transcript, 'transcript hash')
+      t.equal(toHex(keys.authKey), f['auth-key'], 'authKey')
+      t.equal(toHex(keys.clientToServer), f['client-to-server'], 'clientToServer')
+      t.equal(toHex(keys.serverToClient), f['server-to-client'], 'serverToClient')
+    }
+    t.equal(toHex(encodeTunnelFrame(session.auth)), toHex(parseHex(t, f['auth-frame']!)!), 'client builds AUTH')
+    const authMessage = decodeTunnelFrame(frameOf('auth-frame'))
+    if (authMessage.type !== 'AUTH') return void t.fail('auth-frame is not an AUTH')
+    const opened = server.openAuth(authMessage)
+    if (!opened.ok) return void t.fail(`AUTH does not open: ${opened.error.message}`)
+    t.equal(opened.message.ip, auth.ip, 'AUTH body ip')
+    t.equal(opened.message.mtu, auth.mtu, 'AUTH body mtu')
+    t.equal(toHex(opened.message.secretProof), auth.secret === undefined ? '' : f['secret-proof'], 'secret proof')
+    if (auth.secret !== undefined) t.ok(server.checkSecret(auth.secret, opened.message.secretProof), 'the proof checks')
+
+    const clientCipher = session.cipher
+    const serverCipher = server.session.cipher
+    if (clientCipher === null || serverCipher === null) return void t.fail('expected an encrypted link')
+    const welcome = JSON.parse(f.welcome!) as { type: 'WELCOME'; ip: string; leaseSeconds: number }
+    t.equal(toHex(encodeTunnelFrame(welcome, serverCipher)), toHex(parseHex(t, f['welcome-frame']!)!), 'server seals WELCOME')
+    t.same(decodeTunnelFrame(frameOf('welcome-frame'), clientCipher), welcome, 'client opens WELCOME')
+    const packet = parseHex(t, f.packet!) ?? Buffer.alloc(0)
+    t.equal(toHex(encodeTunnelFrame({ type: 'PACKET', data: packet }, clientCipher)), toHex(parseHex(t, f['packet-frame']!)!), 'client seals PACKET')
+    t.equal(toHex(encodeTunnelFrame({ type: 'KEEPALIVE' }, clientCipher)), toHex(parseHex(t, f['keepalive-frame']!)!), 'client seals KEEPALIVE')
+    t.same(decodeTunnelFrame(frameOf('packet-frame'), serverCipher), { type: 'PACKET', data: packet }, 'server opens PACKET')
+    t.same(decodeTunnelFrame(frameOf('keepalive-frame'), serverCipher), { type: 'KEEPALIVE' }, 'server opens KEEPALIVE')
+  },
 }
 
 const vectors = extractVectors(readFileSync(DOC_URL, 'utf8'))
@@ -188,6 +283,12 @@ t.test('PROTOCOL.md has vectors, one frame vector per P2P message type', async t
   t.ok(vectors.length > 0)
   const framed = vectors.filter(v => v.kind === 'frame').map(v => v.fields.get('name'))
   t.same([...framed].sort(), Object.keys(MESSAGE_TYPES).sort())
+})
+
+t.test('PROTOCOL.md has one tunnel-frame vector per tunnel message type, and a handshake', async t => {
+  const framed = vectors.filter(v => v.kind === 'tunnel-frame').map(v => v.fields.get('name'))
+  t.same([...framed].sort(), Object.keys(TUNNEL_MESSAGE_TYPES).sort())
+  t.ok(vectors.some(v => v.kind === 'tunnel-handshake'))
 })
 
 t.test('the fence parser skips vector examples nested in longer fences', async t => {
