@@ -57,6 +57,8 @@ const INVALID_MEMORY = 1024
 export class Chainstate extends EventEmitter<{ tip: [TipChange] }> {
   private readonly index = new BlockIndex()
   private tipEntry!: IndexEntry
+  /** The best chain's block hashes by height, so "is this block on it" needs no walk. */
+  private readonly bestChain: string[] = []
   private lock: Promise<unknown> = Promise.resolve()
   private readonly recent = new Map<string, CheckedBlock>()
   private recentBytes = 0
@@ -119,10 +121,16 @@ export class Chainstate extends EventEmitter<{ tip: [TipChange] }> {
   }
 
   isOnBestChain(entry: IndexEntry): boolean {
-    if (entry.height > this.tipEntry.height) return false
-    let e: IndexEntry | undefined = this.tipEntry
-    while (e && e.height > entry.height) e = this.index.get(e.prev)
-    return e?.hash === entry.hash
+    return this.bestChain[entry.height] === entry.hash
+  }
+
+  /** Moves the tip and keeps `bestChain` (hash by height) in step: O(depth of the move). */
+  private setTip(tip: IndexEntry): void {
+    this.tipEntry = tip
+    this.bestChain.length = tip.height + 1
+    for (let e: IndexEntry | undefined = tip; e && this.bestChain[e.height] !== e.hash; e = this.index.get(e.prev)) {
+      this.bestChain[e.height] = e.hash
+    }
   }
 
   entry(hash: string): IndexEntry | undefined {
@@ -179,7 +187,7 @@ export class Chainstate extends EventEmitter<{ tip: [TipChange] }> {
       this.opts.logger.info('state rebuilt', { blocks, ms: Math.round(ms), blocksPerSecond: Math.round((blocks / Math.max(ms, 1)) * 1000) })
       return
     }
-    this.tipEntry = tip
+    this.setTip(tip)
     this.opts.logger.info('chain loaded', { height: tip.height, tip: tip.hash, blocks: this.index.size })
     // A crash between storing a better block and connecting it leaves work to do.
     await this.exclusive(() => this.activateAndNotify())
@@ -382,7 +390,7 @@ export class Chainstate extends EventEmitter<{ tip: [TipChange] }> {
 
   private async commit(batch: ChainBatch, tip: IndexEntry): Promise<void> {
     await this.db.write(batch)
-    this.tipEntry = tip
+    this.setTip(tip)
   }
 
   private async readAccounts(addrs: string[], overlay: Map<string, Account | null>): Promise<Map<string, Account>> {
@@ -468,7 +476,7 @@ export class Chainstate extends EventEmitter<{ tip: [TipChange] }> {
     await this.db.write(new ChainBatch().putMeta('reindexing', Buffer.from([1])))
     await this.db.clearState()
     await this.writeGenesis()
-    this.tipEntry = this.index.get(toHex(this.params.genesisHash))!
+    this.setTip(this.index.get(toHex(this.params.genesisHash))!)
     this.recent.clear()
     this.recentBytes = 0
     await this.activateAndNotify(true)
