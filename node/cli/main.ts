@@ -4,6 +4,7 @@ import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
 import { runStart, startOptions, type StartArgs } from './start-command.js'
 import { devnetOptions, runDevnet, type DevnetArgs } from './devnet-command.js'
+import { runSimulator, simulatorOptions, type SimulatorArgs } from './simulator-command.js'
 import { UsageError } from './options.js'
 
 function fail(message: string, exitCode: number): never {
@@ -27,6 +28,7 @@ async function main(): Promise<void> {
     .usage('$0 <command> [options]')
     .command('start', 'run a node (JSON-RPC on --listen:--rpc-port)', startOptions, (argv) => run(() => runStart(argv as unknown as StartArgs))())
     .command('devnet', 'run a local network: nodes on 127.0.53.5, 127.0.54.5, … as separate processes', devnetOptions, (argv) => run(() => runDevnet(argv as unknown as DevnetArgs))())
+    .command('simulator', 'run the internet simulator: relays VPN clients\' 192.168.x.y packets', simulatorOptions, (argv) => run(() => runSimulator(argv as unknown as SimulatorArgs))())
     .demandCommand(1, 'give a command, e.g. bkc start --listen 127.0.53.5')
     .strict()
     .recommendCommands()
@@ -34,7 +36,7 @@ async function main(): Promise<void> {
     .alias('h', 'help')
     .version()
     .fail((msg, err) => {
-      fail(`${err?.message ?? msg}\nRun 'bkc --help' or 'bkc start --help' for usage.`, 2)
+      fail(`${err?.message ?? msg}\nRun 'bkc --help' or 'bkc <command> --help' for usage.`, 2)
     })
     .parseAsync()
   if (runtimeError) throw runtimeError

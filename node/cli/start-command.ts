@@ -7,6 +7,7 @@ import { BkcNode } from '../node.js'
 import { DEFAULT_NETWORK_FILE } from '../paths.js'
 import { AddrError, parseHostPort, type PeerAddress } from '../p2p/addrman.js'
 import { parseIp, parseLogFormat, parseLogLevel, parsePort, parsePositiveInt, single, UsageError } from './options.js'
+import { stopOnSignals } from './signals.js'
 
 export function startOptions<T>(y: Argv<T>) {
   return y
@@ -68,27 +69,7 @@ export async function runStart(args: StartArgs): Promise<void> {
     reindex: args.reindex,
   })
 
-  let stopping = false
-  const shutdown = (signal: string): void => {
-    if (stopping) {
-      logger.warn('second signal: exiting now', { signal })
-      process.exit(130)
-    }
-    stopping = true
-    logger.info('shutting down', { signal })
-    node.stop().then(
-      () => {
-        logger.info('stopped')
-        process.exitCode = 0
-      },
-      (err: Error) => {
-        logger.error('shutdown failed', { error: err.message })
-        process.exitCode = 1
-      },
-    )
-  }
-  process.on('SIGINT', () => shutdown('SIGINT'))
-  process.on('SIGTERM', () => shutdown('SIGTERM'))
+  stopOnSignals(() => node.stop(), logger)
 }
 
 /** --bootstrap HOST[:PORT], repeatable; the port defaults to 5555, not to this node's --port. */
