@@ -4,7 +4,8 @@
 // arrive, gossiping addresses, and telling misbehaviour apart from honest
 // races.
 import { toHex } from '../../protocol/bytes.js'
-import { blockHash, decodeBlock, encodeBlock, type Block } from '../../protocol/block-codec.js'
+import { blockHash, decodeBlock, encodeBlock, HEADER_BYTES, type Block } from '../../protocol/block-codec.js'
+import { sha256 } from '../../protocol/hash.js'
 import { CodecError } from '../../protocol/codec-error.js'
 import { decodeTx, txId, type Transaction } from '../../protocol/tx-codec.js'
 import { MAX_BLOCKS_PER_MESSAGE, type Message, type MessageByType } from '../../protocol/messages.js'
@@ -168,6 +169,21 @@ export class NetProcessing {
   }
 
   private async onBlock(peer: Peer, bytes: Buffer): Promise<void> {
+    // In a mesh most copies of a block are ones we already have: the header's
+    // hash tells, without decoding the body.
+    if (bytes.length >= HEADER_BYTES) {
+      const hash = sha256(bytes.subarray(0, HEADER_BYTES)).toString('hex')
+      const known = this.deps.chain.entry(hash)
+      if (known && known.status !== 'invalid') {
+        this.stats.blocksReceived++
+        this.stats.blocksDuplicate++
+        if (peer.receivedBlocks.has(hash)) this.stats.blocksRepeatedByPeer++
+        peer.receivedBlocks.add(hash)
+        peer.knownBlocks.add(hash)
+        peer.bestHeight = Math.max(peer.bestHeight, known.height)
+        return
+      }
+    }
     const block = this.decodeBlockFrom(peer, bytes)
     if (!block) return
     const hash = toHex(blockHash(block.header))
