@@ -11,7 +11,7 @@ import { BlockIndex, compareChains, type IndexEntry } from './chain/block-index.
 import { ValidationError } from './chain/errors.js'
 import type { NetworkParams } from './chain/params.js'
 import { applyBlock, applyGenesis, EMPTY_ACCOUNT, touchedAddresses, type Account } from './chain/state.js'
-import { checkBlockContext, checkBlockSanity, medianTime, type CheckedBlock } from './chain/validation.js'
+import { checkBlockContext, checkBlockSanity, checkBodySanity, checkHeaderSanity, medianTime, type CheckedBlock } from './chain/validation.js'
 import { ChainBatch, DataDirError, SCHEMA_VERSION, type ChainDb } from './storage/chain-db.js'
 import type { TxLocation } from './storage/records.js'
 import type { Logger } from './log.js'
@@ -256,11 +256,14 @@ export class Chainstate extends EventEmitter<{ tip: [TipChange] }> {
 
     let checked: CheckedBlock
     try {
-      checked = checkBlockSanity(block, this.params)
+      // Header first: a block whose parent is unknown is held on its proof
+      // of work alone, so orphans cost no signature checks.
+      const headerHash = checkHeaderSanity(header, this.params)
       const prev = toHex(header.prevHash)
       const parent = this.index.get(prev)
       if (!parent) return { status: 'orphan', hash, missing: prev }
       if (parent.status === 'invalid') throw new ValidationError('INVALID_PARENT', `parent ${prev} is invalid`)
+      checked = checkBodySanity(block, headerHash, this.params)
       checkBlockContext(
         header,
         { parentHeight: parent.height, medianTimePast: this.medianTimePast(parent), expectedTarget: this.expectedTarget(parent), now: this.now() },

@@ -52,15 +52,34 @@ export function checkReward(tx: Transaction | undefined, header: BlockHeader, co
  * committed to by the header.
  */
 export function checkBlockSanity(block: Block, params: NetworkParams): CheckedBlock {
+  const hash = checkHeaderSanity(block.header, params)
+  return checkBodySanity(block, hash, params)
+}
+
+/**
+ * The cheap checks, enough to hold a block whose parent is unknown: proof
+ * type, a target no easier than the network allows (checked before hashing,
+ * so a peer cannot choose a target that makes any header pass), proof of
+ * work, miner key. Returns the block hash.
+ */
+export function checkHeaderSanity(header: BlockHeader, params: NetworkParams): Buffer {
+  if (header.proofType !== 'pow') throw new ValidationError('BAD_PROOF_TYPE', `proof type ${header.proofType} is not accepted`)
+  if (Buffer.compare(header.target, params.consensus.target) > 0) {
+    throw new ValidationError('BAD_TARGET', 'block target is easier than the network allows')
+  }
+  const hash = sha256(encodeHeader(header))
+  if (!hashMeetsTarget(hash, header.target)) throw new ValidationError('BAD_POW', `block ${toHex(hash)} does not meet its target`)
+  if (!isValidAddress(header.miner)) throw new ValidationError('BAD_MINER', 'miner is not a valid public key')
+  return hash
+}
+
+/** The body: size, transaction root, reward, duplicates and every transfer's signature (the expensive part). */
+export function checkBodySanity(block: Block, hash: Buffer, params: NetworkParams): CheckedBlock {
   const { header, txs } = block
   const size = encodedBlockSize(txs.length)
   if (size > params.consensus.maxBlockBytes) {
     throw new ValidationError('TOO_LARGE', `block of ${size} bytes exceeds ${params.consensus.maxBlockBytes}`, false)
   }
-  if (header.proofType !== 'pow') throw new ValidationError('BAD_PROOF_TYPE', `proof type ${header.proofType} is not accepted`)
-  const hash = sha256(encodeHeader(header))
-  if (!hashMeetsTarget(hash, header.target)) throw new ValidationError('BAD_POW', `block ${toHex(hash)} does not meet its target`)
-  if (!isValidAddress(header.miner)) throw new ValidationError('BAD_MINER', 'miner is not a valid public key')
   const txIds = txs.map(txId)
   if (!merkleRoot(txIds).equals(header.txRoot)) throw new ValidationError('BAD_TX_ROOT', 'transaction root does not match', false)
   checkReward(txs[0], header, params.consensus)

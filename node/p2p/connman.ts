@@ -39,6 +39,8 @@ const SAVE_EVERY_MS = 30_000
 export class Connman extends EventEmitter<{ ready: [Peer]; message: [Peer, Message]; closed: [Peer, CloseInfo] }> {
   private readonly peersById = new Map<number, Peer>()
   private readonly dialing = new Set<string>()
+  /** Sockets still connecting, so stop() can cancel them (and their timers). */
+  private readonly dialSockets = new Set<net.Socket>()
   private server: net.Server | null = null
   private timers: NodeJS.Timeout[] = []
   private nextId = 1
@@ -92,6 +94,7 @@ export class Connman extends EventEmitter<{ ready: [Peer]; message: [Peer, Messa
     this.stopped = true
     for (const t of this.timers) clearInterval(t)
     this.timers = []
+    for (const socket of this.dialSockets) socket.destroy(new Error('node shutting down'))
     for (const p of this.peersById.values()) p.close('node shutting down', false, 'SHUTDOWN')
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()))
     await this.save()
@@ -160,8 +163,14 @@ export class Connman extends EventEmitter<{ ready: [Peer]; message: [Peer, Messa
     // From our listen address, so the peer sees (and can ban) the address we are known by.
     const socket = net.connect({ host: addr.host, port: addr.port, ...(local ? { localAddress: local } : {}) })
     const timer = setTimeout(() => socket.destroy(new Error('connect timeout')), DIAL_TIMEOUT_MS)
+    this.dialSockets.add(socket)
+    socket.once('close', () => {
+      clearTimeout(timer)
+      this.dialSockets.delete(socket)
+    })
     socket.once('connect', () => {
       clearTimeout(timer)
+      this.dialSockets.delete(socket)
       this.dialing.delete(key)
       if (this.stopped) return socket.destroy()
       this.adopt(socket, 'outbound', addr)

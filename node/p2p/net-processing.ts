@@ -42,6 +42,11 @@ export interface NetStats {
 /** Tip moves of at most this many blocks are relayed block by block. */
 const RELAY_MAX_BLOCKS = 8
 const SYNC_TIMEOUT_MS = 60_000
+/** A peer's queued messages at which its socket is paused, and resumed again. */
+const QUEUE_PAUSE = 64
+const QUEUE_RESUME = 16
+/** Empty-handed batches from a peer that claims to be ahead before it is dropped. */
+const MAX_UNPRODUCTIVE = 3
 
 export class NetProcessing {
   readonly stats: NetStats = {
@@ -50,6 +55,9 @@ export class NetProcessing {
   }
   private readonly orphans = new OrphanPool<Block>()
   private readonly addrBuckets = new Map<number, TokenBucket>()
+  private readonly queues = new Map<number, { tail: Promise<void>; depth: number }>()
+  /** Batches in a row from a peer that brought nothing new. */
+  private readonly unproductive = new Map<number, number>()
   /** The peer we are downloading from, one at a time, and when we last heard from it. */
   private sync: { peer: Peer; since: number } | null = null
   private readonly timer: NodeJS.Timeout
@@ -57,12 +65,10 @@ export class NetProcessing {
   constructor(private readonly deps: NetProcessingDeps) {
     const { connman, chain } = deps
     connman.on('ready', (peer) => this.onReady(peer))
-    connman.on('message', (peer, msg) => {
-      this.onMessage(peer, msg).catch((err: Error) => {
-        deps.logger.error('P2P message handling failed', { peer: peer.id, type: msg.type, error: err.stack ?? err.message })
-      })
-    })
+    connman.on('message', (peer, msg) => this.enqueue(peer, msg))
     connman.on('closed', (peer) => {
+      this.queues.delete(peer.id)
+      this.unproductive.delete(peer.id)
       this.addrBuckets.delete(peer.id)
       this.orphans.removePeer(peer.id)
       if (this.sync?.peer === peer) {
@@ -77,6 +83,28 @@ export class NetProcessing {
 
   close(): void {
     clearInterval(this.timer)
+  }
+
+  /**
+   * One peer's messages are handled one at a time, in order; while many are
+   * waiting its socket is paused, so a flood costs the sender (TCP pushes
+   * back) rather than this node's memory, and other peers keep being served.
+   */
+  private enqueue(peer: Peer, msg: Message): void {
+    let q = this.queues.get(peer.id)
+    if (!q) this.queues.set(peer.id, (q = { tail: Promise.resolve(), depth: 0 }))
+    const queue = q
+    queue.depth++
+    if (queue.depth === QUEUE_PAUSE) peer.pause()
+    queue.tail = queue.tail
+      .then(() => (peer.state === 'ready' ? this.onMessage(peer, msg) : undefined))
+      .catch((err: Error) => {
+        this.deps.logger.error('P2P message handling failed', { peer: peer.id, type: msg.type, error: err.stack ?? err.message })
+      })
+      .finally(() => {
+        queue.depth--
+        if (queue.depth === QUEUE_RESUME) peer.resume()
+      })
   }
 
   /** A transaction this node accepted (from RPC or a peer): offer it to every peer that lacks it. */
@@ -96,6 +124,14 @@ export class NetProcessing {
     peer.send({ type: 'ADDR', addrs })
     if (peer.hello && peer.direction === 'inbound') {
       connman.addrman.add({ host: peer.address.host, port: peer.hello.listenPort }, 'inbound', Date.now())
+    }
+    const tip = this.deps.chain.tip
+    const theirs = peer.hello ? peer.hello.bestHash.toString('hex') : tip.hash
+    if (!this.sync && peer.bestHeight === tip.height && this.deps.chain.entry(theirs) === undefined) {
+      // Same height, another tip (a healed partition): fetch it so the
+      // tie-break settles both sides without waiting for the next block.
+      this.requestBlocks(peer)
+      return
     }
     this.maybeSync()
   }
@@ -121,11 +157,13 @@ export class NetProcessing {
   private onAddr(peer: Peer, msg: MessageByType<'ADDR'>): void {
     let bucket = this.addrBuckets.get(peer.id)
     if (!bucket) this.addrBuckets.set(peer.id, (bucket = new TokenBucket({ capacity: 2000, refillPerSec: 10 })))
-    if (!bucket.take(msg.addrs.length)) return // over the rate: ignored, not punished (it may be a burst of gossip)
+    // Entries over the rate are ignored, not punished (it may be a burst of gossip).
+    const allowed = Math.min(msg.addrs.length, Math.floor(bucket.tokens))
+    if (allowed === 0 || !bucket.take(allowed)) return
     const { addrman } = this.deps.connman
     const fresh: typeof msg.addrs = []
     const now = Date.now()
-    for (const a of msg.addrs) {
+    for (const a of msg.addrs.slice(0, allowed)) {
       const known = addrman.get(a) !== undefined
       if (addrman.add(a, 'gossip', Math.min(a.lastSeen, now)) && !known) fresh.push(a)
     }
@@ -205,7 +243,9 @@ export class NetProcessing {
       case 'orphan':
         this.orphans.add({ hash: result.hash, prev: result.missing, block, size: encodeBlock(block).length, peer: peer.id, receivedAt: Date.now() })
         this.stats.orphans = this.orphans.size
-        this.requestBlocks(peer)
+        peer.bestHeight = Math.max(peer.bestHeight, block.header.height)
+        // Its ancestors come with the running download, or with one we start now.
+        if (!this.sync) this.requestBlocks(peer)
         return
       case 'invalid':
         if (result.error.permanent) this.deps.connman.misbehaving(peer, `invalid block ${result.hash}: ${result.error.code}: ${result.error.message}`)
@@ -258,28 +298,48 @@ export class NetProcessing {
     for (const bytes of list) {
       const b = this.decodeBlockFrom(peer, bytes)
       if (!b) return
+      // A batch is one run of a chain: each block the child of the one before.
+      const prev = blocks[blocks.length - 1]
+      if (prev && !b.header.prevHash.equals(blockHash(prev.header))) {
+        return this.deps.connman.misbehaving(peer, 'BLOCKS batch is not a chain')
+      }
       blocks.push(b)
-      peer.knownBlocks.add(toHex(blockHash(b.header)))
-      peer.bestHeight = Math.max(peer.bestHeight, b.header.height)
     }
+    for (const b of blocks) peer.knownBlocks.add(toHex(blockHash(b.header)))
     this.stats.blocksDownloaded += blocks.length
     const results = await this.deps.chain.submitBlocks(blocks)
     for (let i = 0; i < blocks.length; i++) {
       if (peer.state !== 'ready') return
-      await this.afterSubmit(peer, blocks[i]!, results[i]!)
+      const r = results[i]!
+      // A batch must attach to our chain; an unattached one is simply unproductive.
+      if (r.status === 'orphan') continue
+      await this.afterSubmit(peer, blocks[i]!, r)
     }
     const progressed = results.some((r) => r.status === 'connected' || r.status === 'side')
-    if (this.sync?.peer === peer) {
-      // A full batch, or a peer still ahead: ask for the next one, following
-      // on from the last block received. During a deep reorg that block may
-      // sit on a side branch that is not ahead yet; a locator from our tip
-      // would ask for the same batch again.
-      const last = results[results.length - 1]
-      if (progressed && last && (blocks.length === MAX_BLOCKS_PER_MESSAGE || peer.bestHeight > this.deps.chain.tip.height)) {
-        this.requestBlocks(peer, last.hash)
-      } else this.sync = null
+    if (progressed) {
+      this.unproductive.delete(peer.id)
+      for (const b of blocks) peer.bestHeight = Math.max(peer.bestHeight, b.header.height)
     }
-    if (!this.sync) this.maybeSync()
+    const last = results[results.length - 1]
+    const lastKnown = last !== undefined && last.status !== 'orphan' && last.status !== 'invalid'
+    if (this.sync?.peer !== peer) return
+    if (lastKnown && blocks.length === MAX_BLOCKS_PER_MESSAGE) {
+      // A full batch: ask for the next one, following on from its last block
+      // (known already or new). During a deep reorg that block may sit on a
+      // side branch not yet ahead; a locator from our tip would ask again.
+      return this.requestBlocks(peer, last.hash)
+    }
+    if (!progressed) {
+      // It claimed to be ahead and sent nothing new: believe our chain, not
+      // its claim, and drop a peer that keeps doing it.
+      peer.bestHeight = Math.min(peer.bestHeight, this.deps.chain.tip.height)
+      const n = (this.unproductive.get(peer.id) ?? 0) + 1
+      this.unproductive.set(peer.id, n)
+      if (n >= MAX_UNPRODUCTIVE) peer.close('claims a better chain but does not send it')
+    }
+    this.sync = null
+    if (progressed && peer.bestHeight > this.deps.chain.tip.height) return this.requestBlocks(peer)
+    this.maybeSync()
   }
 
   /** GET_BLOCKS with a locator from `from` (default: our tip): the peer answers with what follows. */

@@ -45,7 +45,7 @@ export interface CloseInfo {
 }
 
 const KNOWN_BLOCKS = 4096
-const KNOWN_TXS = 50_000
+const KNOWN_TXS = 20_000
 const DEFAULT_MAX_SEND_BUFFER = 64 * 1024 * 1024
 
 export class Peer extends EventEmitter<{ ready: []; message: [Message]; close: [CloseInfo] }> {
@@ -86,7 +86,8 @@ export class Peer extends EventEmitter<{ ready: []; message: [Message]; close: [
     this.socket.on('close', () => this.close('connection closed'))
     this.timers.push(
       setTimeout(() => {
-        if (this.state === 'handshake') this.close('no HELLO in time', true)
+        // Slow, not malicious: a loaded honest node may be late. Dropped, not discouraged.
+        if (this.state === 'handshake') this.close('no HELLO in time')
       }, opts.timeouts.helloMs),
     )
   }
@@ -97,6 +98,15 @@ export class Peer extends EventEmitter<{ ready: []; message: [Message]; close: [
     this.sentHello = true
     this.send(this.opts.hello())
     this.maybeReady()
+  }
+
+  /** Stops reading from the socket (back-pressure while its messages are being handled). */
+  pause(): void {
+    if (this.state !== 'closed') this.socket.pause()
+  }
+
+  resume(): void {
+    if (this.state !== 'closed') this.socket.resume()
   }
 
   get remoteNodeId(): string | null {

@@ -181,9 +181,12 @@ t.test('context: time', async (t) => {
 t.test('context: target', async (t) => {
   const easier = targetFromLeadingZeroBits(3)
   const block = mine(net, g, { tamper: (h) => (h.target = easier) })
-  t.doesNotThrow(() => sane(block), 'the block meets its own (wrong) target')
-  t.throws(() => checkBlockContext(block.header, ctxOf(block), net.consensus), rejects('BAD_TARGET'), 'an easier target')
+  // An easier target than the network allows is refused before any hashing
+  // (a peer must not pick a target that makes its header pass).
+  t.throws(() => sane(block), rejects('BAD_TARGET'), 'an easier target fails the header checks')
+  t.throws(() => checkBlockContext(block.header, ctxOf(block), net.consensus), rejects('BAD_TARGET'), 'and the context check')
   const harder = mine(net, g, { tamper: (h) => (h.target = targetFromLeadingZeroBits(5)) })
+  t.doesNotThrow(() => sane(harder), 'a harder target passes the header checks')
   t.throws(() => checkBlockContext(harder.header, ctxOf(harder), net.consensus), rejects('BAD_TARGET'), 'a harder target is also wrong')
 })
 
