@@ -18,7 +18,7 @@ import { join } from 'node:path'
 import nacl from 'tweetnacl'
 import { isHexOfLength, toHex } from '../protocol/bytes.js'
 import { addressFromPrivateKey, generateKeyPair, PRIVATE_KEY_BYTES } from './chain/keys.js'
-import { errno, syncDir } from './fs-util.js'
+import { createFileExclusive, errno } from './fs-util.js'
 
 export type KeystoreErrorCode =
   | 'ACCOUNT_EXISTS'
@@ -339,26 +339,8 @@ export class Keystore {
     if (await this.entryExists(final)) throw existsError(name)
     const file = await seal(name, password, privateKey, this.kdf)
     await fsp.mkdir(this.dir, { recursive: true, mode: 0o700 })
-    // Starts with "." so it is never a valid account name nor listed.
-    const temp = join(this.dir, `.${name}.${randomBytes(8).toString('hex')}.tmp`)
-    try {
-      const handle = await fsp.open(temp, 'wx', 0o600)
-      try {
-        await handle.writeFile(JSON.stringify(file, null, 2) + '\n', 'utf8')
-        await handle.sync()
-      } finally {
-        await handle.close()
-      }
-      try {
-        await fsp.link(temp, final)
-      } catch (err) {
-        if (errno(err) === 'EEXIST') throw existsError(name)
-        throw err
-      }
-    } finally {
-      await fsp.unlink(temp).catch(() => {})
-    }
-    await syncDir(this.dir)
+    // The temp file starts with "." so it is never a valid account name nor listed.
+    if (!(await createFileExclusive(final, JSON.stringify(file, null, 2) + '\n'))) throw existsError(name)
     return { address: file.address }
   }
 

@@ -2,10 +2,9 @@
 // kept across restarts so clients can pin it) and the optional allow-list of
 // client keys.
 import { constants as fsConstants, promises as fsp } from 'node:fs'
-import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { KEY_BYTES, TunnelKeyPair } from '../protocol/tunnel-crypto.js'
-import { errno, syncDir } from '../node/fs-util.js'
+import { createFileExclusive, errno } from '../node/fs-util.js'
 
 /** File name of the static key inside the data dir: the raw private key as 64 hex digits and a newline. */
 export const SERVER_KEY_FILE = 'server-key'
@@ -36,26 +35,11 @@ export async function loadOrCreateServerKey(dataDir: string): Promise<{ key: Tun
   if (existing !== null) return { key: existing, created: false, path }
   await fsp.mkdir(dataDir, { recursive: true, mode: 0o700 })
   const key = TunnelKeyPair.generate()
-  const temp = join(dataDir, `.${SERVER_KEY_FILE}.${randomBytes(8).toString('hex')}.tmp`)
-  try {
-    const handle = await fsp.open(temp, 'wx', 0o600)
-    try {
-      await handle.writeFile(key.privateKeyBytes().toString('hex') + '\n', 'utf8')
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-    try {
-      await fsp.link(temp, path)
-    } catch (err) {
-      if (errno(err) !== 'EEXIST') throw err
-      const winner = await readServerKey(path)
-      if (winner === null) throw err
-      return { key: winner, created: false, path }
-    }
-    await syncDir(dataDir)
-  } finally {
-    await fsp.unlink(temp).catch(() => {})
+  if (!(await createFileExclusive(path, key.privateKeyBytes().toString('hex') + '\n'))) {
+    // Another process created it first: use its key, so both end up with one.
+    const winner = await readServerKey(path)
+    if (winner === null) throw new KeyFileError('CORRUPT_KEY_FILE', `${path} appeared while creating it but cannot be read`)
+    return { key: winner, created: false, path }
   }
   return { key, created: true, path }
 }
