@@ -39,6 +39,8 @@ export interface AuthRequest {
   mtu: number
   /** The network secret, when the simulator requires one. */
   secret?: string | Uint8Array
+  /** This client accepts GSO_PACKET frames (it writes them to a TUN opened with IFF_VNET_HDR). */
+  gso?: boolean
 }
 
 /** The client's side: `hello` to send first, then `finish(SERVER_HELLO, …)` gives the AUTH to send and the session. */
@@ -84,7 +86,7 @@ export class ClientHandshake {
       peerKey: serverHello.serverKey,
       keys,
       cipher: encrypted ? createPacketCipher('client', keys) : null,
-      auth: { type: 'AUTH', sealed: sealAuth(keys, { ip: auth.ip, mtu: auth.mtu, secretProof: proof }) },
+      auth: { type: 'AUTH', sealed: sealAuth(keys, { ip: auth.ip, mtu: auth.mtu, secretProof: proof, ...(auth.gso === true ? { gso: true } : {}) }) },
     }
   }
 }

@@ -40,6 +40,17 @@ export const MAX_AUTH_SEALED_BYTES = 512
 export const SEALED_TYPE_BIT = 0x80
 export const PACKET_FRAME_TYPE = 0x10
 export const SEALED_PACKET_FRAME_TYPE = SEALED_TYPE_BIT | PACKET_FRAME_TYPE
+/**
+ * A packet with Linux TUN offload metadata: a 10-byte virtio_net_hdr, then
+ * the IP packet, which may be a TCP super-packet of up to ~64 KiB that the
+ * receiving kernel segments (or takes whole). Relaying one super-packet
+ * instead of ~40 MTU-sized ones is what lifts the tunnel from hundreds of
+ * Mbit/s to Gbit/s; only clients that said `gso` in AUTH are sent these.
+ */
+export const GSO_PACKET_FRAME_TYPE = 0x11
+export const SEALED_GSO_PACKET_FRAME_TYPE = SEALED_TYPE_BIT | GSO_PACKET_FRAME_TYPE
+/** struct virtio_net_hdr (legacy, little-endian): flags, gso_type, hdr_len, gso_size, csum_start, csum_offset. */
+export const VNET_HDR_BYTES = 10
 
 // ---- errors -------------------------------------------------------------------
 
@@ -123,6 +134,8 @@ export const AUTH_BODY_SCHEMA = s.object({
   mtu: s.u16({ min: MIN_TUNNEL_MTU }),
   /** HMAC-SHA256(network secret, transcript hash), or empty when the client has no secret. */
   secretProof: s.bytes({ max: 32 }),
+  /** The client accepts GSO_PACKET frames (absent = false; older clients never send it). */
+  gso: s.optional(bool),
 })
 export type AuthBody = Infer<typeof AUTH_BODY_SCHEMA>
 
@@ -143,7 +156,7 @@ export const TUNNEL_CATALOGUE_SPEC = {
   ERROR: { type: 0x08, schema: s.object(reasonFields) },
 } as const
 
-/** The msgpack-payload messages; PACKET is outside the catalogue because its payload is raw. */
+/** The msgpack-payload messages; PACKET and GSO_PACKET are outside the catalogue because their payload is raw. */
 export const tunnelCatalogue = defineCatalogue(TUNNEL_CATALOGUE_SPEC, { maxPayloadBytes: MAX_TUNNEL_PAYLOAD_BYTES })
 
 export type TunnelControlMessage = MessageOf<typeof TUNNEL_CATALOGUE_SPEC>
@@ -152,8 +165,13 @@ export interface PacketMessage {
   /** One IP packet, ≤ MAX_PACKET_BYTES. */
   data: Buffer
 }
+export interface GsoPacketMessage {
+  type: 'GSO_PACKET'
+  /** VNET_HDR_BYTES of virtio_net_hdr, then one IP packet; ≤ VNET_HDR_BYTES + MAX_PACKET_BYTES in all. */
+  data: Buffer
+}
 /** Any tunnel message: `{ type: 'CLIENT_HELLO', ... } | { type: 'PACKET', data } | ...` */
-export type TunnelMessage = TunnelControlMessage | PacketMessage
+export type TunnelMessage = TunnelControlMessage | PacketMessage | GsoPacketMessage
 export type TunnelMessageType = TunnelMessage['type']
 export type TunnelMessageByType<T extends TunnelMessageType> = Extract<TunnelMessage, { type: T }>
 
@@ -161,11 +179,12 @@ export type TunnelMessageByType<T extends TunnelMessageType> = Extract<TunnelMes
 export const TUNNEL_MESSAGE_TYPES: Readonly<Record<TunnelMessageType, number>> = Object.freeze({
   ...tunnelCatalogue.types,
   PACKET: PACKET_FRAME_TYPE,
+  GSO_PACKET: GSO_PACKET_FRAME_TYPE,
 })
 
 /** The handshake travels plain; everything else is sealed on an encrypted link. */
 const SEALABLE = new Set<number>(
-  (['PACKET', 'WELCOME', 'REFUSED', 'KEEPALIVE', 'RESTARTING', 'ERROR'] as const).map(name => TUNNEL_MESSAGE_TYPES[name]),
+  (['PACKET', 'GSO_PACKET', 'WELCOME', 'REFUSED', 'KEEPALIVE', 'RESTARTING', 'ERROR'] as const).map(name => TUNNEL_MESSAGE_TYPES[name]),
 )
 
 // ---- sealing interface ----------------------------------------------------------
@@ -207,11 +226,17 @@ function sealedFrame(cipher: FrameCipher, plainType: number, payload: Uint8Array
  * sealed under `cipher`. Throws MessageError('INVALID') when `data` is over
  * MAX_PACKET_BYTES, and TunnelError('NONCE_EXHAUSTED') from the cipher.
  */
-export function encodePacketFrame(data: Uint8Array, cipher: FrameCipher | null = null): Buffer {
-  if (data.byteLength > MAX_PACKET_BYTES) {
-    throw new MessageError('INVALID', `PACKET: data of ${data.byteLength} bytes exceeds ${MAX_PACKET_BYTES}`)
-  }
-  return cipher === null ? encodeFrame(TUNNEL_MAGIC, PACKET_FRAME_TYPE, data) : sealedFrame(cipher, PACKET_FRAME_TYPE, data)
+export function encodePacketFrame(data: Uint8Array, cipher: FrameCipher | null = null, gso = false): Buffer {
+  const type = gso ? GSO_PACKET_FRAME_TYPE : PACKET_FRAME_TYPE
+  checkPacketLength(type, data.byteLength)
+  return cipher === null ? encodeFrame(TUNNEL_MAGIC, type, data) : sealedFrame(cipher, type, data)
+}
+
+function checkPacketLength(type: number, length: number): void {
+  const gso = type === GSO_PACKET_FRAME_TYPE
+  const max = gso ? VNET_HDR_BYTES + MAX_PACKET_BYTES : MAX_PACKET_BYTES
+  if (length > max) throw new MessageError('INVALID', `${gso ? 'GSO_PACKET' : 'PACKET'}: data of ${length} bytes exceeds ${max}`)
+  if (gso && length < VNET_HDR_BYTES) throw new MessageError('INVALID', `GSO_PACKET: data of ${length} bytes is shorter than its ${VNET_HDR_BYTES}-byte header`)
 }
 
 /**
@@ -222,7 +247,7 @@ export function encodePacketFrame(data: Uint8Array, cipher: FrameCipher | null =
  * ('NONCE_EXHAUSTED') from the cipher.
  */
 export function encodeTunnelFrame(msg: TunnelMessage, cipher: FrameCipher | null = null): Buffer {
-  if (msg.type === 'PACKET') return encodePacketFrame(msg.data, cipher)
+  if (msg.type === 'PACKET' || msg.type === 'GSO_PACKET') return encodePacketFrame(msg.data, cipher, msg.type === 'GSO_PACKET')
   const { type, payload } = tunnelCatalogue.encodePayload(msg)
   if (cipher === null) return encodeFrame(TUNNEL_MAGIC, type, payload)
   if (!SEALABLE.has(type)) throw new MessageError('INVALID', `${msg.type} is part of the handshake and is never sealed`)
@@ -236,9 +261,15 @@ export function createTunnelFrameDecoder(maxPayloadBytes = MAX_TUNNEL_PAYLOAD_BY
   return new FrameDecoder({ magic: TUNNEL_MAGIC, maxPayloadBytes })
 }
 
-/** True for a PACKET frame, plain or sealed (cheap pre-check for a relay's fast path). */
+/** True for a PACKET or GSO_PACKET frame, plain or sealed (cheap pre-check for a relay's fast path). */
 export function isPacketFrame(frame: Frame): boolean {
-  return (frame.type & ~SEALED_TYPE_BIT) === PACKET_FRAME_TYPE
+  const type = frame.type & ~SEALED_TYPE_BIT
+  return type === PACKET_FRAME_TYPE || type === GSO_PACKET_FRAME_TYPE
+}
+
+/** True for a GSO_PACKET frame, plain or sealed: its data starts with VNET_HDR_BYTES of offload header. */
+export function isGsoFrame(frame: Frame): boolean {
+  return (frame.type & ~SEALED_TYPE_BIT) === GSO_PACKET_FRAME_TYPE
 }
 
 /**
@@ -250,7 +281,7 @@ export function isPacketFrame(frame: Frame): boolean {
 function unseal(frame: Frame, cipher: FrameCipher | null): { type: number; payload: Buffer } {
   const sealed = (frame.type & SEALED_TYPE_BIT) !== 0
   const type = frame.type & ~SEALED_TYPE_BIT
-  if (type !== PACKET_FRAME_TYPE && !tunnelCatalogue.names.has(type)) throw unknownType(frame.type)
+  if (type !== PACKET_FRAME_TYPE && type !== GSO_PACKET_FRAME_TYPE && !tunnelCatalogue.names.has(type)) throw unknownType(frame.type)
   if (sealed && !SEALABLE.has(type)) throw unknownType(frame.type)
   if (cipher === null) {
     if (sealed) throw new TunnelError('UNEXPECTED_SEALED', `sealed frame 0x${hex2(frame.type)} on a link without keys`)
@@ -268,10 +299,8 @@ function unknownType(type: number): MessageError {
   return new MessageError('UNKNOWN_TYPE', `unknown tunnel frame type 0x${hex2(type)}`)
 }
 
-function packetData(payload: Buffer): Buffer {
-  if (payload.length > MAX_PACKET_BYTES) {
-    throw new MessageError('INVALID', `PACKET: data of ${payload.length} bytes exceeds ${MAX_PACKET_BYTES}`)
-  }
+function packetData(type: number, payload: Buffer): Buffer {
+  checkPacketLength(type, payload.length)
   return payload
 }
 
@@ -283,7 +312,8 @@ function packetData(payload: Buffer): Buffer {
  */
 export function decodePacketFrame(frame: Frame, cipher: FrameCipher | null = null): Buffer {
   if (!isPacketFrame(frame)) throw new MessageError('INVALID', `frame 0x${hex2(frame.type)} is not a PACKET`)
-  return packetData(unseal(frame, cipher).payload)
+  const { type, payload } = unseal(frame, cipher)
+  return packetData(type, payload)
 }
 
 /**
@@ -296,7 +326,8 @@ export function decodePacketFrame(frame: Frame, cipher: FrameCipher | null = nul
  */
 export function decodeTunnelFrame(frame: Frame, cipher: FrameCipher | null = null): TunnelMessage {
   const { type, payload } = unseal(frame, cipher)
-  if (type === PACKET_FRAME_TYPE) return { type: 'PACKET', data: packetData(payload) }
+  if (type === PACKET_FRAME_TYPE) return { type: 'PACKET', data: packetData(type, payload) }
+  if (type === GSO_PACKET_FRAME_TYPE) return { type: 'GSO_PACKET', data: packetData(type, payload) }
   return tunnelCatalogue.decode({ type, flags: frame.flags, payload })
 }
 

@@ -9,7 +9,7 @@ import { ProtocolError } from '../protocol/errors.js'
 import type { Frame, FrameDecoder } from '../protocol/frame.js'
 import type { AuthBody } from '../protocol/tunnel-messages.js'
 import {
-  createTunnelFrameDecoder, decodePacketFrame, encodePacketFrame, encodeTunnelFrame, isPacketFrame, tryDecodeTunnelFrame,
+  createTunnelFrameDecoder, decodePacketFrame, encodePacketFrame, encodeTunnelFrame, isGsoFrame, isPacketFrame, tryDecodeTunnelFrame,
   type FrameCipher, type TunnelMessage,
 } from '../protocol/tunnel-messages.js'
 import { ServerHandshake } from '../protocol/tunnel-handshake.js'
@@ -32,7 +32,7 @@ export interface LinkHost {
   /** Checks a claim and, when accepted, registers the link (lease, stats). */
   admit(link: ClientLink, key: string, auth: AuthBody, handshake: ServerHandshake): Admission
   /** One packet from an open link; `data` may be a view of the socket chunk, valid only during the call. */
-  relay(link: ClientLink, data: Buffer): void
+  relay(link: ClientLink, data: Buffer, gso: boolean): void
   /** Called after each socket chunk, once its frames are handled (flushes corked writes). */
   flush(): void
   /** The link is gone (socket closed): release what it holds. Called once. */
@@ -53,6 +53,8 @@ export class ClientLink {
   ip = 0
   stats: ClientStats | null = null
   bucket: TokenBucket | null = null
+  /** The client said in AUTH that it takes GSO_PACKET frames. */
+  gso = false
   lastReceived: number
   lastSent: number
   /** The server's handshake deadline, while the link is in its handshake. */
@@ -86,11 +88,11 @@ export class ClientLink {
   }
 
   /** Forwards a packet to this client. False when the link is not open or sealing failed (the link is then closed). */
-  sendPacket(data: Uint8Array): boolean {
+  sendPacket(data: Uint8Array, gso = false): boolean {
     if (this.state !== 'open') return false
     let frame: Buffer
     try {
-      frame = encodePacketFrame(data, this.cipher)
+      frame = encodePacketFrame(data, this.cipher, gso)
     } catch (err) {
       this.fail('ERROR', (err as ProtocolError).code ?? 'INVALID', (err as Error).message)
       return false
@@ -159,7 +161,7 @@ export class ClientLink {
           this.protocolError(err)
           break
         }
-        this.host.relay(this, data)
+        this.host.relay(this, data, isGsoFrame(frame))
       } else {
         this.onControl(frame)
       }
@@ -219,6 +221,7 @@ export class ClientLink {
     this.ip = admission.ip
     this.stats = admission.stats
     this.bucket = admission.bucket
+    this.gso = opened.message.gso === true
     this.state = 'open'
     this.send({ type: 'WELCOME', ip: opened.message.ip, leaseSeconds: admission.leaseSeconds })
   }

@@ -17,7 +17,7 @@ import net from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type { AddressInfo } from 'node:net'
 import type { ServerHandshake } from '../protocol/tunnel-handshake.js'
-import type { AuthBody } from '../protocol/tunnel-messages.js'
+import { VNET_HDR_BYTES, type AuthBody } from '../protocol/tunnel-messages.js'
 import type { TunnelKeyPair } from '../protocol/tunnel-crypto.js'
 import { silentLogger, type Logger } from '../node/log.js'
 import { TokenBucket } from '../node/p2p/rate.js'
@@ -228,7 +228,8 @@ export class SimulatorServer implements LinkHost {
     return { ok: true, ip, leaseSeconds: Math.round(this.leases.graceMs / 1000), stats, bucket }
   }
 
-  relay(link: ClientLink, data: Buffer): void {
+  /** One packet a registered client sent; `gso`: data is a GSO_PACKET's (virtio_net_hdr, then the IP packet). */
+  relay(link: ClientLink, data: Buffer, gso: boolean): void {
     const from = link.stats!
     const bytes = data.length
     from.countIn(bytes)
@@ -236,7 +237,7 @@ export class SimulatorServer implements LinkHost {
       from.countDrop('RATE_LIMITED')
       return
     }
-    const to = this.router.route(link.id, data)
+    const to = this.router.route(link.id, gso ? data.subarray(VNET_HDR_BYTES) : data)
     if (!isDelivery(to)) {
       from.countDrop(to)
       return
@@ -244,6 +245,10 @@ export class SimulatorServer implements LinkHost {
     const dest = this.links.get(to)
     if (dest === undefined || dest.state !== 'open') {
       from.countDrop('UNKNOWN_DESTINATION')
+      return
+    }
+    if (gso && !dest.gso) {
+      from.countDrop('GSO_UNSUPPORTED')
       return
     }
     if (dest.socket.writableLength > this.maxQueueBytes) {
@@ -255,7 +260,7 @@ export class SimulatorServer implements LinkHost {
       dest.socket.cork()
       this.corked.push(dest)
     }
-    if (dest.sendPacket(data)) dest.stats!.countOut(bytes)
+    if (dest.sendPacket(data, gso)) dest.stats!.countOut(bytes)
   }
 
   flush(): void {

@@ -16,10 +16,14 @@ import { ipToString, isIPv4Number } from './ipv4.js'
 import type { ConnId } from './leases.js'
 import { ROUTER_DROP_REASONS, type DropReason } from './router.js'
 
-/** The router's reasons plus the two the server decides: a full per-client queue, the rate limit. */
-export type StatsDropReason = DropReason | 'QUEUE_FULL' | 'RATE_LIMITED'
+/**
+ * The router's reasons plus those the server decides: a full per-client
+ * queue, the rate limit, and a GSO super-packet for a client that did not
+ * say it takes them (counted against the sender, as it needs to stop).
+ */
+export type StatsDropReason = DropReason | 'QUEUE_FULL' | 'RATE_LIMITED' | 'GSO_UNSUPPORTED'
 
-export const DROP_REASONS: readonly StatsDropReason[] = [...ROUTER_DROP_REASONS, 'QUEUE_FULL', 'RATE_LIMITED']
+export const DROP_REASONS: readonly StatsDropReason[] = [...ROUTER_DROP_REASONS, 'QUEUE_FULL', 'RATE_LIMITED', 'GSO_UNSUPPORTED']
 
 export type DropCounts = Record<StatsDropReason, number>
 

@@ -18,6 +18,8 @@ export interface TunnelClientOptions {
   encrypt?: boolean
   secret?: string
   mtu?: number
+  /** Say in AUTH that this client takes GSO_PACKET frames. */
+  gso?: boolean
   /** Bound on each wait (ms). Default 5000. */
   timeoutMs?: number
 }
@@ -83,7 +85,7 @@ export class TunnelTestClient {
     const hello = await this.next()
     if (hello.type === 'ERROR') return { kind: 'error', code: hello.code, reason: hello.reason }
     if (hello.type !== 'SERVER_HELLO') throw new Error(`expected SERVER_HELLO, got ${hello.type}`)
-    const session = hs.finish(hello as ServerHello, { ip: opts.ip, mtu: opts.mtu ?? 1400, ...(opts.secret === undefined ? {} : { secret: opts.secret }) })
+    const session = hs.finish(hello as ServerHello, { ip: opts.ip, mtu: opts.mtu ?? 1400, gso: opts.gso ?? false, ...(opts.secret === undefined ? {} : { secret: opts.secret }) })
     this.session = session
     this.socket.write(encodeTunnelFrame(session.auth))
     const answer = await this.next()
@@ -119,7 +121,7 @@ export class TunnelTestClient {
     // A plain ERROR may still come on an encrypted link when AUTH failed (docs/PROTOCOL.md).
     if (cipher !== null && (frame.type & SEALED_TYPE_BIT) === 0 && frame.type === TUNNEL_MESSAGE_TYPES.ERROR) return decodeTunnelFrame(frame)
     const msg = decodeTunnelFrame(frame, cipher)
-    if (msg.type === 'PACKET') return { type: 'PACKET', data: Buffer.from(msg.data) }
+    if (msg.type === 'PACKET' || msg.type === 'GSO_PACKET') return { type: msg.type, data: Buffer.from(msg.data) }
     return msg
   }
 

@@ -35,6 +35,7 @@ const SAMPLES: TunnelMessage[] = [
   { type: 'WELCOME', ip: '192.168.53.5', leaseSeconds: 600 },
   { type: 'REFUSED', code: 'IP_IN_USE', reason: '192.168.53.5 is in use by another client' },
   { type: 'PACKET', data: fill(1400, 0x45) },
+  { type: 'GSO_PACKET', data: fill(30_010, 0x45) },
   { type: 'KEEPALIVE' },
   { type: 'RESTARTING' },
   { type: 'ERROR', code: 'BAD_AUTH', reason: 'AUTH does not authenticate' },
@@ -60,7 +61,7 @@ function expectReject(t: Asserts, type: number, payload: Uint8Array, code: strin
 
 t.test('type numbers: one per message, sealed form sets bit 7', async t => {
   t.same(TUNNEL_MESSAGE_TYPES, {
-    CLIENT_HELLO: 1, SERVER_HELLO: 2, AUTH: 3, WELCOME: 4, REFUSED: 5, KEEPALIVE: 6, RESTARTING: 7, ERROR: 8, PACKET: 0x10,
+    CLIENT_HELLO: 1, SERVER_HELLO: 2, AUTH: 3, WELCOME: 4, REFUSED: 5, KEEPALIVE: 6, RESTARTING: 7, ERROR: 8, PACKET: 0x10, GSO_PACKET: 0x11,
   })
   t.equal(SEALED_PACKET_FRAME_TYPE, PACKET_FRAME_TYPE | SEALED_TYPE_BIT)
   t.equal(TUNNEL_MAGIC, Buffer.from('bkt1').readUInt32BE(0))
@@ -199,7 +200,7 @@ t.test('frame layer refusals with the tunnel decoder', async t => {
 })
 
 t.test('unknown types are refused', async t => {
-  for (const type of [0x00, 0x09, 0x0f, 0x11, 0x20, 0x7f, 0x80, 0x88 + 1, 0xff]) expectReject(t, type, Buffer.of(0x80), 'UNKNOWN_TYPE')
+  for (const type of [0x00, 0x09, 0x0f, 0x12, 0x20, 0x7f, 0x80, 0x88 + 1, 0xff]) expectReject(t, type, Buffer.of(0x80), 'UNKNOWN_TYPE')
 })
 
 t.test('schema refusals: sizes, types, missing and extra fields', async t => {
@@ -254,4 +255,15 @@ t.test('tryDecodeTunnelFrame never throws on arbitrary frames, with or without k
     return r.ok || r.error instanceof ProtocolError
   }), { numRuns: 3000 })
   t.pass('no throw')
+})
+
+t.test('GSO_PACKET: a virtio header plus at most one maximum-size packet', async t => {
+  const T = TUNNEL_MESSAGE_TYPES
+  expectReject(t, T.GSO_PACKET, Buffer.alloc(9), 'INVALID')
+  const max = Buffer.alloc(10 + 65_535, 0x45)
+  const decoded = tryDecodeTunnelFrame(frame(T.GSO_PACKET, max))
+  t.ok(decoded.ok && decoded.message.type === 'GSO_PACKET' && decoded.message.data.length === max.length, 'the largest one decodes')
+  expectReject(t, T.GSO_PACKET, Buffer.alloc(10 + 65_536), 'INVALID')
+  expectReject(t, T.PACKET, Buffer.alloc(65_536), 'INVALID')
+  t.throws(() => encodeTunnelFrame({ type: 'GSO_PACKET', data: Buffer.alloc(5) }), /shorter than its 10-byte header/)
 })
