@@ -2,7 +2,7 @@
 // kept across restarts so clients can pin it) and the optional allow-list of
 // client keys.
 import { constants as fsConstants, promises as fsp } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { KEY_BYTES, TunnelKeyPair } from '../protocol/tunnel-crypto.js'
 import { createFileExclusive, errno } from '../node/fs-util.js'
 
@@ -30,10 +30,17 @@ const HEX_KEY_RE = /^[0-9a-f]{64}$/
  * one key: the file appears by link(), which never overwrites.
  */
 export async function loadOrCreateServerKey(dataDir: string): Promise<{ key: TunnelKeyPair; created: boolean; path: string }> {
-  const path = join(dataDir, SERVER_KEY_FILE)
+  return loadOrCreateKeyFile(join(dataDir, SERVER_KEY_FILE))
+}
+
+/**
+ * A long-term X25519 key pair kept in one file (the simulator's, or a VPN
+ * client's identity on its VM), created the same way on first use.
+ */
+export async function loadOrCreateKeyFile(path: string): Promise<{ key: TunnelKeyPair; created: boolean; path: string }> {
   const existing = await readServerKey(path)
   if (existing !== null) return { key: existing, created: false, path }
-  await fsp.mkdir(dataDir, { recursive: true, mode: 0o700 })
+  await fsp.mkdir(dirname(path), { recursive: true, mode: 0o700 })
   const key = TunnelKeyPair.generate()
   if (!(await createFileExclusive(path, key.privateKeyBytes().toString('hex') + '\n'))) {
     // Another process created it first: use its key, so both end up with one.
@@ -50,7 +57,7 @@ async function readServerKey(path: string): Promise<TunnelKeyPair | null> {
     const handle = await fsp.open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW)
     try {
       const stat = await handle.stat()
-      if (!stat.isFile() || stat.size > 1024) throw new KeyFileError('CORRUPT_KEY_FILE', `${path} is not a simulator key file`)
+      if (!stat.isFile() || stat.size > 1024) throw new KeyFileError('CORRUPT_KEY_FILE', `${path} is not a key file`)
       text = await handle.readFile('utf8')
     } finally {
       await handle.close()

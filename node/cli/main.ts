@@ -6,6 +6,7 @@ import { runStart, startOptions, type StartArgs } from './start-command.js'
 import { devnetOptions, runDevnet, type DevnetArgs } from './devnet-command.js'
 import { runSimulator, simulatorOptions, type SimulatorArgs } from './simulator-command.js'
 import { UsageError } from './options.js'
+import { runVpn, vpnOptions, type VpnArgs } from './vpn-command.js'
 
 function fail(message: string, exitCode: number): never {
   process.stderr.write(`bkc: ${message}\n`)
@@ -29,6 +30,7 @@ async function main(): Promise<void> {
     .command('start', 'run a node (JSON-RPC on --listen:--rpc-port)', startOptions, (argv) => run(() => runStart(argv as unknown as StartArgs))())
     .command('devnet', 'run a local network: nodes on 127.0.53.5, 127.0.54.5, … as separate processes', devnetOptions, (argv) => run(() => runDevnet(argv as unknown as DevnetArgs))())
     .command('simulator', 'run the internet simulator: relays VPN clients\' 192.168.x.y packets', simulatorOptions, (argv) => run(() => runSimulator(argv as unknown as SimulatorArgs))())
+    .command('vpn', 'run the VPN client alone: a TUN with --ip, tunnelled to the simulator (root)', vpnOptions, (argv) => run(() => runVpn(argv as unknown as VpnArgs))())
     .demandCommand(1, 'give a command, e.g. bkc start --listen 127.0.53.5')
     .strict()
     .recommendCommands()

@@ -54,7 +54,7 @@ function parseSubnetFlag(v: unknown): Subnet {
   }
 }
 
-function parseSecret(flag: string) {
+export function parseSecret(flag: string) {
   return (v: unknown): string => {
     const text = String(v)
     if (text === '') throw new UsageError(`--${flag} must not be empty`)
@@ -62,15 +62,15 @@ function parseSecret(flag: string) {
   }
 }
 
-function readSecretFile(path: string): string {
+export function readSecretFile(path: string, flag = 'secret-file'): string {
   let text: string
   try {
     text = readFileSync(path, 'utf8')
   } catch (err) {
-    throw new UsageError(`--secret-file ${path}: cannot read it (${errno(err) ?? (err as Error).message})`)
+    throw new UsageError(`--${flag} ${path}: cannot read it (${errno(err) ?? (err as Error).message})`)
   }
   const secret = text.replace(/\r?\n$/, '')
-  if (secret === '') throw new UsageError(`--secret-file ${path} is empty`)
+  if (secret === '') throw new UsageError(`--${flag} ${path} is empty`)
   return secret
 }
 

@@ -85,7 +85,7 @@ t.test('a second node on the same data dir exits 1: "in use"', async (t) => {
   t.equal((await rpcResult<{ height: number }>(first.url, 'getStatus')).height, 0, 'the first node is unharmed')
 })
 
-t.test('aliases: --rpcport is the RPC port; --imAddr/--imPort parse but VPN mode is refused', async (t) => {
+t.test('aliases: --rpcport is the RPC port; --imAddr/--imPort parse; a VPN address outside the subnet is a usage error', async (t) => {
   const { dir, network } = workDir(t)
   const port = 20_000 + Math.floor(Math.random() * 40_000)
   const h = host()
@@ -95,8 +95,23 @@ t.test('aliases: --rpcport is the RPC port; --imAddr/--imPort parse but VPN mode
 
   const vpn = await runBkc(['start', '--listen', host(), '--imAddr', '10.1.2.3', '--imPort', '55556', '--data-dir', join(dir, 'vpn'), '--network', network], { cwd: dir })
   t.notMatch(vpn.stderr, /Unknown argument/i, 'the aliases are known flags')
-  t.match(vpn.stderr, /VPN mode \(--im-addr\) is not available/)
+  t.match(vpn.stderr, /is outside the simulator's subnet 192\.168\.0\.0\/16/)
   t.equal(vpn.code, 2)
+
+  const flags = ['--im-addr', '10.1.2.3', '--data-dir', join(dir, 'vpn')]
+  const bad: Array<[string[], RegExp]> = [
+    [['vpn', '--ip', '192.168.53.5', '--im-addr', '10.1.2.3', '--mtu', '40'], /--mtu must be an integer from 68/],
+    [['vpn', '--ip', '192.168.53.5', '--im-addr', '10.1.2.3', '--im-key', 'abc'], /--im-key must be 64 hex digits/],
+    [['vpn', '--ip', '192.168.53.5', '--im-addr', '10.1.2.3', '--dev', 'a-name-far-too-long'], /--dev must be an interface name/],
+    [['vpn', '--ip', '192.168.0.0', ...flags], /network or broadcast address/],
+    [['vpn', '--ip', '192.168.53.5'], /needs --im-addr/],
+    [['vpn', '--ip', '192.168.53.5', ...flags, '--im-secret-file', join(dir, 'missing')], /--im-secret-file .*cannot read it/],
+  ]
+  for (const [args, message] of bad) {
+    const r = await runBkc(args, { cwd: dir })
+    t.match(r.stderr, message, args.join(' '))
+    t.equal(r.code, 2, 'usage error')
+  }
 })
 
 t.test('SIGTERM while mining: exits 0 promptly and logs "stopped"', async (t) => {

@@ -1,0 +1,44 @@
+// Loads bkc's own TUN addon (native/tun.c, built by `npm install` with
+// node-gyp). It does one thing JavaScript cannot: the TUNSETIFF ioctl that
+// creates the interface and gives back its fd.
+//
+// Why not the node-tuntap2 fork: measured on this machine kind
+// (../shared/measurements.md) its stream I/O carried 195 Mbit/s and its
+// blocking read in the thread pool kept the process from exiting; it also
+// cannot open the device with IFF_VNET_HDR, which is what lets one read carry
+// a ~64 KiB TCP super-packet (~5.5 Gbit/s in the same prototype).
+import { existsSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export interface TunAddon {
+  /** Opens /dev/net/tun as `name` (IFF_TUN | IFF_NO_PI, + IFF_VNET_HDR and TSO4 when offload); non-blocking fd. */
+  open(name: string, offload: boolean): { fd: number; name: string }
+}
+
+const ADDON_PATH = join('build', 'Release', 'bkc_tun.node')
+
+/** The addon's path: the repository root is one level up from vpn-client/ (source) or two from dist/vpn-client/. */
+export function findTunAddon(): string | null {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (let up = 0; up < 3; up++) {
+    dir = dirname(dir)
+    const candidate = join(dir, ADDON_PATH)
+    if (existsSync(candidate)) return candidate
+  }
+  return null
+}
+
+let cached: TunAddon | null = null
+
+/** Throws an Error whose message tells the user how to build the addon. */
+export function loadTunAddon(): TunAddon {
+  if (cached !== null) return cached
+  const path = findTunAddon()
+  if (path === null) {
+    throw new Error('the TUN addon is not built (build/Release/bkc_tun.node): run `npm rebuild` or `npx node-gyp rebuild` in the bkc directory (needs make, g++ and python3)')
+  }
+  cached = createRequire(import.meta.url)(path) as TunAddon
+  return cached
+}

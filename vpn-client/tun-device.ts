@@ -1,0 +1,115 @@
+// The VPN's network interface: a TUN device with the client's private IP, a
+// route for the simulator's subnet, no IPv6, and an MTU. Created by the addon,
+// configured with iproute2 (the tool every lab VM has), and removed by
+// closing its fd: a non-persistent TUN disappears with its last fd, so even a
+// killed client leaves no interface behind.
+import { execFile } from 'node:child_process'
+import { existsSync, promises as fsp } from 'node:fs'
+import type net from 'node:net'
+import { promisify } from 'node:util'
+import { loadTunAddon } from './native-tun.js'
+import { tunStream } from './tun-stream.js'
+
+const run = promisify(execFile)
+
+/** Largest super-packet the kernel may hand over: its header plus data must fit libuv's 64 KiB read buffer. */
+export const GSO_MAX_SIZE = 60_000
+export const DEFAULT_TUN_NAME = 'bkc0'
+export const DEFAULT_MTU = 1400
+
+export interface TunOptions {
+  /** Interface name, ≤ 15 characters. */
+  name: string
+  /** The client's private address, e.g. 192.168.53.5. */
+  ip: string
+  /** Prefix length of the routed subnet (16 for 192.168.0.0/16): the address is added as ip/len, which installs the route. */
+  prefixLength: number
+  mtu: number
+  /** IFF_VNET_HDR + TSO: reads and writes carry a virtio_net_hdr and may be TCP super-packets. */
+  offload: boolean
+}
+
+/** A failure to set up the TUN, with the message a user needs (root, /dev/net/tun, name in use, iproute2). */
+export class TunError extends Error {
+  override name = 'TunError'
+}
+
+export class TunDevice {
+  private closed = false
+
+  private constructor(
+    readonly name: string,
+    readonly options: TunOptions,
+    /** One 'data' chunk per packet (with its virtio header when offload); write one packet per call. */
+    readonly stream: net.Socket,
+  ) {}
+
+  /** Creates and configures the interface. Throws TunError. */
+  static async open(opts: TunOptions): Promise<TunDevice> {
+    checkPrivileges()
+    let opened: { fd: number; name: string }
+    try {
+      opened = loadTunAddon().open(opts.name, opts.offload)
+    } catch (err) {
+      throw new TunError(explainOpenError(err as Error & { errno?: number }, opts.name))
+    }
+    const stream = tunStream(opened.fd)
+    const device = new TunDevice(opened.name, opts, stream)
+    stream.on('error', () => {}) // reported by the client's 'close' handling; a TUN read error ends the stream
+    try {
+      await device.configure()
+    } catch (err) {
+      await device.close()
+      throw err
+    }
+    return device
+  }
+
+  private async configure(): Promise<void> {
+    const { name, ip: address, prefixLength, mtu, offload } = this.options
+    // Before the link goes up, so the kernel never sends router solicitations or MLD on it.
+    await fsp.writeFile(`/proc/sys/net/ipv6/conf/${name}/disable_ipv6`, '1').catch(() => {})
+    await ip(['addr', 'add', `${address}/${prefixLength}`, 'dev', name])
+    const link = ['link', 'set', 'dev', name, 'mtu', String(mtu), 'txqueuelen', '1000']
+    if (offload) link.push('gso_max_size', String(GSO_MAX_SIZE))
+    await ip([...link, 'up'])
+  }
+
+  /** Closes the fd, which removes the interface with its address and route. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    const gone = new Promise<void>((resolve) => {
+      if (this.stream.destroyed) resolve()
+      else this.stream.once('close', () => resolve())
+    })
+    this.stream.destroy()
+    await gone
+  }
+}
+
+function checkPrivileges(): void {
+  if (!existsSync('/dev/net/tun')) {
+    throw new TunError('/dev/net/tun is missing: load the tun module (sudo modprobe tun), or in a container pass --device /dev/net/tun')
+  }
+  if (process.getuid?.() !== 0) {
+    throw new TunError('creating a TUN interface needs root: run it with sudo (e.g. sudo npx bkc start --listen 192.168.53.5 --im-addr HOST)')
+  }
+}
+
+function explainOpenError(err: Error & { errno?: number }, name: string): string {
+  const code = err.errno
+  if (code === 1 || code === 13) return `${err.message}: needs root or CAP_NET_ADMIN (run it with sudo)`
+  if (code === 16) return `${err.message}: an interface named ${name} is already in use (another bkc vpn?); choose another with --dev`
+  return err.message
+}
+
+async function ip(args: string[]): Promise<void> {
+  try {
+    await run('ip', args, { timeout: 10_000 })
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { stderr?: string }
+    if (e.code === 'ENOENT') throw new TunError('the ip command (iproute2) is not installed: sudo apt install iproute2')
+    throw new TunError(`ip ${args.join(' ')} failed: ${(e.stderr ?? e.message).trim()}`)
+  }
+}
