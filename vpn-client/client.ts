@@ -98,6 +98,7 @@ export class VpnClient extends EventEmitter {
     packetsUp: 0, bytesUp: 0, packetsDown: 0, bytesDown: 0, droppedDisconnected: 0, droppedNotIPv4: 0, connects: 0,
   }
   private link: Link | null = null
+  private fatalError: VpnFatalError | null = null
   private stopped = false
   private failures = 0
   private retryTimer: NodeJS.Timeout | null = null
@@ -136,6 +137,8 @@ export class VpnClient extends EventEmitter {
   /** Resolves on the first registration; rejects with VpnFatalError, or with a timeout Error after `timeoutMs`. */
   waitOpen(timeoutMs: number): Promise<void> {
     if (this.isOpen) return Promise.resolve()
+    if (this.fatalError !== null) return Promise.reject(this.fatalError)
+    if (this.stopped) return Promise.reject(new Error('the VPN client is stopped'))
     return new Promise((resolve, reject) => {
       const done = (): void => {
         clearTimeout(timer)
@@ -225,6 +228,7 @@ export class VpnClient extends EventEmitter {
   private fatal(link: Link, code: string, message: string): void {
     this.log.error('the simulator cannot be used', { code, message })
     const err = new VpnFatalError(code, message)
+    this.fatalError = err
     this.stopped = true
     clearInterval(this.tick)
     if (this.retryTimer !== null) clearTimeout(this.retryTimer)
@@ -235,8 +239,9 @@ export class VpnClient extends EventEmitter {
 
   private onTick(): void {
     const link = this.link
-    if (link === null || link.socket.connecting) return
+    if (link === null) return
     const now = performance.now()
+    // Covers the TCP connect too: a SYN into a firewall's DROP would otherwise wait for the kernel (~2 min).
     if (link.state !== 'open') {
       if (now - link.lastReceived > this.handshakeTimeoutMs) link.socket.destroy()
       return
