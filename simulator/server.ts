@@ -25,6 +25,7 @@ import { ClientLink, type Admission, type LinkHost } from './connection.js'
 import { ipFromString, ipToString } from './ipv4.js'
 import { DEFAULT_GRACE_MS, DEFAULT_MAX_CLIENTS, LeaseTable, type ConnId } from './leases.js'
 import { isDelivery, Router } from './router.js'
+import { gsoSegmentCount, segmentGso, vnetProblem } from './gso.js'
 import { Stats } from './stats.js'
 import { DEFAULT_SUBNET, parseSubnet, type Subnet } from './subnet.js'
 import { serveStats, type StatsHttpServer } from './stats-http.js'
@@ -233,7 +234,8 @@ export class SimulatorServer implements LinkHost {
     const from = link.stats!
     const bytes = data.length
     from.countIn(bytes)
-    if (link.bucket !== null && !link.bucket.take()) {
+    // A super-packet stands for ~40 MTU-sized packets; the limit is per packet the sender's kernel made.
+    if (link.bucket !== null && !link.bucket.take(gso ? Math.min(gsoSegmentCount(data), this.opts.rateLimitPps!) : 1)) {
       from.countDrop('RATE_LIMITED')
       return
     }
@@ -242,13 +244,14 @@ export class SimulatorServer implements LinkHost {
       from.countDrop(to)
       return
     }
+    // Checked here, not only by the receiving kernel: a header it rejects would cost the receiver a write error.
+    if (gso && (!link.gso || vnetProblem(data) !== null)) {
+      from.countDrop('MALFORMED')
+      return
+    }
     const dest = this.links.get(to)
     if (dest === undefined || dest.state !== 'open') {
       from.countDrop('UNKNOWN_DESTINATION')
-      return
-    }
-    if (gso && !dest.gso) {
-      from.countDrop('GSO_UNSUPPORTED')
       return
     }
     if (dest.socket.writableLength > this.maxQueueBytes) {
@@ -259,6 +262,16 @@ export class SimulatorServer implements LinkHost {
       dest.corked = true
       dest.socket.cork()
       this.corked.push(dest)
+    }
+    if (gso && !dest.gso) {
+      // A receiver without offloads (--no-offload) gets what the sender's NIC would have sent.
+      const packets = segmentGso(data)
+      if (packets === null) {
+        from.countDrop('GSO_UNSUPPORTED')
+        return
+      }
+      for (const packet of packets) if (dest.sendPacket(packet)) dest.stats!.countOut(packet.length)
+      return
     }
     if (dest.sendPacket(data, gso)) dest.stats!.countOut(bytes)
   }

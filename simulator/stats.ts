@@ -18,8 +18,8 @@ import { ROUTER_DROP_REASONS, type DropReason } from './router.js'
 
 /**
  * The router's reasons plus those the server decides: a full per-client
- * queue, the rate limit, and a GSO super-packet for a client that did not
- * say it takes them (counted against the sender, as it needs to stop).
+ * queue, the rate limit, and a GSO super-packet that could not be cut into
+ * plain packets for a client without offloads (IP options or fragments).
  */
 export type StatsDropReason = DropReason | 'QUEUE_FULL' | 'RATE_LIMITED' | 'GSO_UNSUPPORTED'
 

@@ -84,6 +84,8 @@ interface Link {
   cipher: FrameCipher | null
   lastSent: number
   lastReceived: number
+  /** When the connect began: the handshake must finish within handshakeTimeoutMs of it, however chatty the server. */
+  startedAt: number
   decoder: ReturnType<typeof createTunnelFrameDecoder>
   /** Set when the simulator said RESTARTING: come back without backoff. */
   restarting: boolean
@@ -184,7 +186,7 @@ export class VpnClient extends EventEmitter {
     })
     const now = performance.now()
     const link: Link = {
-      socket, state: 'hello', handshake, session: null, cipher: null, lastSent: now, lastReceived: now,
+      socket, state: 'hello', handshake, session: null, cipher: null, lastSent: now, lastReceived: now, startedAt: now,
       decoder: createTunnelFrameDecoder(), restarting: false,
     }
     this.link = link
@@ -227,13 +229,20 @@ export class VpnClient extends EventEmitter {
 
   private fatal(link: Link, code: string, message: string): void {
     this.log.error('the simulator cannot be used', { code, message })
-    const err = new VpnFatalError(code, message)
+    link.socket.destroy()
+    this.abort(new VpnFatalError(code, message))
+  }
+
+  /** Stops for good and reports `err` as 'fatal' (also used when the TUN itself is gone). No-op once stopped. */
+  abort(err: VpnFatalError): void {
+    if (this.stopped) return
     this.fatalError = err
     this.stopped = true
     clearInterval(this.tick)
     if (this.retryTimer !== null) clearTimeout(this.retryTimer)
+    const link = this.link
     this.link = null
-    link.socket.destroy()
+    link?.socket.destroy()
     this.emit('fatal', err)
   }
 
@@ -243,7 +252,7 @@ export class VpnClient extends EventEmitter {
     const now = performance.now()
     // Covers the TCP connect too: a SYN into a firewall's DROP would otherwise wait for the kernel (~2 min).
     if (link.state !== 'open') {
-      if (now - link.lastReceived > this.handshakeTimeoutMs) link.socket.destroy()
+      if (now - link.startedAt > this.handshakeTimeoutMs) link.socket.destroy()
       return
     }
     if (now - link.lastReceived >= this.idleTimeoutMs) {
@@ -314,6 +323,8 @@ export class VpnClient extends EventEmitter {
         this.emit('open', { encrypted: link.cipher !== null, serverKey: link.session!.peerKey.toString('hex') })
         return
       case 'REFUSED':
+        // Only the answer to AUTH (sealed on an encrypted link) is the simulator's verdict; a plain one before it could come from anyone.
+        if (link.state !== 'auth') return this.unexpected(link, msg.type)
         if (FATAL_REFUSALS.has(msg.code)) return this.fatal(link, msg.code, msg.reason)
         this.log.warn('simulator refused us, will retry', { code: msg.code, reason: msg.reason })
         link.socket.destroy()
@@ -327,6 +338,7 @@ export class VpnClient extends EventEmitter {
         link.socket.destroy()
         return
       case 'KEEPALIVE':
+        if (link.state !== 'open') return this.unexpected(link, msg.type)
         return
       default:
         return this.unexpected(link, msg.type)

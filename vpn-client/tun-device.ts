@@ -4,7 +4,7 @@
 // closing its fd: a non-persistent TUN disappears with its last fd, so even a
 // killed client leaves no interface behind.
 import { execFile } from 'node:child_process'
-import { existsSync, promises as fsp } from 'node:fs'
+import { closeSync, existsSync, promises as fsp } from 'node:fs'
 import type net from 'node:net'
 import { promisify } from 'node:util'
 import { loadTunAddon } from './native-tun.js'
@@ -42,6 +42,8 @@ export class TunDevice {
     readonly options: TunOptions,
     /** One 'data' chunk per packet (with its virtio header when offload); write one packet per call. */
     readonly stream: net.Socket,
+    /** Packets the kernel refused, by errno code (EINVAL, EIO, …); they are dropped. */
+    readonly writeErrors: ReadonlyMap<string, number>,
   ) {}
 
   /** Creates and configures the interface. Throws TunError. */
@@ -53,8 +55,15 @@ export class TunDevice {
     } catch (err) {
       throw new TunError(explainOpenError(err as Error & { errno?: number }, opts.name))
     }
-    const stream = tunStream(opened.fd)
-    const device = new TunDevice(opened.name, opts, stream)
+    let stream: net.Socket
+    const writeErrors = new Map<string, number>()
+    try {
+      stream = tunStream(opened.fd, (err) => writeErrors.set(err.code ?? 'EUNKNOWN', (writeErrors.get(err.code ?? 'EUNKNOWN') ?? 0) + 1))
+    } catch (err) {
+      closeSync(opened.fd)
+      throw new TunError((err as Error).message)
+    }
+    const device = new TunDevice(opened.name, opts, stream, writeErrors)
     stream.on('error', () => {}) // reported by the client's 'close' handling; a TUN read error ends the stream
     try {
       await device.configure()
@@ -100,7 +109,7 @@ function checkPrivileges(): void {
 function explainOpenError(err: Error & { errno?: number }, name: string): string {
   const code = err.errno
   if (code === 1 || code === 13) return `${err.message}: needs root or CAP_NET_ADMIN (run it with sudo)`
-  if (code === 16) return `${err.message}: an interface named ${name} is already in use (another bkc vpn?); choose another with --dev`
+  if (code === 16) return `${err.message}: an interface named ${name} already exists (another bkc vpn?); choose another with --dev`
   return err.message
 }
 

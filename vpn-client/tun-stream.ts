@@ -6,6 +6,7 @@
 // instead: each read() returns exactly one packet, and closing the handle
 // closes the fd, which removes the interface. Measured ~860 Mbit/s without
 // offloads against ~320 for the thread-pool path (../shared/measurements.md).
+import { writeSync } from 'node:fs'
 import net from 'node:net'
 
 interface PipeWrapBinding {
@@ -13,8 +14,14 @@ interface PipeWrapBinding {
   constants: { SOCKET: number }
 }
 
-/** A duplex stream over the TUN fd: one 'data' chunk per packet; one write per packet. */
-export function tunStream(fd: number): net.Socket {
+/**
+ * A duplex stream over the TUN fd: one 'data' chunk per packet; one write
+ * per packet. A packet the kernel refuses (EINVAL for a bad virtio header,
+ * EIO while the link is down) is dropped and reported to `onWriteError`: a
+ * stream write error would destroy the socket, close the fd and remove the
+ * interface, all for one bad packet.
+ */
+export function tunStream(fd: number, onWriteError: (err: NodeJS.ErrnoException) => void = () => {}): net.Socket {
   // process.binding is deprecated for general use, but pipe_wrap is on its
   // allow-list and is the only public-ish way to wrap an arbitrary pollable fd.
   const { Pipe, constants } = (process as unknown as { binding(name: string): PipeWrapBinding }).binding('pipe_wrap')
@@ -24,5 +31,15 @@ export function tunStream(fd: number): net.Socket {
   const socket = new net.Socket({ handle, readable: true, writable: true } as net.SocketConstructorOpts)
   // writev would glue several packets into one write(): the TUN takes one packet per write.
   ;(socket as unknown as { _writev: unknown })._writev = null
+  // Written at once, not through libuv's queue: a TUN write does not block
+  // (the kernel queues or drops), and each packet gets its own error.
+  ;(socket as unknown as { _write: unknown })._write = (chunk: Buffer, _enc: string, cb: (err?: Error | null) => void): void => {
+    try {
+      writeSync(fd, chunk)
+    } catch (err) {
+      onWriteError(err as NodeJS.ErrnoException)
+    }
+    cb()
+  }
   return socket
 }

@@ -79,8 +79,11 @@ export async function startVpn(opts: VpnOptions): Promise<RunningVpn> {
   }, tun.stream)
   let stopping: Promise<void> | null = null
   const stop = (): Promise<void> => (stopping ??= client.stop().then(() => tun.close(), async (err) => { await tun.close(); throw err }))
+  // Deleted under us (ip link del) or a read error: without its TUN the client is pointless, and its lease would hide that.
   tun.stream.once('close', () => {
-    if (stopping === null) opts.logger.error('the TUN interface went away', { dev: tun.name })
+    if (stopping !== null) return
+    opts.logger.error('the TUN interface went away', { dev: tun.name })
+    client.abort(new VpnFatalError('TUN_GONE', `the TUN interface ${tun.name} went away`))
   })
   try {
     await client.waitOpen(opts.firstConnectMs ?? 10_000)

@@ -55,21 +55,23 @@ export async function runStart(args: StartArgs): Promise<void> {
   const vpn = imAddr === undefined ? null : await bringUpVpn(vpnConfig({ ...args, imAddr }, args.listen, dataDir, logger))
   const bootstrap = args.bootstrap ?? (vpn !== null && args.listen !== VPN_BOOTSTRAP ? [parseHostPort(VPN_BOOTSTRAP, 5555)] : [])
   logger.info('starting bkc node', { listen: args.listen, port: args.port, rpcPort: args.rpcPort, dataDir, network: network.networkId, vpn: imAddr !== undefined })
-  let node: BkcNode
+  let node: BkcNode | null = null
+  let stopping: Promise<void> | null = null
+  const stop = (): Promise<void> => (stopping ??= (async () => {
+    try {
+      await node?.stop()
+    } finally {
+      await vpn?.stop()
+    }
+  })())
+  // From here, not after the node is up: a refusal while the node starts must not go unheard.
+  if (vpn !== null) exitOnFatal(vpn, logger, stop)
   try {
     node = await startNode()
   } catch (err) {
     await vpn?.stop()
     throw err
   }
-  const stop = async (): Promise<void> => {
-    try {
-      await node.stop()
-    } finally {
-      await vpn?.stop()
-    }
-  }
-  if (vpn !== null) exitOnFatal(vpn, logger, () => node.stop())
   stopOnSignals(stop, logger)
 
   function startNode(): Promise<BkcNode> {

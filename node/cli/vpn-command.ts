@@ -125,14 +125,18 @@ export async function runVpn(args: VpnArgs): Promise<void> {
   const logger = createLogger({ level: args.logLevel, format: args.logFormat })
   const dataDir = resolve(args.dataDir ?? `data/${args.ip}`)
   const vpn = await bringUpVpn(vpnConfig(args, args.ip, dataDir, logger))
-  exitOnFatal(vpn, logger)
+  exitOnFatal(vpn, logger, () => vpn.stop())
   stopOnSignals(() => vpn.stop(), logger)
 }
 
-/** A refusal after start-up (e.g. a simulator restarted with another allow-list) ends the process with exit 1. */
-export function exitOnFatal(vpn: RunningVpn, logger: Logger, before: () => Promise<void> = async () => {}): void {
+/**
+ * A fatal VPN failure after start-up (a simulator restarted with another
+ * allow-list, the TUN deleted) runs `shutdown` (idempotent: it may race a
+ * signal's) and exits 1.
+ */
+export function exitOnFatal(vpn: RunningVpn, logger: Logger, shutdown: () => Promise<void>): void {
   vpn.client.once('fatal', (err: VpnFatalError) => {
-    logger.error('VPN stopped: the simulator refused us', { code: err.code, error: err.message })
-    void before().finally(() => vpn.stop()).finally(() => { process.exitCode = 1 })
+    logger.error('VPN stopped for good', { code: err.code, error: err.message })
+    void shutdown().catch((e: Error) => logger.error('shutdown failed', { error: e.message })).finally(() => process.exit(1))
   })
 }

@@ -79,8 +79,9 @@ async function runLab(t: Test): Promise<void> {
   }
   const startSim = (): Proc =>
     spawnIn('sim', 'simulator', ['simulator', '--host', simIp, '--data-dir', join(tmp.path, 'sim'), '--stats-port', String(STATS_PORT), '--log-level', 'debug'])
+  // h5 runs without TUN offloads: the others' TCP super-packets reach it as segments the simulator cuts.
   const startHost = (h: Host): Proc =>
-    spawnIn(h, h, ['start', '--listen', IP[h], '--im-addr', simIp, '--data-dir', join(tmp.path, h), '--network', networkFile, '--log-level', 'debug'])
+    spawnIn(h, h, ['start', '--listen', IP[h], '--im-addr', simIp, '--data-dir', join(tmp.path, h), '--network', networkFile, '--log-level', 'debug', ...(h === 'h5' ? ['--no-offload'] : [])])
 
   /** JSON-RPC from inside `from`'s namespace to the node at `to` (through the tunnel unless from === to). */
   const rpc = async <T = unknown>(from: Host, to: Host, method: string, params: unknown[] = []): Promise<T> => {
@@ -213,7 +214,7 @@ async function runLab(t: Test): Promise<void> {
   const serverDone = new Promise<number | null>((resolve) => server.once('exit', (code) => resolve(code)))
   await waitFor('the receiver listening', async () => (await lab.exec('h5', ['ss', '-ltn', 'sport = :5201'])).stdout.includes('5201'), { timeoutMs: 10_000, intervalMs: 100 })
   const send = await lab.exec('h4', [process.execPath, join(PACKAGE_DIR, 'dist', 'bench', 'tcp-stream.js'), 'client', '--host', IP.h5, '--port', '5201', '--bytes', '50M'], { timeoutMs: 120_000 })
-  t.equal(send.code, 0, `50 MB sent h4 -> h5: ${send.stderr}`)
+  t.equal(send.code, 0, `50 MB sent h4 (offloads) -> h5 (--no-offload): ${send.stderr}`)
   t.equal(await serverDone, 0, 'the receiver got the whole stream')
   const sentStat = JSON.parse(send.stdout.trim()) as { bytes: number; sha256: string; mbps: number }
   const gotStat = JSON.parse(serverOut.trim().split('\n').pop()!) as { bytes: number; sha256: string }
@@ -271,6 +272,17 @@ async function runLab(t: Test): Promise<void> {
   t.equal(spoof.code, 0, `a raw packet from ${IP.h1} sent on h2 ${spoof.stderr}`)
   await waitFor('the SPOOFED drop counted against h2', async () => (await dropsOf(IP.h2)) > spoofedBefore, { timeoutMs: 10_000, intervalMs: 100 })
   t.pass('the simulator dropped the spoofed packet and counted it')
+
+  // ---- packets the kernel refuses (link down: EIO) are dropped, not fatal ----------------------
+  await lab.exec('h3', ['ip', 'link', 'set', 'dev', 'bkc0', 'down'])
+  await ping('h2', 'h3', 3)
+  await lab.exec('h3', ['ip', 'link', 'set', 'dev', 'bkc0', 'up'])
+  t.equal((await ping('h2', 'h3')).code, 0, 'h3 answers again after its TUN was down while packets came in')
+  t.equal(host.h3!.child.exitCode, null, 'h3 kept running')
+
+  // ---- the TUN deleted under a client: it stops (exit 1), it does not linger -------------------
+  await lab.exec('h5', ['ip', 'link', 'del', 'dev', 'bkc0'])
+  t.equal(await host.h5!.exited, 1, 'h5 exits 1 when its TUN is deleted')
 
   // ---- clean exit on SIGTERM removes the TUN --------------------------------------------------
   host.h4!.child.kill('SIGTERM')

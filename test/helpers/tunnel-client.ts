@@ -214,3 +214,28 @@ export function buildIPv4Packet(src: string, dst: string, payload: Uint8Array = 
   packet.set(payload, 20)
   return packet
 }
+
+/**
+ * What a Linux TUN with offloads reads for a TCP super-packet: a virtio
+ * header (NEEDS_CSUM, TCPV4, gso_size `mss`) and one IPv4+TCP packet with
+ * `payload`, its TCP checksum field holding the pseudo-header sum.
+ */
+export function buildTcpSuperPacket(src: string, dst: string, payload: Uint8Array, mss: number): Buffer {
+  const ip = buildIPv4Packet(src, dst, Buffer.concat([Buffer.alloc(20), payload]), 6)
+  ip.writeUInt32BE(1, 24) // seq
+  ip[32] = 5 << 4 // data offset
+  ip[33] = 0x18 // PSH ACK
+  ip.writeUInt16BE(65535, 34)
+  let sum = 6 + (ip.length - 20)
+  for (let i = 12; i < 20; i += 2) sum += ip.readUInt16BE(i)
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16)
+  ip.writeUInt16BE(sum, 36)
+  const vnet = Buffer.alloc(10)
+  vnet[0] = 1 // NEEDS_CSUM
+  vnet[1] = 1 // TCPV4
+  vnet.writeUInt16LE(40, 2)
+  vnet.writeUInt16LE(mss, 4)
+  vnet.writeUInt16LE(20, 6)
+  vnet.writeUInt16LE(16, 8)
+  return Buffer.concat([vnet, ip])
+}

@@ -10,7 +10,7 @@ import { TunnelKeyPair } from '../../protocol/tunnel-crypto.js'
 import { SimulatorServer, type SimulatorOptions } from '../../simulator/server.js'
 import { parseSubnet } from '../../simulator/subnet.js'
 import { loadOrCreateServerKey, parseAllowList } from '../../simulator/key-files.js'
-import { buildIPv4Packet, TunnelTestClient, type HandshakeOutcome } from '../helpers/tunnel-client.js'
+import { buildIPv4Packet, buildTcpSuperPacket, TunnelTestClient, type HandshakeOutcome } from '../helpers/tunnel-client.js'
 import { tempDir } from '../helpers/fixtures.js'
 import { BKC_BIN, runBkc, spawnBkc, stopProcess, waitFor } from '../helpers/node-fixtures.js'
 
@@ -269,25 +269,39 @@ t.test('bkc simulator: usage errors exit 2, SIGTERM tells clients and exits 0', 
 })
 
 for (const encrypt of [true, false]) {
-  t.test(`GSO_PACKET frames reach clients that take them and are dropped for others (${encrypt ? 'encrypted' : '--no-encrypt'})`, async (t) => {
+  t.test(`GSO_PACKET frames: as is to gso clients, as segments to others, checked (${encrypt ? 'encrypted' : '--no-encrypt'})`, async (t) => {
     const sim = await startSim(t, { encrypt })
     const a = await registered(t, sim, A, { gso: true })
     const b = await registered(t, sim, B, { gso: true })
     const C = '192.168.55.5'
-    await registered(t, sim, C)
+    const c = await registered(t, sim, C)
     // A 10-byte virtio_net_hdr (NEEDS_CSUM, TCPV4, gso_size 1360) before a 30 KB packet, as the kernel hands it over.
     const vnet = Buffer.from([1, 1, 40, 0, 0x50, 0x05, 34, 0, 16, 0])
     const big = Buffer.concat([vnet, buildIPv4Packet(A, B, randomBytes(30_000), 6)])
     a.client.send({ type: 'GSO_PACKET', data: big })
     const got = await b.client.nextOf('GSO_PACKET')
     t.ok(got.data.equals(big), 'header and super-packet arrive byte-identical')
-    a.client.send({ type: 'GSO_PACKET', data: Buffer.concat([vnet, buildIPv4Packet(A, C, randomBytes(3000), 6)]) })
+    const payload = randomBytes(4000)
+    a.client.send({ type: 'GSO_PACKET', data: buildTcpSuperPacket(A, C, payload, 1000) })
+    const segs = [] as Buffer[]
+    for (let i = 0; i < 4; i++) segs.push((await c.client.nextOf('PACKET')).data)
+    t.ok(Buffer.concat(segs.map((s) => s.subarray(40))).equals(payload), 'a client without gso gets the segments, in order')
     a.client.send({ type: 'GSO_PACKET', data: Buffer.concat([vnet, buildIPv4Packet('192.168.99.9', B, randomBytes(100), 6)]) })
+    const bad = buildTcpSuperPacket(A, B, randomBytes(100), 1000)
+    bad[0] = 2 // an unknown virtio flag: a receiving kernel would refuse the write
+    a.client.send({ type: 'GSO_PACKET', data: bad })
+    const withOptions = buildTcpSuperPacket(A, C, randomBytes(3000), 1000)
+    withOptions[10] = 0x46 // IHL 6: cannot be segmented here
+    a.client.send({ type: 'GSO_PACKET', data: withOptions })
+    c.client.send({ type: 'GSO_PACKET', data: buildTcpSuperPacket(C, B, randomBytes(100), 1000) })
     const marker = buildIPv4Packet(A, B, Buffer.from('after'))
     a.client.sendPacket(marker)
     t.ok((await b.client.nextOf('PACKET')).data.equals(marker), 'plain packets still flow')
     const drops = clientStats(sim, A)!.drops
-    t.equal(drops.GSO_UNSUPPORTED, 1, 'the super-packet for a client without gso is dropped and counted')
     t.equal(drops.SPOOFED, 1, 'the source check looks past the virtio header')
+    t.equal(drops.MALFORMED, 1, 'a virtio header a kernel would refuse is dropped')
+    t.equal(drops.GSO_UNSUPPORTED, 1, 'a super-packet that cannot be segmented for a client without gso is dropped')
+    await waitFor('the GSO_PACKET from C counted', () => clientStats(sim, C)!.drops.MALFORMED === 1, { timeoutMs: 5000 })
+    t.pass('GSO_PACKET from a client that did not say gso is dropped')
   })
 }

@@ -8,11 +8,11 @@ import net from 'node:net'
 import { once } from 'node:events'
 import { randomBytes } from 'node:crypto'
 import { TunnelKeyPair } from '../../protocol/tunnel-crypto.js'
-import { VNET_HDR_BYTES } from '../../protocol/tunnel-messages.js'
+import { encodeTunnelFrame, VNET_HDR_BYTES } from '../../protocol/tunnel-messages.js'
 import { SimulatorServer, type SimulatorOptions } from '../../simulator/server.js'
 import { silentLogger } from '../../node/log.js'
 import { VpnClient, VpnFatalError, type VpnClientOptions } from '../../vpn-client/client.js'
-import { buildIPv4Packet } from '../helpers/tunnel-client.js'
+import { buildIPv4Packet, buildTcpSuperPacket } from '../helpers/tunnel-client.js'
 import { packetPipe, PacketSink } from '../helpers/packet-pipe.js'
 import { sleep, waitFor } from '../helpers/node-fixtures.js'
 
@@ -129,7 +129,7 @@ for (const encrypt of [true, false]) {
   })
 }
 
-t.test('offloads: virtio headers are added and removed at the edge; super-packets reach only offload clients', async (t) => {
+t.test('offloads: virtio headers are added and removed at the edge; super-packets are cut into segments for clients without offloads', async (t) => {
   const sim = await startSim(t)
   const a = await openClient(t, sim.address.port, A, { offload: true })
   const b = await openClient(t, sim.address.port, B, { offload: false })
@@ -140,16 +140,22 @@ t.test('offloads: virtio headers are added and removed at the edge; super-packet
   const ba = buildIPv4Packet(B, A, randomBytes(500))
   await relays(t, b, a, ba, Buffer.concat([ZERO_HDR, ba]), 'a bare packet arrives after 10 zero bytes at an offload client')
 
-  const superToB = Buffer.concat([GSO_HDR, buildIPv4Packet(A, B, randomBytes(3000), 6)])
-  a.kernel.send(superToB)
+  const payload = randomBytes(3000)
+  a.kernel.send(buildTcpSuperPacket(A, B, payload, 1360))
+  const segments = [await b.kernel.next(), await b.kernel.next(), await b.kernel.next()]
+  t.same(segments.map((s) => s.length - 40), [1360, 1360, 280], 'B gets three MSS-sized TCP segments, bare')
+  t.ok(Buffer.concat(segments.map((s) => s.subarray(40))).equals(payload), 'carrying the payload in order')
+  const badHeader = buildTcpSuperPacket(A, B, randomBytes(100), 1360)
+  badHeader[1] = 0x7f
+  a.kernel.send(badHeader)
   const marker = buildIPv4Packet(A, B, Buffer.from('after the super-packet'))
   await relays(t, a, b, Buffer.concat([ZERO_HDR, marker]), marker, 'plain packets still flow')
-  t.equal(b.kernel.packets.length, 0, 'the super-packet did not reach B')
-  await waitFor('GSO_UNSUPPORTED against A', () => simStats(sim, A)?.drops.GSO_UNSUPPORTED === 1, { timeoutMs: 5000 })
+  t.equal(b.kernel.packets.length, 0, 'the bad header did not reach B')
+  await waitFor('MALFORMED against A', () => simStats(sim, A)?.drops.MALFORMED === 1, { timeoutMs: 5000 })
 
   const superToC = Buffer.concat([GSO_HDR, buildIPv4Packet(A, C, randomBytes(30_000), 6)])
   await relays(t, a, c, superToC, superToC, 'a super-packet reaches an offload client byte-identical, header included')
-  t.equal(a.client.counters.packetsUp, 4, 'every IPv4 read went up')
+  t.equal(a.client.counters.packetsUp, 5, 'every IPv4 read went up')
 })
 
 t.test('IPv6 and runt reads are never sent', async (t) => {
@@ -262,6 +268,30 @@ t.test('a dead link: the handshake timeout closes it and the client retries', as
   await waitFor('a second connection attempt', () => raw.attempts() >= 2, { timeoutMs: 15_000 })
   t.notOk(a.client.isOpen)
   t.same(a.fatal, [], 'a silent simulator is not fatal')
+})
+
+t.test('a server that keeps talking cannot hold the handshake open past its deadline', async (t) => {
+  // A frame announced whole but trickled a byte at a time: bytes keep arriving, no message ever completes.
+  const frame = encodeTunnelFrame({ type: 'PACKET', data: Buffer.alloc(60_000) })
+  const raw = await rawServer(t, (socket) => {
+    let at = 0
+    const timer = setInterval(() => socket.write(frame.subarray(at, ++at)), 20)
+    socket.on('close', () => clearInterval(timer))
+  })
+  const a = startClient(t, raw.port, A, { handshakeTimeoutMs: 300, keepaliveMs: 200 })
+  await waitFor('a second connection attempt', () => raw.attempts() >= 2, { timeoutMs: 15_000 })
+  t.notOk(a.client.isOpen)
+  t.same(a.fatal, [], 'not fatal')
+})
+
+t.test('a plain REFUSED before the handshake is not a verdict: the client retries', async (t) => {
+  // Anyone who can answer on the port could send this; the simulator only refuses after AUTH.
+  const raw = await rawServer(t, (socket) => {
+    socket.write(encodeTunnelFrame({ type: 'REFUSED', code: 'IP_IN_USE', reason: '192.168.53.5 is in use by another client' }))
+  })
+  const a = startClient(t, raw.port, A, { handshakeTimeoutMs: 2000 })
+  await waitFor('a second connection attempt', () => raw.attempts() >= 2, { timeoutMs: 15_000 })
+  t.same(a.fatal, [], 'IP_IN_USE from before AUTH is not fatal')
 })
 
 t.test('an open link on which the simulator goes silent is dropped by the idle timeout and reopened', async (t) => {
