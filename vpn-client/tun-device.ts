@@ -97,7 +97,8 @@ export class TunDevice {
   }
 }
 
-function checkPrivileges(): void {
+/** Throws TunError when this process cannot create a TUN (no /dev/net/tun, not root). Cheap: call it before anything else. */
+export function checkPrivileges(): void {
   if (!existsSync('/dev/net/tun')) {
     throw new TunError('/dev/net/tun is missing: load the tun module (sudo modprobe tun), or in a container pass --device /dev/net/tun')
   }

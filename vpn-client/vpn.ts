@@ -7,7 +7,7 @@ import { DEFAULT_SUBNET, parseSubnet, type Subnet } from '../simulator/subnet.js
 import { ipFromString } from '../simulator/ipv4.js'
 import type { Logger } from '../node/log.js'
 import { VpnClient, VpnFatalError } from './client.js'
-import { TunDevice } from './tun-device.js'
+import { checkPrivileges, TunDevice } from './tun-device.js'
 
 /** The client's identity inside the data dir: X25519 private key, 64 hex digits, mode 0600. */
 export const CLIENT_KEY_FILE = 'vpn-key'
@@ -61,6 +61,7 @@ export function checkVpnAddress(ip: string, subnetText = DEFAULT_SUBNET): Subnet
  */
 export async function startVpn(opts: VpnOptions): Promise<RunningVpn> {
   const subnet = checkVpnAddress(opts.ip, opts.subnet)
+  checkPrivileges() // before the key file: a refused start should leave nothing behind
   const { key, created, path: keyPath } = await loadOrCreateKeyFile(join(opts.dataDir, CLIENT_KEY_FILE))
   opts.logger.info(created ? 'created VPN client key' : 'loaded VPN client key', { path: keyPath, publicKey: key.publicKey.toString('hex') })
   const tun = await TunDevice.open({ name: opts.dev, ip: opts.ip, prefixLength: subnet.prefix, mtu: opts.mtu, offload: opts.offload })

@@ -117,6 +117,8 @@ export async function bringUpVpn(opts: VpnOptions): Promise<RunningVpn> {
     if (err instanceof TunError) throw new Error(`cannot create the TUN interface: ${err.message}`)
     if (err instanceof VpnFatalError) throw new Error(`the simulator refused ${opts.ip}: ${err.message} (${err.code})`)
     if (err instanceof KeyFileError) throw new Error(`VPN client key: ${err.message}`)
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'EACCES' || code === 'EROFS') throw new Error(`cannot write the VPN client key in ${opts.dataDir}: ${(err as Error).message}`)
     throw err
   }
 }
