@@ -13,19 +13,19 @@
 //   node dist/bench/catchup.js [--blocks 10000] [--tx-blocks 2000] [--runs 3]
 import { loadavg } from 'node:os'
 import { join } from 'node:path'
-import { blockHash, decodeBlock, encodeBlock, type Block } from '../protocol/block-codec.js'
-import { MAX_BLOCKS_PER_MESSAGE, MAX_P2P_PAYLOAD_BYTES } from '../protocol/messages.js'
+import { blockHash, decodeBlock, encodeBlock, type Block } from '../protocol/chain/block-codec.js'
+import { MAX_BLOCKS_PER_MESSAGE, MAX_P2P_PAYLOAD_BYTES } from '../protocol/chain/messages.js'
 import type { NetworkParams } from '../node/chain/params.js'
-import { generateKeyPair } from '../node/chain/keys.js'
-import { Chainstate } from '../node/chainstate.js'
-import { createLogger, silentLogger } from '../node/log.js'
+import { generateKeyPair } from '../protocol/chain/keys.js'
+import { Chainstate } from '../node/chain/chainstate.js'
+import { createLogger, silentLogger } from '../lib/log.js'
 import { BkcNode } from '../node/node.js'
 import { fitBlocks } from '../node/p2p/sync-rules.js'
 import { ChainDb } from '../node/storage/chain-db.js'
-import { genesisRef, mineChain, type TestNetworkOptions } from '../test/helpers/fixtures.js'
-import { toHex } from '../protocol/bytes.js'
-import { benchNetwork, buildTransferChain, fmtInt, fmtMs, fmtRatio, intFlag, measure, median, printHeader, printTable, tempDir } from './lib.js'
-import { ChildNode, loopbackPrefix, writeNetworkFile } from './net-lib.js'
+import { genesisRef, mineChain, type TestNetworkOptions } from './lib/fixtures.js'
+import { toHex } from '../protocol/wire/bytes.js'
+import { benchNetwork, buildTransferChain, fmtInt, fmtMs, fmtRatio, intFlag, measure, median, printHeader, printTable, tempDir } from './lib/harness.js'
+import { ChildNode, loopbackPrefix, writeNetworkFile } from './lib/net.js'
 
 const BLOCKS = intFlag('blocks', 10_000)
 const TX_BLOCKS = intFlag('tx-blocks', 2000)

@@ -1,5 +1,5 @@
 // Why transaction signatures are verified with OpenSSL: secp256k1 verify/s of
-// node/chain/keys.ts's `verify` (node:crypto) against `verifyWithElliptic`,
+// protocol/chain/keys.ts's `verify` (node:crypto) against `verifyWithElliptic`,
 // and sign/s of `sign` (elliptic, RFC 6979), on distinct (key, message)
 // pairs; what the parsed-key cache saves (never-seen keys against one
 // repeated key); then the hashing and codec work around every block: sha256
@@ -7,13 +7,13 @@
 //
 //   node dist/bench/crypto.js [--pairs 2000] [--runs 5] [--cold-keys 500]
 import { hash as oneShotHash } from 'node:crypto'
-import { blockHash, decodeHeader, encodeHeader, HEADER_BYTES } from '../protocol/block-codec.js'
-import { sha256 } from '../protocol/hash.js'
-import { decodeTx, encodeTx, txId, txSigningMessage, type Transaction } from '../protocol/tx-codec.js'
-import { sign, verify, verifyWithElliptic, type KeyPair } from '../node/chain/keys.js'
+import { blockHash, decodeHeader, encodeHeader, HEADER_BYTES } from '../protocol/chain/block-codec.js'
+import { sha256 } from '../protocol/wire/hash.js'
+import { decodeTx, encodeTx, txId, txSigningMessage, type Transaction } from '../protocol/chain/tx-codec.js'
+import { sign, verify, verifyWithElliptic, type KeyPair } from '../protocol/chain/keys.js'
 import {
   FastSigner, fmtInt, fmtMs, fmtRatio, GENESIS_TIME, intFlag, keyPairs, median, printHeader, printTable, ratesSync,
-} from './lib.js'
+} from './lib/harness.js'
 
 const PAIRS = intFlag('pairs', 2000)
 const RUNS = intFlag('runs', 5)

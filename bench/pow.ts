@@ -6,7 +6,7 @@
 //   npx tsc -p tsconfig.json && node dist/bench/pow.js
 import { createHash, hash as oneShotHash, randomBytes } from 'node:crypto'
 import { availableParallelism } from 'node:os'
-import { HEADER_PREFIX_BYTES } from '../protocol/block-codec.js'
+import { HEADER_PREFIX_BYTES } from '../protocol/chain/block-codec.js'
 import { PowSearcher } from '../node/miner/pow-search.js'
 import { targetFromLeadingZeroBits, workForTarget } from '../node/miner/pow.js'
 

@@ -17,16 +17,16 @@
 //   node dist/bench/propagation.js [--blocks 30] [--txs 1000] [--line-blocks 10]
 import { loadavg } from 'node:os'
 import { join } from 'node:path'
-import { blockHash, encodeBlock, type Block } from '../protocol/block-codec.js'
-import { toHex } from '../protocol/bytes.js'
-import type { Transaction } from '../protocol/tx-codec.js'
-import { generateKeyPair } from '../node/chain/keys.js'
+import { blockHash, encodeBlock, type Block } from '../protocol/chain/block-codec.js'
+import { toHex } from '../protocol/wire/bytes.js'
+import type { Transaction } from '../protocol/chain/tx-codec.js'
+import { generateKeyPair } from '../protocol/chain/keys.js'
 import type { NetworkParams } from '../node/chain/params.js'
-import { createLogger } from '../node/log.js'
+import { createLogger } from '../lib/log.js'
 import { BkcNode } from '../node/node.js'
-import { mine, parentOf, type ParentRef } from '../test/helpers/fixtures.js'
-import { benchNetwork, FastSigner, fmtInt, fmtMs, intFlag, keyPairs, measure, median, percentile, printHeader, printTable, signedTransfer, tempDir } from './lib.js'
-import { ChildNode, loopbackPrefix, sleep, waitUntil, writeNetworkFile } from './net-lib.js'
+import { mine, parentOf, type ParentRef } from './lib/fixtures.js'
+import { benchNetwork, FastSigner, fmtInt, fmtMs, intFlag, keyPairs, measure, median, percentile, printHeader, printTable, signedTransfer, tempDir } from './lib/harness.js'
+import { ChildNode, loopbackPrefix, sleep, waitUntil, writeNetworkFile } from './lib/net.js'
 
 const BLOCKS = intFlag('blocks', 30)
 const TXS = intFlag('txs', 1000)

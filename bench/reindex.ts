@@ -9,15 +9,15 @@
 //
 //   node dist/bench/reindex.js [--blocks 2000] [--runs 3]
 import { join } from 'node:path'
-import { txSigningMessage } from '../protocol/tx-codec.js'
-import { verify } from '../node/chain/keys.js'
-import { Chainstate } from '../node/chainstate.js'
-import { silentLogger } from '../node/log.js'
+import { txSigningMessage } from '../protocol/chain/tx-codec.js'
+import { verify } from '../protocol/chain/keys.js'
+import { Chainstate } from '../node/chain/chainstate.js'
+import { silentLogger } from '../lib/log.js'
 import { ChainDb } from '../node/storage/chain-db.js'
 import {
   buildTransferChain, checkAccounts, fmtInt, fmtMs, fmtRatio, intFlag, measure, median, printHeader, printTable, tempDir,
   type Timing, type TransferChain,
-} from './lib.js'
+} from './lib/harness.js'
 
 const BLOCKS = intFlag('blocks', 2000)
 const RUNS = intFlag('runs', 3)

@@ -11,10 +11,10 @@ import { fork, type ChildProcess } from 'node:child_process'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
-import { toHex } from '../protocol/bytes.js'
-import { silentLogger } from '../node/log.js'
+import { toHex } from '../protocol/wire/bytes.js'
+import { silentLogger } from '../lib/log.js'
 import { BkcNode } from '../node/node.js'
-import { benchNetwork, fmtInt, fmtMs, fmtRatio, intFlag, keyPairs, median, printHeader, printTable, tempDir } from './lib.js'
+import { benchNetwork, fmtInt, fmtMs, fmtRatio, intFlag, keyPairs, median, printHeader, printTable, tempDir } from './lib/harness.js'
 import type { ClientJob, ClientResult } from './rpc-client.js'
 
 const REQUESTS = intFlag('requests', 20_000)

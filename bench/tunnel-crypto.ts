@@ -10,16 +10,16 @@
 //   node dist/bench/tunnel-crypto.js [--runs 5] [--packets 50000]
 import { randomBytes } from 'node:crypto'
 import nacl from 'tweetnacl'
-import { defineCatalogue } from '../protocol/catalogue.js'
-import { s } from '../protocol/schema.js'
+import { defineCatalogue } from '../protocol/wire/catalogue.js'
+import { s } from '../protocol/wire/schema.js'
 import {
   createTunnelFrameDecoder, decodeTunnelFrame, encodePacketFrame, MAX_TUNNEL_PAYLOAD_BYTES, TUNNEL_MAGIC,
-} from '../protocol/tunnel-messages.js'
+} from '../protocol/tunnel/messages.js'
 import {
   PacketCipher, TunnelKeyPair, TUNNEL_AEAD, type AeadAlgorithm,
-} from '../protocol/tunnel-crypto.js'
-import { ClientHandshake, ServerHandshake } from '../protocol/tunnel-handshake.js'
-import { fmtInt, intFlag, median, printHeader, printTable, ratesSync } from './lib.js'
+} from '../protocol/tunnel/crypto.js'
+import { ClientHandshake, ServerHandshake } from '../protocol/tunnel/handshake.js'
+import { fmtInt, intFlag, median, printHeader, printTable, ratesSync } from './lib/harness.js'
 
 const RUNS = intFlag('runs', 5)
 const PACKETS = intFlag('packets', 50_000)

@@ -16,8 +16,8 @@ import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { canRunNetns, NetnsLab } from '../test/helpers/netns-lab.js'
-import { fmtRatio, intFlag, median, printHeader, printTable, tempDir } from './lib.js'
+import { canRunNetns, NetnsLab } from './lib/netns-lab.js'
+import { fmtRatio, intFlag, median, printHeader, printTable, tempDir } from './lib/harness.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const BKC = join(ROOT, 'dist', 'bin', 'bkc.js')

@@ -5,4 +5,4 @@
 // I/O alike; a larger pool keeps key derivation from stalling block commits.
 // It is sized when first used, so this runs before anything is imported.
 process.env.UV_THREADPOOL_SIZE ??= '8'
-await import('../node/cli/main.js')
+await import('../cli/main.js')

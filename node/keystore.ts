@@ -11,14 +11,13 @@
 // Files are published with link(2), which refuses to overwrite: an existing
 // account is never replaced, and of two concurrent creates of one name
 // exactly one wins. The private key only ever reaches disk sealed.
-import { constants as fsConstants } from 'node:fs'
 import * as fsp from 'node:fs/promises'
 import { randomBytes, scrypt, type ScryptOptions } from 'node:crypto'
 import { join } from 'node:path'
 import nacl from 'tweetnacl'
-import { isHexOfLength, toHex } from '../protocol/bytes.js'
-import { addressFromPrivateKey, generateKeyPair, PRIVATE_KEY_BYTES } from './chain/keys.js'
-import { createFileExclusive, errno } from './fs-util.js'
+import { isHexOfLength, toHex } from '../protocol/wire/bytes.js'
+import { addressFromPrivateKey, generateKeyPair, PRIVATE_KEY_BYTES } from '../protocol/chain/keys.js'
+import { createFileExclusive, errno, PrivateFileError, readPrivateFile } from '../lib/files.js'
 
 export type KeystoreErrorCode =
   | 'ACCOUNT_EXISTS'
@@ -309,24 +308,15 @@ export class Keystore {
 
   private async read(name: string): Promise<KeystoreFile> {
     const path = this.pathOf(name)
-    let text: string
-    let handle: fsp.FileHandle
+    let text: string | null
     try {
       // O_NOFOLLOW: a symlink planted in the keystore is not followed.
-      handle = await fsp.open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW)
+      text = await readPrivateFile(path, MAX_FILE_BYTES)
     } catch (err) {
-      if (errno(err) === 'ENOENT') throw new KeystoreError('ACCOUNT_NOT_FOUND', `no account named "${name}"`)
-      if (errno(err) === 'ELOOP') throw new KeystoreError('CORRUPT_FILE', `keystore file ${path} is a symlink`)
+      if (err instanceof PrivateFileError) throw new KeystoreError('CORRUPT_FILE', `keystore file ${err.message}`)
       throw err
     }
-    try {
-      const stat = await handle.stat()
-      if (!stat.isFile()) throw new KeystoreError('CORRUPT_FILE', `keystore file ${path} is not a regular file`)
-      if (stat.size > MAX_FILE_BYTES) throw new KeystoreError('CORRUPT_FILE', `keystore file ${path} is too large`)
-      text = await handle.readFile('utf8')
-    } finally {
-      await handle.close()
-    }
+    if (text === null) throw new KeystoreError('ACCOUNT_NOT_FOUND', `no account named "${name}"`)
     const file = parseKeystoreFile(text, path)
     if (file.name !== name) throw new KeystoreError('CORRUPT_FILE', `keystore file ${path} holds account "${file.name}"`)
     return file

@@ -5,16 +5,16 @@
 // LinkHost.admit; timers are the server's too (one tick for all links), so a
 // packet costs no timer work here.
 import type { Socket } from 'node:net'
-import { ProtocolError } from '../protocol/errors.js'
-import type { Frame, FrameDecoder } from '../protocol/frame.js'
-import type { AuthBody } from '../protocol/tunnel-messages.js'
+import { ProtocolError } from '../protocol/wire/errors.js'
+import type { Frame, FrameDecoder } from '../protocol/wire/frame.js'
+import type { AuthBody } from '../protocol/tunnel/messages.js'
 import {
   createTunnelFrameDecoder, decodePacketFrame, encodePacketFrame, encodeTunnelFrame, isGsoFrame, isPacketFrame, tryDecodeTunnelFrame,
   type FrameCipher, type TunnelMessage,
-} from '../protocol/tunnel-messages.js'
-import { ServerHandshake } from '../protocol/tunnel-handshake.js'
-import type { TunnelKeyPair } from '../protocol/tunnel-crypto.js'
-import type { TokenBucket } from '../node/p2p/rate.js'
+} from '../protocol/tunnel/messages.js'
+import { ServerHandshake } from '../protocol/tunnel/handshake.js'
+import type { TunnelKeyPair } from '../protocol/tunnel/crypto.js'
+import type { TokenBucket } from '../lib/token-bucket.js'
 import type { ConnId } from './leases.js'
 import type { ClientStats } from './stats.js'
 

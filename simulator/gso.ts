@@ -10,7 +10,7 @@
 // checksum, and cuts a super-packet into gso_size segments with their own
 // IPv4 length, id and checksum, TCP sequence numbers, flags and checksum.
 // Pure, allocation per output packet only.
-import { VNET_HDR_BYTES } from '../protocol/tunnel-messages.js'
+import { VNET_HDR_BYTES } from '../protocol/tunnel/messages.js'
 
 export const VNET_F_NEEDS_CSUM = 1
 export const VNET_GSO_NONE = 0

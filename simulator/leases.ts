@@ -13,8 +13,8 @@
 // Pure and synchronous: the server owns the sockets and calls in; time comes
 // from an injectable clock.
 
-import { ipToString, isIPv4Number } from './ipv4.js'
-import type { Subnet } from './subnet.js'
+import { ipToString, isIPv4Number } from '../protocol/tunnel/ipv4.js'
+import type { Subnet } from '../protocol/tunnel/subnet.js'
 
 /** The server's identifier for one TCP connection; unique for the process's life. */
 export type ConnId = number

@@ -8,7 +8,7 @@
 // client holding its destination, and only if its source is the sender's own
 // leased IP.
 
-import { ipv4Destination, ipv4Problem, ipv4Source } from './ipv4.js'
+import { ipv4Destination, ipv4Problem, ipv4Source } from '../protocol/tunnel/ipv4.js'
 import type { ConnId, LeaseTable } from './leases.js'
 
 /**

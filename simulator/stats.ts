@@ -12,7 +12,7 @@
 // the router's reasons and RATE_LIMITED, the receiver for QUEUE_FULL (its
 // queue was full: it is the slow one).
 
-import { ipToString, isIPv4Number } from './ipv4.js'
+import { ipToString, isIPv4Number } from '../protocol/tunnel/ipv4.js'
 import type { ConnId } from './leases.js'
 import { ROUTER_DROP_REASONS, type DropReason } from './router.js'
 

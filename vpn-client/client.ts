@@ -12,15 +12,15 @@
 import { EventEmitter } from 'node:events'
 import net from 'node:net'
 import type { Duplex } from 'node:stream'
-import type { Frame } from '../protocol/frame.js'
-import { ProtocolError } from '../protocol/errors.js'
-import { ClientHandshake, type TunnelSession } from '../protocol/tunnel-handshake.js'
-import type { TunnelKeyPair } from '../protocol/tunnel-crypto.js'
+import type { Frame } from '../protocol/wire/frame.js'
+import { ProtocolError } from '../protocol/wire/errors.js'
+import { ClientHandshake, type TunnelSession } from '../protocol/tunnel/handshake.js'
+import type { TunnelKeyPair } from '../protocol/tunnel/crypto.js'
 import {
   createTunnelFrameDecoder, decodePacketFrame, decodeTunnelFrame, encodePacketFrame, encodeTunnelFrame, isGsoFrame, isPacketFrame,
   SEALED_TYPE_BIT, TUNNEL_MESSAGE_TYPES, TunnelError, type FrameCipher, type TunnelMessage,
-} from '../protocol/tunnel-messages.js'
-import type { Logger } from '../node/log.js'
+} from '../protocol/tunnel/messages.js'
+import type { Logger } from '../lib/log.js'
 import { classifyTunRead, plainPacket, TunRead, tunWriteFor } from './packet-path.js'
 
 export interface VpnClientOptions {

@@ -7,7 +7,7 @@
 // fill in, not a super-packet) travels as a plain PACKET, so clients without
 // offloads can take it; anything else needs the header and travels as
 // GSO_PACKET, which only clients that announced gso are sent.
-import { VNET_HDR_BYTES } from '../protocol/tunnel-messages.js'
+import { VNET_HDR_BYTES } from '../protocol/tunnel/messages.js'
 
 const IPV4_MIN_HEADER = 20
 /** virtio_net_hdr.flags bit: the checksum at csum_start + csum_offset is still to be computed. */

@@ -2,10 +2,11 @@
 // client, and take both down again. Used by `bkc vpn` and by
 // `bkc start --im-addr`, which runs the node on the TUN's address.
 import { join } from 'node:path'
-import { loadOrCreateKeyFile } from '../simulator/key-files.js'
-import { DEFAULT_SUBNET, parseSubnet, type Subnet } from '../simulator/subnet.js'
-import { ipFromString } from '../simulator/ipv4.js'
-import type { Logger } from '../node/log.js'
+import { loadOrCreateKeyFile } from '../lib/key-file.js'
+import { KEY_BYTES, TunnelKeyPair } from '../protocol/tunnel/crypto.js'
+import { DEFAULT_SUBNET, parseSubnet, type Subnet } from '../protocol/tunnel/subnet.js'
+import { ipFromString } from '../protocol/tunnel/ipv4.js'
+import type { Logger } from '../lib/log.js'
 import { VpnClient, VpnFatalError } from './client.js'
 import { checkPrivileges, TunDevice } from './tun-device.js'
 
@@ -62,7 +63,9 @@ export function checkVpnAddress(ip: string, subnetText = DEFAULT_SUBNET): Subnet
 export async function startVpn(opts: VpnOptions): Promise<RunningVpn> {
   const subnet = checkVpnAddress(opts.ip, opts.subnet)
   checkPrivileges() // before the key file: a refused start should leave nothing behind
-  const { key, created, path: keyPath } = await loadOrCreateKeyFile(join(opts.dataDir, CLIENT_KEY_FILE))
+  const keyPath = join(opts.dataDir, CLIENT_KEY_FILE)
+  const { secret, created } = await loadOrCreateKeyFile(keyPath, KEY_BYTES, () => TunnelKeyPair.generate().privateKeyBytes())
+  const key = TunnelKeyPair.fromPrivateKey(secret)
   opts.logger.info(created ? 'created VPN client key' : 'loaded VPN client key', { path: keyPath, publicKey: key.publicKey.toString('hex') })
   const tun = await TunDevice.open({ name: opts.dev, ip: opts.ip, prefixLength: subnet.prefix, mtu: opts.mtu, offload: opts.offload })
   opts.logger.info('TUN up', { dev: tun.name, ip: `${opts.ip}/${subnet.prefix}`, mtu: opts.mtu, offload: opts.offload })

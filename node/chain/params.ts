@@ -1,11 +1,11 @@
 // Network parameters: read from a network file (JSON) so every node of a
 // network shares one genesis and one set of consensus rules.
 import { readFileSync } from 'node:fs'
-import { fromHex, isHexOfLength } from '../../protocol/bytes.js'
-import { merkleRoot } from '../../protocol/merkle.js'
-import { ZERO_ADDRESS, ZERO_SIGNATURE, txId, type Transaction } from '../../protocol/tx-codec.js'
-import { blockHash, type Block } from '../../protocol/block-codec.js'
-import { isValidAddress } from './keys.js'
+import { fromHex, isHexOfLength } from '../../protocol/wire/bytes.js'
+import { merkleRoot } from '../../protocol/chain/merkle.js'
+import { ZERO_ADDRESS, ZERO_SIGNATURE, txId, type Transaction } from '../../protocol/chain/tx-codec.js'
+import { blockHash, type Block } from '../../protocol/chain/block-codec.js'
+import { isValidAddress } from '../../protocol/chain/keys.js'
 
 export interface ConsensusParams {
   blockReward: number

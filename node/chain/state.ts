@@ -1,9 +1,9 @@
 // Account state transitions, pure: given the accounts a block touches, apply
 // its transactions cumulatively and return the new values plus the undo data
 // that restores the old ones on a reorg.
-import { toHex } from '../../protocol/bytes.js'
-import type { Block } from '../../protocol/block-codec.js'
-import type { Transaction } from '../../protocol/tx-codec.js'
+import { toHex } from '../../protocol/wire/bytes.js'
+import type { Block } from '../../protocol/chain/block-codec.js'
+import type { Transaction } from '../../protocol/chain/tx-codec.js'
 import { ValidationError } from './errors.js'
 
 export interface Account {

@@ -1,12 +1,12 @@
 // Block and transaction rules that need no chain state: structure, proof of
 // work, reward form, transaction root, signatures. Pure functions.
-import { encodedBlockSize, encodeHeader, type Block, type BlockHeader } from '../../protocol/block-codec.js'
-import { sha256 } from '../../protocol/hash.js'
-import { merkleRoot } from '../../protocol/merkle.js'
-import { isRewardForm, txSigningMessage, txId, ZERO_SIGNATURE, type Transaction } from '../../protocol/tx-codec.js'
-import { toHex } from '../../protocol/bytes.js'
+import { encodedBlockSize, encodeHeader, type Block, type BlockHeader } from '../../protocol/chain/block-codec.js'
+import { sha256 } from '../../protocol/wire/hash.js'
+import { merkleRoot } from '../../protocol/chain/merkle.js'
+import { isRewardForm, txSigningMessage, txId, ZERO_SIGNATURE, type Transaction } from '../../protocol/chain/tx-codec.js'
+import { toHex } from '../../protocol/wire/bytes.js'
 import { hashMeetsTarget } from '../miner/pow.js'
-import { isValidAddress, verify } from './keys.js'
+import { isValidAddress, verify } from '../../protocol/chain/keys.js'
 import { ValidationError } from './errors.js'
 import type { ConsensusParams, NetworkParams } from './params.js'
 

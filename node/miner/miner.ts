@@ -3,13 +3,13 @@
 // start over. A tip change aborts the search at once; the short jobs pick up
 // new pool transactions and a fresh timestamp.
 import { randomInt } from 'node:crypto'
-import { toHex } from '../../protocol/bytes.js'
-import { encodeHeaderPrefix, HEADER_BYTES, type Block, type BlockHeader } from '../../protocol/block-codec.js'
-import { merkleRoot } from '../../protocol/merkle.js'
-import { TX_BYTES, ZERO_ADDRESS, ZERO_SIGNATURE, txId, type Transaction } from '../../protocol/tx-codec.js'
-import type { Chainstate, SubmitResult } from '../chainstate.js'
-import type { Logger } from '../log.js'
-import type { Mempool } from '../mempool.js'
+import { toHex } from '../../protocol/wire/bytes.js'
+import { encodeHeaderPrefix, HEADER_BYTES, type Block, type BlockHeader } from '../../protocol/chain/block-codec.js'
+import { merkleRoot } from '../../protocol/chain/merkle.js'
+import { TX_BYTES, ZERO_ADDRESS, ZERO_SIGNATURE, txId, type Transaction } from '../../protocol/chain/tx-codec.js'
+import type { Chainstate, SubmitResult } from '../chain/chainstate.js'
+import type { Logger } from '../../lib/log.js'
+import type { Mempool } from '../mempool/pool.js'
 import { PowSearcher } from './pow-search.js'
 
 export interface MinerOptions {

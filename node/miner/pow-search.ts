@@ -10,7 +10,7 @@
 // A search settles once every thread has answered for it: when it resolves,
 // none of its threads is still hashing, and `hashes` is exact.
 import { Worker } from 'node:worker_threads'
-import { isU64, MAX_SAFE_U64 } from '../../protocol/bytes.js'
+import { isU64, MAX_SAFE_U64 } from '../../protocol/wire/bytes.js'
 import { TARGET_BYTES } from './pow.js'
 
 export interface PowJob {

@@ -2,7 +2,7 @@
 // hash is sha256(prefix ‖ u64be(nonce)) read as a 256-bit big-endian integer;
 // the proof is valid when it is <= the header's target.
 import { hash as oneShotHash } from 'node:crypto'
-import { isU64, writeU64 } from '../../protocol/bytes.js'
+import { isU64, writeU64 } from '../../protocol/wire/bytes.js'
 
 export const HASH_BYTES = 32
 export const TARGET_BYTES = 32

@@ -7,8 +7,8 @@ import net from 'node:net'
 import { AddrMan, addrKey, type AddrSource, type PeerAddress } from './addrman.js'
 import { saveAddrMan } from './peer-store.js'
 import { Peer, type CloseInfo, type Hello, type PeerTimeouts } from './peer.js'
-import { encodeMessage, type Message } from '../../protocol/messages.js'
-import type { Logger } from '../log.js'
+import { encodeMessage, type Message } from '../../protocol/chain/messages.js'
+import type { Logger } from '../../lib/log.js'
 
 export const PROTOCOL_VERSION = 1
 

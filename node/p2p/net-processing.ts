@@ -3,18 +3,18 @@
 // (GET_BLOCKS/BLOCKS with a locator), holding orphans until their parents
 // arrive, gossiping addresses, and telling misbehaviour apart from honest
 // races.
-import { toHex } from '../../protocol/bytes.js'
-import { blockHash, decodeBlock, encodeBlock, HEADER_BYTES, type Block } from '../../protocol/block-codec.js'
-import { sha256 } from '../../protocol/hash.js'
-import { CodecError } from '../../protocol/codec-error.js'
-import { decodeTx, txId, type Transaction } from '../../protocol/tx-codec.js'
-import { MAX_BLOCKS_PER_MESSAGE, type Message, type MessageByType } from '../../protocol/messages.js'
-import type { Chainstate, SubmitResult, TipChange } from '../chainstate.js'
-import type { Logger } from '../log.js'
-import { PoolError, type PoolEntry } from '../mempool.js'
+import { toHex } from '../../protocol/wire/bytes.js'
+import { blockHash, decodeBlock, encodeBlock, HEADER_BYTES, type Block } from '../../protocol/chain/block-codec.js'
+import { sha256 } from '../../protocol/wire/hash.js'
+import { CodecError } from '../../protocol/wire/codec-error.js'
+import { decodeTx, txId, type Transaction } from '../../protocol/chain/tx-codec.js'
+import { MAX_BLOCKS_PER_MESSAGE, type Message, type MessageByType } from '../../protocol/chain/messages.js'
+import type { Chainstate, SubmitResult, TipChange } from '../chain/chainstate.js'
+import type { Logger } from '../../lib/log.js'
+import { PoolError, type PoolEntry } from '../mempool/pool.js'
 import type { Connman } from './connman.js'
 import type { Peer } from './peer.js'
-import { TokenBucket } from './rate.js'
+import { TokenBucket } from '../../lib/token-bucket.js'
 import { fitBlocks, forkHeight, heightsToServe, locatorHeights, OrphanPool } from './sync-rules.js'
 
 export interface NetProcessingDeps {

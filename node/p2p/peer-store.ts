@@ -11,7 +11,7 @@ import { constants as fsConstants } from 'node:fs'
 import * as fsp from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { AddrMan, type AddrEntry, type AddrManOptions } from './addrman.js'
-import { errno, syncDir } from '../fs-util.js'
+import { errno, syncDir } from '../../lib/files.js'
 
 export const PEERS_FILE_NAME = 'peers.json'
 

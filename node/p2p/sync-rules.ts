@@ -2,7 +2,7 @@
 // names, where a peer's chain forks from ours, which blocks to send for a
 // GET_BLOCKS and how many fit in one BLOCKS frame, and the bounded pool of
 // orphan blocks (parent not yet known). No sockets, no storage.
-import { MAX_BLOCKS_PER_MESSAGE, MAX_LOCATOR } from '../../protocol/messages.js'
+import { MAX_BLOCKS_PER_MESSAGE, MAX_LOCATOR } from '../../protocol/chain/messages.js'
 
 /** Locator entries listed one by one below the tip before the steps start doubling. */
 const DENSE_LOCATOR_ENTRIES = 10

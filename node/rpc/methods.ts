@@ -1,10 +1,10 @@
 // The node's JSON-RPC methods: the original report's names and positional
 // params (so its curl bodies work unchanged), plus getStatus,
 // getTransactionsByAccount and getAccount.
-import { isValidAddress } from '../chain/keys.js'
+import { isValidAddress } from '../../protocol/chain/keys.js'
 import { KeystoreError } from '../keystore.js'
-import { PoolError, type PoolErrorCode } from '../mempool.js'
-import { BusyError } from '../limits.js'
+import { PoolError, type PoolErrorCode } from '../mempool/pool.js'
+import { BusyError } from '../../lib/semaphore.js'
 import { MinerClosedError } from '../miner/miner.js'
 import { NotUnlockedError, type BkcNode } from '../node.js'
 import { APP, RpcError } from './errors.js'

@@ -1,8 +1,8 @@
 // JSON shapes of transactions and blocks on the RPC surface. Byte fields
 // are lower-case hex; integers are JSON numbers (all below 2^53).
-import { toHex } from '../../protocol/bytes.js'
-import { blockHash, encodedBlockSize, type Block } from '../../protocol/block-codec.js'
-import { isRewardForm, txId, type Transaction } from '../../protocol/tx-codec.js'
+import { toHex } from '../../protocol/wire/bytes.js'
+import { blockHash, encodedBlockSize, type Block } from '../../protocol/chain/block-codec.js'
+import { isRewardForm, txId, type Transaction } from '../../protocol/chain/tx-codec.js'
 
 export interface TxView {
   hash: string

@@ -1,5 +1,5 @@
 // Binary layouts of the values the chain store keeps (fixed-size, big-endian).
-import { readU64, writeU64 } from '../../protocol/bytes.js'
+import { readU64, writeU64 } from '../../protocol/wire/bytes.js'
 import type { Account, BlockUndo } from '../chain/state.js'
 
 export function encodeAccount(a: Account): Buffer {

@@ -9,9 +9,9 @@ import t, { type Test } from 'tap'
 import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ChildProcess } from 'node:child_process'
-import { tempDir, testNetworkJson } from '../helpers/fixtures.js'
+import { tempDir, testNetworkJson } from '../../bench/lib/fixtures.js'
 import { BKC_BIN, PACKAGE_DIR, SCRIPTS_DIR, sleep, waitFor } from '../helpers/node-fixtures.js'
-import { canRunNetns, NetnsLab } from '../helpers/netns-lab.js'
+import { canRunNetns, NetnsLab } from '../../bench/lib/netns-lab.js'
 import { findTunAddon } from '../../vpn-client/native-tun.js'
 
 const HOSTS = ['h1', 'h2', 'h3', 'h4', 'h5'] as const

@@ -2,13 +2,13 @@
 // handshake, then sends and receives IP packets and control messages. Also
 // builds small IPv4 packets with a given source and destination.
 import net from 'node:net'
-import type { Frame } from '../../protocol/frame.js'
-import { ClientHandshake, type TunnelSession } from '../../protocol/tunnel-handshake.js'
-import type { ServerHello, TunnelKeyPair } from '../../protocol/tunnel-crypto.js'
+import type { Frame } from '../../protocol/wire/frame.js'
+import { ClientHandshake, type TunnelSession } from '../../protocol/tunnel/handshake.js'
+import type { ServerHello, TunnelKeyPair } from '../../protocol/tunnel/crypto.js'
 import {
   createTunnelFrameDecoder, decodeTunnelFrame, encodePacketFrame, encodeTunnelFrame, SEALED_TYPE_BIT, TUNNEL_MESSAGE_TYPES,
   type TunnelMessage,
-} from '../../protocol/tunnel-messages.js'
+} from '../../protocol/tunnel/messages.js'
 
 export interface TunnelClientOptions {
   port: number

@@ -7,7 +7,7 @@ import t from 'tap'
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { canRunNetns, NetnsLab } from '../helpers/netns-lab.js'
+import { canRunNetns, NetnsLab } from '../../bench/lib/netns-lab.js'
 
 const PACKAGE_DIR = fileURLToPath(new URL('../../', import.meta.url))
 const TCP_STREAM = `${PACKAGE_DIR}dist/bench/tcp-stream.js`

@@ -2,10 +2,10 @@
 // must cost the offender its connection while the node keeps syncing from
 // honest peers.
 import t from 'tap'
-import { encodeBlock } from '../../protocol/block-codec.js'
+import { encodeBlock } from '../../protocol/chain/block-codec.js'
 import { targetFromLeadingZeroBits } from '../../node/miner/pow.js'
-import { generateKeyPair } from '../../node/chain/keys.js'
-import { mine } from '../helpers/fixtures.js'
+import { generateKeyPair } from '../../protocol/chain/keys.js'
+import { mine } from '../../bench/lib/fixtures.js'
 import { handshaken, mineBlocks, rawHost, startNet, waitConverged } from '../helpers/net-fixtures.js'
 
 t.test('a peer that claims a far better chain but sends nothing is dropped, and sync goes on from an honest peer', async (t) => {

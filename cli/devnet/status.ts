@@ -1,0 +1,110 @@
+// `bkc devnet`'s status display: what each node reports (pure formatting)
+// and, on a terminal, a block of lines redrawn in place.
+import { formatColumns } from './plan.js'
+
+/** The getStatus fields the devnet shows. */
+export interface NodeStatus {
+  height: number
+  hash: string
+  peers: number
+  pending: number
+  mining: boolean
+}
+
+export type NodeView =
+  | { name: string; state: 'up'; status: NodeStatus }
+  /** The process runs but its RPC did not answer this round. */
+  | { name: string; state: 'unreachable'; error: string }
+  /** The process has exited. */
+  | { name: string; state: 'down'; exit: string }
+
+/** Picks the shown fields out of a getStatus result; undefined when it is not one. */
+export function toNodeStatus(v: unknown): NodeStatus | undefined {
+  if (typeof v !== 'object' || v === null) return undefined
+  const s = v as Record<string, unknown>
+  const count = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0
+  if (!count(s['height']) || typeof s['hash'] !== 'string' || !count(s['peers']) || !count(s['pending']) || typeof s['mining'] !== 'boolean') return undefined
+  return { height: s['height'], hash: s['hash'], peers: s['peers'], pending: s['pending'], mining: s['mining'] }
+}
+
+export function shortHash(hash: string): string {
+  return hash.slice(0, 8)
+}
+
+/** "in sync at 42 (0a1b2c3d)", or how far apart the nodes are, and who is down. */
+export function syncSummary(views: readonly NodeView[]): string {
+  const up = views.flatMap((v) => (v.state === 'up' ? [v.status] : []))
+  const parts: string[] = []
+  if (up.length > 0) {
+    const tips = new Set(up.map((s) => s.hash))
+    if (tips.size === 1) {
+      parts.push(`in sync at ${up[0]!.height} (${shortHash(up[0]!.hash)})`)
+    } else {
+      const heights = up.map((s) => s.height)
+      parts.push(`not in sync: ${tips.size} tips, heights ${Math.min(...heights)}-${Math.max(...heights)}`)
+    }
+  }
+  const down = views.filter((v) => v.state === 'down').map((v) => v.name)
+  if (down.length > 0) parts.push(`down: ${down.join(', ')}`)
+  const unreachable = views.filter((v) => v.state === 'unreachable').map((v) => v.name)
+  if (unreachable.length > 0) parts.push(`not answering: ${unreachable.join(', ')}`)
+  if (parts.length === 0) parts.push('no node answers')
+  return parts.join('; ')
+}
+
+function clock(now: Date): string {
+  return now.toTimeString().slice(0, 8)
+}
+
+/** One line per node plus a summary line: the terminal display. */
+export function formatStatusBlock(views: readonly NodeView[], now: Date): string[] {
+  const rows = views.map((v): string[] => {
+    if (v.state === 'down') return [v.name, `down (${v.exit})`]
+    if (v.state === 'unreachable') return [v.name, `not answering (${v.error})`]
+    const s = v.status
+    return [v.name, `height ${s.height}`, `tip ${shortHash(s.hash)}`, `peers ${s.peers}`, `pool ${s.pending}`, s.mining ? 'mining' : '']
+  })
+  return [...formatColumns(rows), `${clock(now)}  ${syncSummary(views)}`]
+}
+
+/** Everything on one line: the periodic display when stdout is a file or pipe. */
+export function formatStatusLine(views: readonly NodeView[], now: Date): string {
+  const nodes = views.map((v) => {
+    if (v.state === 'down') return `${v.name} down`
+    if (v.state === 'unreachable') return `${v.name} ?`
+    const s = v.status
+    return `${v.name} h=${s.height} ${shortHash(s.hash)} peers=${s.peers} pool=${s.pending}${s.mining ? ' mining' : ''}`
+  })
+  return `${clock(now)} ${nodes.join(' | ')} | ${syncSummary(views)}`
+}
+
+/**
+ * A block of lines redrawn in place on a terminal (ANSI cursor-up and
+ * erase). Messages printed through `note` go above the block, which is
+ * drawn again afresh on the next `draw`.
+ */
+export class StatusBoard {
+  private drawn = 0
+
+  constructor(private readonly out: NodeJS.WriteStream) {}
+
+  draw(lines: readonly string[]): void {
+    // A line wider than the terminal wraps and would throw the cursor-up count off.
+    const width = Math.max(20, (this.out.columns || 80) - 1)
+    const text = lines.map((l) => ([...l].length > width ? [...l].slice(0, width - 1).join('') + '…' : l))
+    this.out.write(this.erase() + text.map((l) => l + '\n').join(''))
+    this.drawn = text.length
+  }
+
+  note(text: string): void {
+    this.out.write(this.erase() + text + (text.endsWith('\n') ? '' : '\n'))
+    this.drawn = 0
+  }
+
+  private erase(): string {
+    if (this.drawn === 0) return ''
+    const n = this.drawn
+    this.drawn = 0
+    return `\r\x1b[${n}A\x1b[J`
+  }
+}

@@ -1,0 +1,50 @@
+// Parsing and checking of command-line values shared by the subcommands.
+import { isIP } from 'node:net'
+import { LOG_LEVELS, type LogFormat, type LogLevel } from '../lib/log.js'
+
+export class UsageError extends Error {
+  override name = 'UsageError'
+}
+
+export function parsePort(flag: string, allowZero = false) {
+  return (v: unknown): number => {
+    const n = typeof v === 'number' ? v : Number(v)
+    if (!Number.isInteger(n) || n < (allowZero ? 0 : 1) || n > 65535) {
+      throw new UsageError(`--${flag} must be a port number (${allowZero ? '0-65535, 0 = any free port' : '1-65535'}), got "${String(v)}"`)
+    }
+    return n
+  }
+}
+
+export function parseIp(flag: string) {
+  return (v: unknown): string => {
+    if (typeof v !== 'string' || isIP(v) === 0) throw new UsageError(`--${flag} must be an IP address, got "${String(v)}"`)
+    return v
+  }
+}
+
+export function parsePositiveInt(flag: string, max: number) {
+  return (v: unknown): number => {
+    const n = typeof v === 'number' ? v : Number(v)
+    if (!Number.isInteger(n) || n < 1 || n > max) throw new UsageError(`--${flag} must be an integer from 1 to ${max}, got "${String(v)}"`)
+    return n
+  }
+}
+
+export function parseLogLevel(v: unknown): LogLevel {
+  if (!LOG_LEVELS.includes(v as LogLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${String(v)}"`)
+  return v as LogLevel
+}
+
+export function parseLogFormat(v: unknown): LogFormat {
+  if (v !== 'text' && v !== 'json') throw new UsageError(`--log-format must be text or json, got "${String(v)}"`)
+  return v
+}
+
+/** A flag given twice arrives as an array: a single-valued flag refuses that. */
+export function single<T>(flag: string, parse: (v: unknown) => T) {
+  return (v: unknown): T => {
+    if (Array.isArray(v)) throw new UsageError(`--${flag} was given ${v.length} times; give it once`)
+    return parse(v)
+  }
+}

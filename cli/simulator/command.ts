@@ -1,0 +1,120 @@
+// `bkc simulator`: run the internet simulator until SIGINT/SIGTERM, which
+// send RESTARTING to every client (so they come back quickly) and exit 0.
+import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import type { Argv } from 'yargs'
+import { createLogger } from '../../lib/log.js'
+import { AllowListError, loadOrCreateServerKey, readAllowList } from '../../simulator/key-files.js'
+import { DEFAULT_SIMULATOR_PORT, SimulatorServer } from '../../simulator/server.js'
+import { DEFAULT_SUBNET, parseSubnet, SubnetError, type Subnet } from '../../protocol/tunnel/subnet.js'
+import { errno } from '../../lib/files.js'
+import { parseIp, parseLogFormat, parseLogLevel, parsePort, parsePositiveInt, single, UsageError } from '../options.js'
+import { stopOnSignals } from '../signals.js'
+
+export function simulatorOptions<T>(y: Argv<T>) {
+  return y
+    .option('host', { type: 'string', default: '0.0.0.0', describe: 'address to accept VPN clients on (and serve --stats-port)', coerce: single('host', parseIp('host')) })
+    .option('port', { type: 'number', default: DEFAULT_SIMULATOR_PORT, describe: 'TCP port for VPN clients (0 = any free port, logged)', coerce: single('port', parsePort('port', true)) })
+    .option('subnet', { type: 'string', default: DEFAULT_SUBNET, describe: 'private range clients may claim addresses in', coerce: single('subnet', parseSubnetFlag) })
+    .option('secret', { type: 'string', describe: 'network secret clients must prove (visible in ps: prefer --secret-file)', coerce: single('secret', parseSecret('secret')) })
+    .option('secret-file', { type: 'string', describe: 'file holding the network secret (trailing newline ignored)', coerce: single('secret-file', (v) => String(v)) })
+    .option('allow', { type: 'string', describe: 'allow-list file: one client public key (64 hex digits) per line', coerce: single('allow', (v) => String(v)) })
+    .option('max-clients', { type: 'number', default: 1024, describe: 'registered clients at most', coerce: single('max-clients', parsePositiveInt('max-clients', 65_536)) })
+    .option('rate-limit', { type: 'number', describe: 'packets per second each client may send [default: unlimited]', coerce: single('rate-limit', parsePositiveInt('rate-limit', 10_000_000)) })
+    .option('encrypt', { type: 'boolean', default: true, describe: 'seal tunnel frames; --no-encrypt for lab packet captures' })
+    .option('stats-port', { type: 'number', describe: 'serve the stats JSON on HOST:PORT (0 = any free port)', coerce: single('stats-port', parsePort('stats-port', true)) })
+    .option('data-dir', { type: 'string', default: './data/simulator', describe: "where the simulator's key lives", coerce: single('data-dir', (v) => String(v)) })
+    .option('log-level', { type: 'string', default: 'info', describe: 'error | warn | info | debug', coerce: single('log-level', parseLogLevel) })
+    .option('log-format', { type: 'string', default: 'text', describe: 'text | json', coerce: single('log-format', parseLogFormat) })
+    .conflicts('secret', 'secret-file')
+}
+
+export interface SimulatorArgs {
+  host: string
+  port: number
+  subnet: Subnet
+  secret?: string
+  secretFile?: string
+  allow?: string
+  maxClients: number
+  rateLimit?: number
+  encrypt: boolean
+  statsPort?: number
+  dataDir: string
+  logLevel: ReturnType<typeof parseLogLevel>
+  logFormat: ReturnType<typeof parseLogFormat>
+}
+
+function parseSubnetFlag(v: unknown): Subnet {
+  try {
+    return parseSubnet(String(v))
+  } catch (err) {
+    if (err instanceof SubnetError) throw new UsageError(`--subnet: ${err.message}`)
+    throw err
+  }
+}
+
+export function parseSecret(flag: string) {
+  return (v: unknown): string => {
+    const text = String(v)
+    if (text === '') throw new UsageError(`--${flag} must not be empty`)
+    return text
+  }
+}
+
+export function readSecretFile(path: string, flag = 'secret-file'): string {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new UsageError(`--${flag} ${path}: cannot read it (${errno(err) ?? (err as Error).message})`)
+  }
+  const secret = text.replace(/\r?\n$/, '')
+  if (secret === '') throw new UsageError(`--${flag} ${path} is empty`)
+  return secret
+}
+
+export async function runSimulator(args: SimulatorArgs): Promise<void> {
+  const secret = args.secretFile !== undefined ? readSecretFile(args.secretFile) : args.secret
+  let allowKeys: Set<string> | undefined
+  if (args.allow !== undefined) {
+    try {
+      allowKeys = await readAllowList(args.allow)
+    } catch (err) {
+      if (err instanceof AllowListError) throw new UsageError(`--allow: ${err.message}`)
+      throw new UsageError(`--allow ${args.allow}: cannot read it (${errno(err) ?? (err as Error).message})`)
+    }
+  }
+  const logger = createLogger({ level: args.logLevel, format: args.logFormat })
+  const dataDir = resolve(args.dataDir)
+  const { key, created, path } = await loadOrCreateServerKey(dataDir)
+  if (created) logger.info('created the simulator key', { path })
+  const sim = await SimulatorServer.start({
+    staticKey: key,
+    host: args.host,
+    port: args.port,
+    subnet: args.subnet,
+    encrypt: args.encrypt,
+    secret,
+    allowKeys,
+    maxClients: args.maxClients,
+    rateLimitPps: args.rateLimit,
+    statsPort: args.statsPort,
+    logger,
+  })
+  const { host, port } = sim.address
+  const stats = sim.statsAddress
+  logger.info('simulator listening', {
+    address: `${host}:${port}`,
+    serverKey: key.publicKey.toString('hex'),
+    subnet: args.subnet.toString(),
+    encrypt: args.encrypt,
+    secret: secret !== undefined,
+    allowList: allowKeys === undefined ? 'off' : `${allowKeys.size} keys`,
+    maxClients: args.maxClients,
+    rateLimit: args.rateLimit ?? 'off',
+    stats: stats === null ? 'off' : `http://${stats.host}:${stats.port}/stats`,
+  })
+
+  stopOnSignals(() => sim.stop(), logger, 'shutting down: telling clients the simulator restarts')
+}

@@ -1,0 +1,90 @@
+// Small file-system helpers for the modules that keep files of their own
+// (keystore, peer list, key files): atomic creation, private reads.
+import { randomBytes } from 'node:crypto'
+import { constants as fsConstants, promises as fsp } from 'node:fs'
+import { basename, dirname, join } from 'node:path'
+
+/** The `code` of a Node system error (ENOENT, EEXIST, …), if it has one. */
+export function errno(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null ? (err as { code?: string }).code : undefined
+}
+
+/** fsync a directory so a rename or link in it survives a crash; skipped where directories cannot be synced. */
+export async function syncDir(dir: string): Promise<void> {
+  if (process.platform === 'win32') return
+  const handle = await fsp.open(dir, 'r')
+  try {
+    await handle.sync()
+  } catch (err) {
+    const code = errno(err)
+    if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'EPERM' && code !== 'EBADF') throw err
+  } finally {
+    await handle.close()
+  }
+}
+
+/**
+ * Creates `path` with `content` (mode 0600) only if it does not exist yet,
+ * atomically: written to a temp file beside it ("." prefix), fsync'd, then
+ * published with link() — which fails rather than replace an existing file —
+ * and the directory fsync'd. A crash leaves either no file or the whole one.
+ * Returns false when the file already existed.
+ */
+export async function createFileExclusive(path: string, content: string): Promise<boolean> {
+  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(8).toString('hex')}.tmp`)
+  try {
+    const handle = await fsp.open(temp, 'wx', 0o600)
+    try {
+      await handle.writeFile(content, 'utf8')
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    try {
+      await fsp.link(temp, path)
+    } catch (err) {
+      if (errno(err) === 'EEXIST') return false
+      throw err
+    }
+  } finally {
+    await fsp.unlink(temp).catch(() => {})
+  }
+  await syncDir(dirname(path))
+  return true
+}
+
+/** Why `readPrivateFile` refused a path; the message names the path. */
+export class PrivateFileError extends Error {
+  override name = 'PrivateFileError'
+  constructor(
+    readonly code: 'SYMLINK' | 'NOT_A_FILE' | 'TOO_LARGE',
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+/**
+ * Reads a small file that holds a secret (keystore entry, private key) as
+ * UTF-8, or null when it does not exist. O_NOFOLLOW: a symlink planted in
+ * its place is refused, not followed; so are a non-file and one over
+ * `maxBytes`, checked on the open handle before reading.
+ */
+export async function readPrivateFile(path: string, maxBytes: number): Promise<string | null> {
+  let handle: fsp.FileHandle
+  try {
+    handle = await fsp.open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW)
+  } catch (err) {
+    if (errno(err) === 'ENOENT') return null
+    if (errno(err) === 'ELOOP') throw new PrivateFileError('SYMLINK', `${path} is a symlink`)
+    throw err
+  }
+  try {
+    const stat = await handle.stat()
+    if (!stat.isFile()) throw new PrivateFileError('NOT_A_FILE', `${path} is not a regular file`)
+    if (stat.size > maxBytes) throw new PrivateFileError('TOO_LARGE', `${path} is too large`)
+    return await handle.readFile('utf8')
+  } finally {
+    await handle.close()
+  }
+}

@@ -1,0 +1,155 @@
+// `bkc start` through the real binary (dist/bin/bkc.js): flag checking and
+// exit codes (2 = usage, 1 = runtime failure), aliases, the data-dir lock,
+// SIGTERM and JSON logs. Nodes listen on a random 127.X.0.0/16 address.
+import t, { type Test } from 'tap'
+import { existsSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { tempDir, testNetworkJson } from '../../bench/lib/fixtures.js'
+import {
+  BKC_BIN, randomLoopbackOctet, readyUrl, rpcResult, runBkc, spawnBkc, stopProcess, waitFor, type BkcProcess,
+} from '../helpers/node-fixtures.js'
+
+if (!existsSync(BKC_BIN)) throw new Error(`${BKC_BIN} is missing: build first (npm test runs tsc)`)
+
+const prefix = `127.${randomLoopbackOctet()}`
+let nextHost = 1
+/** A fresh loopback address for each node this file starts. */
+const host = (): string => `${prefix}.54.${nextHost++}`
+
+function workDir(t: Test): { dir: string; network: string } {
+  const tmp = tempDir('bkc-cli-')
+  t.teardown(tmp.cleanup)
+  const network = join(tmp.path, 'network.json')
+  writeFileSync(network, JSON.stringify(testNetworkJson({ networkId: 'bkc-cli', bits: 12 })))
+  return { dir: tmp.path, network }
+}
+
+/** Starts a node and waits for its "node ready" log line; returns its RPC URL. */
+async function startNode(t: Test, args: string[], cwd: string): Promise<{ proc: BkcProcess; url: string }> {
+  const proc = spawnBkc(['start', ...args], { cwd })
+  t.teardown(() => stopProcess(proc))
+  const url = await waitFor('"node ready" in the log', () => {
+    if (proc.hasExited()) throw new Error(`bkc exited early:\n${proc.stderr()}`)
+    return readyUrl(proc.stderr())
+  }, { timeoutMs: 20_000, intervalMs: 50 }).catch((err: Error) => {
+    throw new Error(`${err.message}\nstderr:\n${proc.stderr()}`)
+  })
+  return { proc, url }
+}
+
+t.test('usage errors exit 2 with a message naming the flag', async (t) => {
+  const { dir, network } = workDir(t)
+  const base = ['start', '--data-dir', join(dir, 'data'), '--network', network]
+  const cases: Array<[string[], RegExp]> = [
+    [['--bogus-flag'], /bogus-flag/],
+    [['--port', '0'], /--port must be a port number.*"0"/],
+    [['--port', '70000'], /--port must be a port number.*"70000"/],
+    [['--rpc-port', 'abc'], /--rpc-port must be a port number/],
+    [['--listen', 'not-an-ip'], /--listen must be an IP address.*not-an-ip/],
+    [['--log-level', 'loud'], /--log-level must be one of error, warn, info, debug.*loud/],
+    [['--log-format', 'xml'], /--log-format must be text or json/],
+    [['--port', '5555', '--port', '5556'], /--port was given 2 times/],
+    [['--imPort', '0'], /--im-port must be a port number/],
+  ]
+  for (const [flags, message] of cases) {
+    const r = await runBkc([...base, ...flags], { cwd: dir })
+    t.equal(r.code, 2, `${flags.join(' ')}: exit 2`)
+    t.match(r.stderr, message, `${flags.join(' ')}: says what is wrong`)
+    t.notMatch(r.stderr, /\n\s+at /, 'no stack trace')
+  }
+  t.notOk(existsSync(join(dir, 'data')), 'nothing was created')
+  const none = await runBkc([], { cwd: dir })
+  t.equal(none.code, 2, 'no command: exit 2')
+  t.match(none.stderr, /give a command/)
+})
+
+t.test('a network file that cannot be read: exit 1', async (t) => {
+  const { dir } = workDir(t)
+  const r = await runBkc(['start', '--listen', host(), '--rpc-port', '0', '--data-dir', join(dir, 'data'), '--network', '/nonexistent/net.json'], { cwd: dir })
+  t.equal(r.code, 1)
+  t.match(r.stderr, /cannot read network file \/nonexistent\/net\.json/)
+  const bad = join(dir, 'bad.json')
+  writeFileSync(bad, '{"name": ')
+  const r2 = await runBkc(['start', '--listen', host(), '--rpc-port', '0', '--data-dir', join(dir, 'data'), '--network', bad], { cwd: dir })
+  t.equal(r2.code, 1)
+  t.match(r2.stderr, /is not valid JSON/)
+})
+
+t.test('a second node on the same data dir exits 1: "in use"', async (t) => {
+  const { dir, network } = workDir(t)
+  const data = join(dir, 'data')
+  const first = await startNode(t, ['--listen', host(), '--rpc-port', '0', '--data-dir', data, '--network', network], dir)
+  const r = await runBkc(['start', '--listen', host(), '--rpc-port', '0', '--data-dir', data, '--network', network], { cwd: dir })
+  t.equal(r.code, 1)
+  t.match(r.stderr, /in use/)
+  t.equal((await rpcResult<{ height: number }>(first.url, 'getStatus')).height, 0, 'the first node is unharmed')
+})
+
+t.test('aliases: --rpcport is the RPC port; --imAddr/--imPort parse; a VPN address outside the subnet is a usage error', async (t) => {
+  const { dir, network } = workDir(t)
+  const port = 20_000 + Math.floor(Math.random() * 40_000)
+  const h = host()
+  const { url } = await startNode(t, ['--listen', h, '--rpcport', String(port), '--data-dir', join(dir, 'data'), '--network', network], dir)
+  t.equal(url, `http://${h}:${port}/`, '--rpcport took effect')
+  t.match(await rpcResult(url, 'getStatus'), { network: 'bkc-cli' })
+
+  const vpn = await runBkc(['start', '--listen', host(), '--imAddr', '10.1.2.3', '--imPort', '55556', '--data-dir', join(dir, 'vpn'), '--network', network], { cwd: dir })
+  t.notMatch(vpn.stderr, /Unknown argument/i, 'the aliases are known flags')
+  t.match(vpn.stderr, /is outside the simulator's subnet 192\.168\.0\.0\/16/)
+  t.equal(vpn.code, 2)
+
+  const flags = ['--im-addr', '10.1.2.3', '--data-dir', join(dir, 'vpn')]
+  const bad: Array<[string[], RegExp]> = [
+    [['vpn', '--ip', '192.168.53.5', '--im-addr', '10.1.2.3', '--mtu', '40'], /--mtu must be an integer from 68/],
+    [['vpn', '--ip', '192.168.53.5', '--im-addr', '10.1.2.3', '--im-key', 'abc'], /--im-key must be 64 hex digits/],
+    [['vpn', '--ip', '192.168.53.5', '--im-addr', '10.1.2.3', '--dev', 'a-name-far-too-long'], /--dev must be an interface name/],
+    [['vpn', '--ip', '192.168.0.0', ...flags], /network or broadcast address/],
+    [['vpn', '--ip', '192.168.53.5'], /needs --im-addr/],
+    [['vpn', '--ip', '192.168.53.5', ...flags, '--im-secret-file', join(dir, 'missing')], /--im-secret-file .*cannot read it/],
+  ]
+  for (const [args, message] of bad) {
+    const r = await runBkc(args, { cwd: dir })
+    t.match(r.stderr, message, args.join(' '))
+    t.equal(r.code, 2, 'usage error')
+  }
+})
+
+t.test('SIGTERM while mining: exits 0 promptly and logs "stopped"', async (t) => {
+  const { dir, network } = workDir(t)
+  const { proc, url } = await startNode(t, ['--listen', host(), '--rpc-port', '0', '--data-dir', join(dir, 'data'), '--network', network], dir)
+  await rpcResult(url, 'createAccount', ['m', 'pw'])
+  t.equal(await rpcResult(url, 'mining', ['m', 'pw']), true)
+  await waitFor('a mined block', async () => (await rpcResult<{ height: number }>(url, 'getStatus')).height >= 1)
+  const sent = Date.now()
+  proc.child.kill('SIGTERM')
+  const timer = setTimeout(() => proc.child.kill('SIGKILL'), 10_000)
+  const { code, signal } = await proc.exited
+  clearTimeout(timer)
+  const took = Date.now() - sent
+  t.equal(signal, null, 'not killed')
+  t.equal(code, 0)
+  t.ok(took < 2000, `exited within 2 s (took ${took} ms)`)
+  t.match(proc.stderr(), /shutting down.*SIGTERM/)
+  t.match(proc.stderr(), /mining stopped/)
+  t.match(proc.stderr(), /\bstopped\n/)
+})
+
+t.test('--log-format json: every stderr line is a JSON object with level and message', async (t) => {
+  const { dir, network } = workDir(t)
+  const { proc } = await startNode(t, ['--listen', host(), '--rpc-port', '0', '--log-format', 'json', '--log-level', 'debug', '--data-dir', join(dir, 'data'), '--network', network], dir)
+  await stopProcess(proc)
+  const lines = proc.stderr().split('\n').filter((l) => l !== '')
+  t.ok(lines.length >= 3, 'logged startup, ready and stop')
+  for (const line of lines) {
+    let rec: Record<string, unknown> | null = null
+    try {
+      rec = JSON.parse(line) as Record<string, unknown>
+    } catch {
+      // reported below
+    }
+    t.ok(rec !== null && typeof rec === 'object', `JSON: ${line.slice(0, 80)}`)
+    t.type(rec?.['level'], 'string')
+    t.type(rec?.['message'], 'string')
+  }
+  t.ok(lines.some((l) => (JSON.parse(l) as { message: string }).message === 'stopped'))
+})

@@ -1,0 +1,153 @@
+// Network files: every malformed field is refused with a message naming it;
+// the genesis block is a pure function of the file.
+import t from 'tap'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { toHex } from '../../../../protocol/wire/bytes.js'
+import { blockHash } from '../../../../protocol/chain/block-codec.js'
+import { merkleRoot } from '../../../../protocol/chain/merkle.js'
+import { txId } from '../../../../protocol/chain/tx-codec.js'
+import { generateKeyPair } from '../../../../protocol/chain/keys.js'
+import { NetworkFileError, loadNetworkFile, networkFromJson } from '../../../../node/chain/params.js'
+import { checkReward } from '../../../../node/chain/validation.js'
+import { GENESIS_TIME, hexAddress, tempDir, testNetworkJson } from '../../../../bench/lib/fixtures.js'
+import { be32, offCurveX } from '../../../helpers/tamper.js'
+
+type Json = Record<string, any>
+const DEVNET = fileURLToPath(new URL('../../../../node/networks/devnet.json', import.meta.url))
+const k1 = generateKeyPair()
+const k2 = generateKeyPair()
+const base = (): Json => testNetworkJson({ balances: { [hexAddress(k1)]: 100, [hexAddress(k2)]: 5 } }) as Json
+const edit = (f: (j: Json) => void): Json => {
+  const j = structuredClone(base())
+  f(j)
+  return j
+}
+const refused = (message: RegExp) => ({ name: 'NetworkFileError', message })
+
+t.test('a well-formed file loads', async (t) => {
+  const net = networkFromJson(base(), 'x')
+  t.equal(net.name, 'test')
+  t.equal(net.networkId, 'bkc-test')
+  t.equal(net.magic, 0x626b6374)
+  t.equal(net.consensus.blockReward, 20)
+  t.equal(net.genesis.header.height, 0)
+  t.equal(net.genesis.header.timestamp, GENESIS_TIME)
+  t.equal(net.genesis.txs.length, 2)
+  t.same(net.genesisHash, blockHash(net.genesis.header))
+  t.same(net.genesis.header.txRoot, merkleRoot(net.genesis.txs.map(txId)))
+  t.same(net.genesis.header.target, net.consensus.target)
+})
+
+t.test('each malformed field is refused, naming the field', async (t) => {
+  const cases: Array<[string, (j: Json) => void, RegExp]> = [
+    ['not an object', () => {}, /expected a JSON object/],
+    ['missing name', (j) => delete j.name, /\.name: /],
+    ['empty name', (j) => (j.name = ''), /\.name: /],
+    ['name of 65 chars', (j) => (j.name = 'n'.repeat(65)), /\.name: /],
+    ['missing networkId', (j) => delete j.networkId, /\.networkId: /],
+    ['numeric networkId', (j) => (j.networkId = 7), /\.networkId: /],
+    ['magic without 0x', (j) => (j.magic = '626b6374'), /\.magic: /],
+    ['magic of 7 digits', (j) => (j.magic = '0x626b637'), /\.magic: /],
+    ['magic as a number', (j) => (j.magic = 0x626b6374), /\.magic: /],
+    ['magic not hex', (j) => (j.magic = '0x626b63zz'), /\.magic: /],
+    ['missing consensus', (j) => delete j.consensus, /\.consensus: /],
+    ['target of 63 hex digits', (j) => (j.consensus.target = 'f'.repeat(63)), /consensus\.target: expected 64 hex/],
+    ['target of 66 hex digits', (j) => (j.consensus.target = 'f'.repeat(66)), /consensus\.target: /],
+    ['target not hex', (j) => (j.consensus.target = 'g'.repeat(64)), /consensus\.target: /],
+    ['zero target', (j) => (j.consensus.target = '0'.repeat(64)), /consensus\.target: must not be zero/],
+    ['zero reward', (j) => (j.consensus.blockReward = 0), /consensus\.blockReward: /],
+    ['fractional reward', (j) => (j.consensus.blockReward = 1.5), /consensus\.blockReward: /],
+    ['string reward', (j) => (j.consensus.blockReward = '20'), /consensus\.blockReward: /],
+    ['zero block time', (j) => (j.consensus.targetBlockTimeMs = 0), /consensus\.targetBlockTimeMs: /],
+    ['zero median span', (j) => (j.consensus.medianTimeSpan = 0), /consensus\.medianTimeSpan: /],
+    ['negative future limit', (j) => (j.consensus.maxFutureBlockTimeMs = -1), /consensus\.maxFutureBlockTimeMs: /],
+    ['maxBlockBytes 1023', (j) => (j.consensus.maxBlockBytes = 1023), /consensus\.maxBlockBytes: /],
+    ['maxBlockBytes 4 MiB + 1', (j) => (j.consensus.maxBlockBytes = 4 * 1024 * 1024 + 1), /consensus\.maxBlockBytes: /],
+    ['missing genesis', (j) => delete j.genesis, /\.genesis: /],
+    ['negative genesis timestamp', (j) => (j.genesis.timestamp = -1), /genesis\.timestamp: /],
+    ['genesis timestamp above 2^53-1', (j) => (j.genesis.timestamp = 2 ** 53), /genesis\.timestamp: /],
+    ['balances as an array', (j) => (j.genesis.balances = []), /genesis\.balances: /],
+    ['balance to a short hex', (j) => (j.genesis.balances = { '02ab': 5 }), /genesis\.balances: "02ab" is not an address/],
+    ['balance to a non-hex key', (j) => (j.genesis.balances = { alice: 5 }), /genesis\.balances: "alice" is not an address/],
+    ['balance to an off-curve x', (j) => (j.genesis.balances = { ['02' + be32(offCurveX()).toString('hex')]: 5 }), /is not an address/],
+    ['balance to the zero address', (j) => (j.genesis.balances = { ['00'.repeat(33)]: 5 }), /is not an address/],
+    ['balance to an 04-prefixed key', (j) => (j.genesis.balances = { ['04' + hexAddress(k1).slice(2)]: 5 }), /is not an address/],
+    ['fractional balance', (j) => (j.genesis.balances[hexAddress(k1)] = 1.5), /genesis\.balances\[".{66}"\]: expected a positive integer/],
+    ['string balance', (j) => (j.genesis.balances[hexAddress(k1)] = '100'), /genesis\.balances\[/],
+    ['zero balance', (j) => (j.genesis.balances[hexAddress(k1)] = 0), /genesis\.balances\[/],
+    ['balance above 2^53-1', (j) => (j.genesis.balances[hexAddress(k1)] = 2 ** 53), /genesis\.balances\[/],
+  ]
+  for (const [label, f, message] of cases) {
+    const json = label === 'not an object' ? [] : edit(f)
+    t.throws(() => networkFromJson(json, 'net.json'), refused(message), label)
+  }
+  t.throws(() => networkFromJson(null), refused(/expected a JSON object/), 'null')
+  t.throws(() => networkFromJson('{}'), refused(/expected a JSON object/), 'a string')
+})
+
+t.test('boundaries that are allowed', async (t) => {
+  t.doesNotThrow(() => networkFromJson(edit((j) => (j.consensus.maxBlockBytes = 1024))))
+  t.doesNotThrow(() => networkFromJson(edit((j) => (j.consensus.maxBlockBytes = 4 * 1024 * 1024))))
+  t.doesNotThrow(() => networkFromJson(edit((j) => (j.consensus.target = 'F'.repeat(64)))), 'upper-case hex target')
+  t.doesNotThrow(() => networkFromJson(edit((j) => (j.genesis.timestamp = 0))))
+  t.equal(networkFromJson(edit((j) => delete j.genesis.balances)).genesis.txs.length, 0, 'no balances: empty genesis')
+})
+
+t.test('genesis is a pure function of the file', async (t) => {
+  const a = networkFromJson(base())
+  t.same(networkFromJson(base()).genesisHash, a.genesisHash, 'same file, same genesis hash')
+  const reordered = edit((j) => (j.genesis.balances = { [hexAddress(k2)]: 5, [hexAddress(k1)]: 100 }))
+  t.same(networkFromJson(reordered).genesisHash, a.genesisHash, 'key order in the JSON does not matter')
+  const cases: Array<[string, (j: Json) => void]> = [
+    ['a different balance', (j) => (j.genesis.balances[hexAddress(k1)] = 101)],
+    ['an extra account', (j) => (j.genesis.balances[hexAddress(generateKeyPair())] = 1)],
+    ['a different timestamp', (j) => (j.genesis.timestamp += 1)],
+    ['a different target', (j) => (j.consensus.target = '07' + 'f'.repeat(62))],
+  ]
+  for (const [label, f] of cases) t.notSame(networkFromJson(edit(f)).genesisHash, a.genesisHash, label)
+})
+
+t.test('genesis allocations are reward-form credits sorted by address', async (t) => {
+  const net = networkFromJson(base())
+  const to = net.genesis.txs.map((tx) => toHex(tx.to))
+  t.same(to, [...to].sort())
+  for (const tx of net.genesis.txs) {
+    t.ok(tx.from.equals(Buffer.alloc(33)) && tx.signature.equals(Buffer.alloc(64)) && tx.nonce === 0)
+  }
+  t.throws(() => checkReward(net.genesis.txs[0], net.genesis.header, net.consensus), { code: 'BAD_REWARD' }, 'genesis is not a mined block')
+})
+
+t.test('the shipped devnet.json loads', async (t) => {
+  const net = loadNetworkFile(DEVNET)
+  t.equal(net.name, 'devnet')
+  t.equal(net.networkId, 'bkc-devnet-1')
+  t.equal(net.genesisHash.length, 32)
+  t.same(loadNetworkFile(DEVNET).genesisHash, net.genesisHash, 'stable across loads')
+})
+
+t.test('loadNetworkFile reports unreadable and non-JSON files', async (t) => {
+  const dir = tempDir()
+  t.teardown(dir.cleanup)
+  t.throws(() => loadNetworkFile(join(dir.path, 'missing.json')), refused(/cannot read network file/))
+  const bad = join(dir.path, 'bad.json')
+  writeFileSync(bad, '{ "name": ')
+  t.throws(() => loadNetworkFile(bad), refused(/is not valid JSON/))
+  const good = join(dir.path, 'good.json')
+  writeFileSync(good, JSON.stringify(edit((j) => delete j.magic)))
+  t.throws(() => loadNetworkFile(good), refused(new RegExp(`${good.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\.magic: `)), 'the path is in the message')
+  t.ok(new NetworkFileError('x') instanceof Error)
+})
+
+t.test('genesis balance keys are case-insensitive and may not repeat', async (t) => {
+  const { generateKeyPair } = await import('../../../../protocol/chain/keys.js')
+  const { networkFromJson, NetworkFileError } = await import('../../../../node/chain/params.js')
+  const { testNetworkJson } = await import('../../../../bench/lib/fixtures.js')
+  const a = generateKeyPair().address.toString('hex')
+  const b = generateKeyPair().address.toString('hex')
+  const lower = networkFromJson(testNetworkJson({ balances: { [a]: 5, [b]: 7 } }))
+  const upper = networkFromJson(testNetworkJson({ balances: { [b.toUpperCase()]: 7, [a.toUpperCase()]: 5 } }))
+  t.equal(upper.genesisHash.toString('hex'), lower.genesisHash.toString('hex'), 'same genesis in either case')
+  t.throws(() => networkFromJson(testNetworkJson({ balances: { [a]: 5, [a.toUpperCase()]: 6 } })), NetworkFileError, 'one address twice')
+})
