@@ -24,7 +24,19 @@ import { fitBlocks } from '../node/p2p/sync-rules.js'
 import { ChainDb } from '../node/storage/chain-db.js'
 import { genesisRef, mineChain, type TestNetworkOptions } from './lib/fixtures.js'
 import { toHex } from '../protocol/wire/bytes.js'
-import { benchNetwork, buildTransferChain, fmtInt, fmtMs, fmtRatio, intFlag, measure, median, printHeader, printTable, tempDir } from './lib/harness.js'
+import {
+  benchNetwork,
+  buildTransferChain,
+  fmtInt,
+  fmtMs,
+  fmtRatio,
+  intFlag,
+  measure,
+  median,
+  printHeader,
+  printTable,
+  tempDir,
+} from './lib/harness.js'
 import { ChildNode, loopbackPrefix, writeNetworkFile } from './lib/net.js'
 
 const BLOCKS = intFlag('blocks', 10_000)
@@ -48,14 +60,26 @@ interface BenchChain {
 function emptyChain(): BenchChain {
   const netOpts = { balances: {}, networkId: 'bkc-bench-catchup' }
   const net = benchNetwork({}, netOpts.networkId)
-  return { name: `${fmtInt(BLOCKS)} empty blocks`, net, netOpts, blocks: mineChain(net, genesisRef(net), BLOCKS, { miner: generateKeyPair().address }), warmup: Math.min(BLOCKS, 1000) }
+  return {
+    name: `${fmtInt(BLOCKS)} empty blocks`,
+    net,
+    netOpts,
+    blocks: mineChain(net, genesisRef(net), BLOCKS, { miner: generateKeyPair().address }),
+    warmup: Math.min(BLOCKS, 1000),
+  }
 }
 
 function transferChain(): BenchChain {
   const c = buildTransferChain({ blocks: TX_BLOCKS, accounts: ACCOUNTS, transfersPerBlock: TRANSFERS_PER_BLOCK })
   // buildTransferChain funds every account with its default balance on network 'bkc-bench'.
   const balances = Object.fromEntries(c.accounts.map((k) => [toHex(k.address), 1_000_000_000]))
-  return { name: `${fmtInt(TX_BLOCKS)} blocks × ${TRANSFERS_PER_BLOCK} transfers`, net: c.net, netOpts: { balances, networkId: c.net.networkId }, blocks: c.blocks, warmup: Math.min(TX_BLOCKS, 100) }
+  return {
+    name: `${fmtInt(TX_BLOCKS)} blocks × ${TRANSFERS_PER_BLOCK} transfers`,
+    net: c.net,
+    netOpts: { balances, networkId: c.net.networkId },
+    blocks: c.blocks,
+    warmup: Math.min(TX_BLOCKS, 100),
+  }
 }
 
 /** Chainstate.submitBlocks on a fresh database, in batches the size of a BLOCKS message; ms, and optionally the serve times after. */
@@ -70,7 +94,8 @@ async function submitLocally(dir: string, chain: BenchChain, serve: boolean): Pr
         if (bad) throw new Error(`local submitBlocks: block ${bad.hash} is ${bad.status}`)
       }
     })
-    if (cs.tip.height !== chain.blocks.length) throw new Error(`local submitBlocks reached height ${cs.tip.height}, expected ${chain.blocks.length}`)
+    if (cs.tip.height !== chain.blocks.length)
+      throw new Error(`local submitBlocks reached height ${cs.tip.height}, expected ${chain.blocks.length}`)
     return { ms: t.ms, serveMs: serve ? await serveAll(cs) : [] }
   } finally {
     await db.close()
@@ -91,7 +116,13 @@ async function serveAll(cs: Chainstate): Promise<number[]> {
       const found = await cs.getBlockByHeight(h)
       if (!found) throw new Error(`serve: no block at height ${h}`)
       blocks.push(encodeBlock(found.block))
-      if (fitBlocks(blocks.map((b) => b.length), MAX_P2P_PAYLOAD_BYTES) < blocks.length) throw new Error('serve: a batch did not fit one message')
+      if (
+        fitBlocks(
+          blocks.map((b) => b.length),
+          MAX_P2P_PAYLOAD_BYTES,
+        ) < blocks.length
+      )
+        throw new Error('serve: a batch did not fit one message')
     }
     for (const b of blocks) toHex(blockHash(decodeBlock(b).header))
     out.push(performance.now() - start)
@@ -111,7 +142,14 @@ interface SyncRun {
 /** A fresh B, dialled to A; resolves once B's tip reaches the chain's height. */
 async function syncOnce(chain: BenchChain, dataDir: string, host: string, a: ChildNode): Promise<SyncRun> {
   const target = chain.blocks.length
-  const b = await BkcNode.start({ listen: host, port: P2P_PORT, rpcPort: 0, dataDir, network: chain.net, logger: createLogger({ level: 'warn' }) })
+  const b = await BkcNode.start({
+    listen: host,
+    port: P2P_PORT,
+    rpcPort: 0,
+    dataDir,
+    network: chain.net,
+    logger: createLogger({ level: 'warn' }),
+  })
   try {
     const arrivals: number[] = []
     const tips: number[] = []
@@ -120,7 +158,10 @@ async function syncOnce(chain: BenchChain, dataDir: string, host: string, a: Chi
     })
     let timer: NodeJS.Timeout | undefined
     const synced = new Promise<number>((resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`B reached height ${b.chain.tip.height} of ${target} in ${SYNC_TIMEOUT_MS} ms`)), SYNC_TIMEOUT_MS)
+      timer = setTimeout(
+        () => reject(new Error(`B reached height ${b.chain.tip.height} of ${target} in ${SYNC_TIMEOUT_MS} ms`)),
+        SYNC_TIMEOUT_MS,
+      )
       b.chain.on('tip', (change) => {
         const now = performance.now()
         tips.push(now)
@@ -167,11 +208,23 @@ async function runCase(chain: BenchChain, root: string, prefix: string, caseNo: 
   process.stderr.write(`${chain.name}: local submitBlocks run 1: ${fmtMs(first.ms)}\n`)
 
   const aHost = `${prefix}.${caseNo}.1`
-  const a = new ChildNode('A', aHost, RPC_PORT, ['--listen', aHost, '--port', String(P2P_PORT), '--rpc-port', String(RPC_PORT), '--data-dir', aDir, '--network', networkFile])
+  const a = new ChildNode('A', aHost, RPC_PORT, [
+    '--listen',
+    aHost,
+    '--port',
+    String(P2P_PORT),
+    '--rpc-port',
+    String(RPC_PORT),
+    '--data-dir',
+    aDir,
+    '--network',
+    networkFile,
+  ])
   const sync: SyncRun[] = []
   try {
     const ready = await a.waitForLog((l) => l.message === 'node ready', 60_000, 'node ready')
-    if (ready.fields['height'] !== chain.blocks.length) throw new Error(`A started at height ${String(ready.fields['height'])}, expected ${chain.blocks.length}`)
+    if (ready.fields['height'] !== chain.blocks.length)
+      throw new Error(`A started at height ${String(ready.fields['height'])}, expected ${chain.blocks.length}`)
     // Local and network runs alternate, so a change in the machine's other load hits both alike.
     for (let run = 0; run < RUNS; run++) {
       if (run > 0) {
@@ -212,7 +265,13 @@ function report(results: CaseResult[]): void {
   )
   console.log('')
   printTable(
-    ['per BLOCKS message of 500 (medians)', 'B: validate + store', 'B idle: next batch in flight', 'idle share of the sync', 'A: serve (local, no socket)'],
+    [
+      'per BLOCKS message of 500 (medians)',
+      'B: validate + store',
+      'B idle: next batch in flight',
+      'idle share of the sync',
+      'A: serve (local, no socket)',
+    ],
     results.map((r) => {
       const work = r.sync.flatMap((s) => s.processMs)
       const wait = r.sync.flatMap((s) => s.waitMs)
@@ -231,7 +290,9 @@ async function main(): Promise<void> {
       `A: \`bkc start\` child process serving the chain from its data dir; B: BkcNode in this process, fresh data dir each run,`,
       `dialled to A (connman.addPeer, as --bootstrap does); loopback ${prefix}.x.y; sync time = dial → B's tip at A's height;`,
       `baseline: Chainstate.submitBlocks on the same blocks in batches of ${MAX_BLOCKS_PER_MESSAGE}, fresh LevelDB, no network; medians of ${RUNS} runs`,
-      `load average at start: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
+      `load average at start: ${loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' ')}`,
     ].join('\n'),
   )
   const tmp = tempDir('bkc-bench-catchup-')
@@ -248,7 +309,11 @@ async function main(): Promise<void> {
     }
     report(results)
     console.log('')
-    console.log(`load average at end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`)
+    console.log(
+      `load average at end: ${loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' ')}`,
+    )
   } finally {
     tmp.cleanup()
   }

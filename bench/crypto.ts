@@ -12,7 +12,17 @@ import { sha256 } from '../protocol/wire/hash.js'
 import { decodeTx, encodeTx, txId, txSigningMessage, type Transaction } from '../protocol/chain/tx-codec.js'
 import { sign, verify, verifyWithElliptic, type KeyPair } from '../protocol/chain/keys.js'
 import {
-  FastSigner, fmtInt, fmtMs, fmtRatio, GENESIS_TIME, intFlag, keyPairs, median, printHeader, printTable, ratesSync,
+  FastSigner,
+  fmtInt,
+  fmtMs,
+  fmtRatio,
+  GENESIS_TIME,
+  intFlag,
+  keyPairs,
+  median,
+  printHeader,
+  printTable,
+  ratesSync,
 } from './lib/harness.js'
 
 const PAIRS = intFlag('pairs', 2000)
@@ -40,7 +50,12 @@ function record(name: string, rates: number[], note = ''): number {
 function messages(keys: KeyPair[]): Buffer[] {
   return keys.map((k, i) => {
     const tx: Transaction = {
-      from: k.address, to: keys[(i + 1) % keys.length]!.address, amount: i + 1, nonce: i, timestamp: GENESIS_TIME + i, signature: Buffer.alloc(64),
+      from: k.address,
+      to: keys[(i + 1) % keys.length]!.address,
+      amount: i + 1,
+      nonce: i,
+      timestamp: GENESIS_TIME + i,
+      signature: Buffer.alloc(64),
     }
     return txSigningMessage(NETWORK_ID, tx)
   })
@@ -57,13 +72,20 @@ function signatures(keys: KeyPair[]): void {
   const msgs = messages(keys)
   const addrs = keys.map((k) => k.address)
   let sigs: Buffer[] = []
-  const signRate = record(`sign (elliptic, RFC 6979) — used`, ratesSync(RUNS, keys.length, () => {
-    sigs = keys.map((k, i) => sign(k.privateKey, msgs[i]!))
-  }))
+  const signRate = record(
+    `sign (elliptic, RFC 6979) — used`,
+    ratesSync(RUNS, keys.length, () => {
+      sigs = keys.map((k, i) => sign(k.privateKey, msgs[i]!))
+    }),
+  )
   const signers = keys.map((k) => new FastSigner(k.privateKey))
-  const osslSignRate = record('sign (node:crypto + low-S fold) — reference', ratesSync(RUNS, keys.length, () => {
-    for (let i = 0; i < keys.length; i++) signers[i]!.sign(msgs[i]!)
-  }), 'random nonces, not RFC 6979')
+  const osslSignRate = record(
+    'sign (node:crypto + low-S fold) — reference',
+    ratesSync(RUNS, keys.length, () => {
+      for (let i = 0; i < keys.length; i++) signers[i]!.sign(msgs[i]!)
+    }),
+    'random nonces, not RFC 6979',
+  )
 
   // A tampered signature must fail on both paths, or the rates below mean nothing.
   const bad = Buffer.from(sigs[0]!)
@@ -71,8 +93,15 @@ function signatures(keys: KeyPair[]): void {
   if (verify(addrs[0]!, msgs[0]!, bad) || verifyWithElliptic(addrs[0]!, msgs[0]!, bad)) throw new Error('a tampered signature verified')
 
   verifyAll('verify warm-up', verify, addrs, msgs, sigs) // parses every key once: the runs below hit the cache
-  const ossl = record('verify (node:crypto), key cache warm — used', ratesSync(RUNS, keys.length, () => verifyAll('verify', verify, addrs, msgs, sigs)))
-  const ell = record('verifyWithElliptic', ratesSync(RUNS, keys.length, () => verifyAll('verifyWithElliptic', verifyWithElliptic, addrs, msgs, sigs)), 'no key cache')
+  const ossl = record(
+    'verify (node:crypto), key cache warm — used',
+    ratesSync(RUNS, keys.length, () => verifyAll('verify', verify, addrs, msgs, sigs)),
+  )
+  const ell = record(
+    'verifyWithElliptic',
+    ratesSync(RUNS, keys.length, () => verifyAll('verifyWithElliptic', verifyWithElliptic, addrs, msgs, sigs)),
+    'no key cache',
+  )
 
   ratios.push([`verify: node:crypto / elliptic`, fmtRatio(ossl / ell)])
   ratios.push([`sign: node:crypto / elliptic (if signing moved to OpenSSL)`, fmtRatio(osslSignRate / signRate)])
@@ -85,7 +114,17 @@ function keyCache(): void {
     const keys = keyPairs(COLD_KEYS)
     const msgs = messages(keys)
     const sigs = keys.map((k, i) => new FastSigner(k.privateKey).sign(msgs[i]!))
-    fresh.push(ratesSync(1, keys.length, () => verifyAll('verify, cold', verify, keys.map((k) => k.address), msgs, sigs))[0]!)
+    fresh.push(
+      ratesSync(1, keys.length, () =>
+        verifyAll(
+          'verify, cold',
+          verify,
+          keys.map((k) => k.address),
+          msgs,
+          sigs,
+        ),
+      )[0]!,
+    )
   }
   const cold = record('verify (node:crypto), never-seen keys', fresh, `${fmtInt(COLD_KEYS)} new keys a run`)
 
@@ -95,48 +134,89 @@ function keyCache(): void {
   const sigs = msgs.map((m) => signer.sign(m))
   const addrs = msgs.map(() => one.address)
   verifyAll('verify warm-up', verify, addrs, msgs, sigs)
-  const warm = record('verify (node:crypto), one repeated key', ratesSync(RUNS, COLD_KEYS, () => verifyAll('verify, warm', verify, addrs, msgs, sigs)))
+  const warm = record(
+    'verify (node:crypto), one repeated key',
+    ratesSync(RUNS, COLD_KEYS, () => verifyAll('verify, warm', verify, addrs, msgs, sigs)),
+  )
   ratios.push(['verify: repeated key / never-seen key', fmtRatio(warm / cold)])
   ratios.push(['key parse cost (never-seen − repeated, per verify)', fmtMs(1000 / cold - 1000 / warm)])
 }
 
 function hashing(keys: KeyPair[]): void {
   const header = {
-    height: 123_456, prevHash: sha256(Buffer.from('prev')), timestamp: GENESIS_TIME, txRoot: sha256(Buffer.from('root')),
-    miner: keys[0]!.address, target: Buffer.alloc(32, 0xff), proofType: 'pow' as const, nonce: 42,
+    height: 123_456,
+    prevHash: sha256(Buffer.from('prev')),
+    timestamp: GENESIS_TIME,
+    txRoot: sha256(Buffer.from('root')),
+    miner: keys[0]!.address,
+    target: Buffer.alloc(32, 0xff),
+    proofType: 'pow' as const,
+    nonce: 42,
   }
   const bytes = encodeHeader(header)
   if (bytes.length !== HEADER_BYTES) throw new Error(`header is ${bytes.length} bytes, expected ${HEADER_BYTES}`)
   let sink = 0
   const n = CODEC_OPS
-  record(`sha256 of a ${HEADER_BYTES}-byte header (protocol/hash)`, ratesSync(RUNS, n, () => {
-    for (let i = 0; i < n; i++) sink ^= sha256(bytes)[0]!
-  }))
-  record(`crypto.hash one-shot, ${HEADER_BYTES} bytes`, ratesSync(RUNS, n, () => {
-    for (let i = 0; i < n; i++) sink ^= oneShotHash('sha256', bytes, 'buffer')[0]!
-  }), 'what the miner hashes with')
-  record('blockHash (encodeHeader + sha256)', ratesSync(RUNS, n, () => {
-    for (let i = 0; i < n; i++) sink ^= blockHash(header)[0]!
-  }))
-  record('decodeHeader', ratesSync(RUNS, n, () => {
-    for (let i = 0; i < n; i++) sink ^= decodeHeader(bytes).height
-  }))
+  record(
+    `sha256 of a ${HEADER_BYTES}-byte header (protocol/hash)`,
+    ratesSync(RUNS, n, () => {
+      for (let i = 0; i < n; i++) sink ^= sha256(bytes)[0]!
+    }),
+  )
+  record(
+    `crypto.hash one-shot, ${HEADER_BYTES} bytes`,
+    ratesSync(RUNS, n, () => {
+      for (let i = 0; i < n; i++) sink ^= oneShotHash('sha256', bytes, 'buffer')[0]!
+    }),
+    'what the miner hashes with',
+  )
+  record(
+    'blockHash (encodeHeader + sha256)',
+    ratesSync(RUNS, n, () => {
+      for (let i = 0; i < n; i++) sink ^= blockHash(header)[0]!
+    }),
+  )
+  record(
+    'decodeHeader',
+    ratesSync(RUNS, n, () => {
+      for (let i = 0; i < n; i++) sink ^= decodeHeader(bytes).height
+    }),
+  )
 
-  const tx: Transaction = { from: keys[0]!.address, to: keys[1]!.address, amount: 5, nonce: 7, timestamp: GENESIS_TIME, signature: Buffer.alloc(64, 3) }
+  const tx: Transaction = {
+    from: keys[0]!.address,
+    to: keys[1]!.address,
+    amount: 5,
+    nonce: 7,
+    timestamp: GENESIS_TIME,
+    signature: Buffer.alloc(64, 3),
+  }
   const txBytes = encodeTx(tx)
   if (!decodeTx(txBytes).to.equals(tx.to)) throw new Error('tx codec round trip failed')
-  record('encodeTx', ratesSync(RUNS, n, () => {
-    for (let i = 0; i < n; i++) sink ^= encodeTx(tx)[0]!
-  }))
-  record('decodeTx', ratesSync(RUNS, n, () => {
-    for (let i = 0; i < n; i++) sink ^= decodeTx(txBytes).amount
-  }))
-  record('txId (encodeTx + sha256)', ratesSync(RUNS, n, () => {
-    for (let i = 0; i < n; i++) sink ^= txId(tx)[0]!
-  }))
-  record('txSigningMessage', ratesSync(RUNS, n, () => {
-    for (let i = 0; i < n; i++) sink ^= txSigningMessage(NETWORK_ID, tx)[0]!
-  }))
+  record(
+    'encodeTx',
+    ratesSync(RUNS, n, () => {
+      for (let i = 0; i < n; i++) sink ^= encodeTx(tx)[0]!
+    }),
+  )
+  record(
+    'decodeTx',
+    ratesSync(RUNS, n, () => {
+      for (let i = 0; i < n; i++) sink ^= decodeTx(txBytes).amount
+    }),
+  )
+  record(
+    'txId (encodeTx + sha256)',
+    ratesSync(RUNS, n, () => {
+      for (let i = 0; i < n; i++) sink ^= txId(tx)[0]!
+    }),
+  )
+  record(
+    'txSigningMessage',
+    ratesSync(RUNS, n, () => {
+      for (let i = 0; i < n; i++) sink ^= txSigningMessage(NETWORK_ID, tx)[0]!
+    }),
+  )
   if (sink === -1) console.log('') // keeps the results observably used
 }
 
@@ -146,7 +226,9 @@ async function main(): Promise<void> {
     `secp256k1 on ${fmtInt(PAIRS)} distinct (key, message) pairs; ${fmtInt(CODEC_OPS)} ops a run for hashing and codecs; medians of ${RUNS} runs`,
   )
   if (PAIRS + RUNS * COLD_KEYS + 1 >= KEY_CACHE_MAX) {
-    console.log(`warning: ${PAIRS + RUNS * COLD_KEYS + 1} distinct keys exceed the key cache (${KEY_CACHE_MAX}); warm figures include parsing\n`)
+    console.log(
+      `warning: ${PAIRS + RUNS * COLD_KEYS + 1} distinct keys exceed the key cache (${KEY_CACHE_MAX}); warm figures include parsing\n`,
+    )
   }
   const keys = keyPairs(PAIRS)
   signatures(keys)

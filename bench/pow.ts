@@ -43,7 +43,7 @@ function compareStrategies(): void {
     ["one-shot crypto.hash, 'buffer'", (n) => (buf.writeUInt32BE(n >>> 0, lo), oneShotHash('sha256', buf, 'buffer'))],
     ["createHash().update(buf), 'binary'", (n) => (buf.writeUInt32BE(n >>> 0, lo), createHash('sha256').update(buf).digest('binary'))],
     ["midstate hash.copy(), 'binary'", (n) => (nonce.writeUInt32BE(n >>> 0, 4), midstate.copy().update(nonce).digest('binary'))],
-    ["midstate hash.copy(), Buffer", (n) => (nonce.writeUInt32BE(n >>> 0, 4), midstate.copy().update(nonce).digest())],
+    ['midstate hash.copy(), Buffer', (n) => (nonce.writeUInt32BE(n >>> 0, 4), midstate.copy().update(nonce).digest())],
   ]
   for (const [, f] of strategies) strategyRate(f) // warm up the JIT
   // Interleaved rounds, so a burst of load elsewhere does not favour one.
@@ -89,7 +89,9 @@ async function main(): Promise<void> {
   console.log('expected seconds per block:')
   for (const bits of [16, 18, 20, 22]) {
     const work = Number(workForTarget(targetFromLeadingZeroBits(bits)))
-    console.log(`  ${String(bits).padStart(2)} zero bits (${fmt(work).padStart(9)} hashes): ${(work / one).toFixed(3).padStart(8)} s at 1 thread, ${(work / two).toFixed(3).padStart(8)} s at 2`)
+    console.log(
+      `  ${String(bits).padStart(2)} zero bits (${fmt(work).padStart(9)} hashes): ${(work / one).toFixed(3).padStart(8)} s at 1 thread, ${(work / two).toFixed(3).padStart(8)} s at 2`,
+    )
   }
 }
 

@@ -25,7 +25,21 @@ import type { NetworkParams } from '../node/chain/params.js'
 import { createLogger } from '../lib/log.js'
 import { BkcNode } from '../node/node.js'
 import { mine, parentOf, type ParentRef } from './lib/fixtures.js'
-import { benchNetwork, FastSigner, fmtInt, fmtMs, intFlag, keyPairs, measure, median, percentile, printHeader, printTable, signedTransfer, tempDir } from './lib/harness.js'
+import {
+  benchNetwork,
+  FastSigner,
+  fmtInt,
+  fmtMs,
+  intFlag,
+  keyPairs,
+  measure,
+  median,
+  percentile,
+  printHeader,
+  printTable,
+  signedTransfer,
+  tempDir,
+} from './lib/harness.js'
 import { ChildNode, loopbackPrefix, sleep, waitUntil, writeNetworkFile } from './lib/net.js'
 
 const BLOCKS = intFlag('blocks', 30)
@@ -76,7 +90,9 @@ function buildChain(): Chain {
       const from = sender
       sender = (sender + 1) % ACCOUNTS
       const to = (from + 1 + (j % (ACCOUNTS - 1))) % ACCOUNTS
-      txs.push(signedTransfer(net, signers[from]!, accounts[from]!.address, accounts[to]!.address, 1 + (j % 50), nonces[from]!++, timestamp))
+      txs.push(
+        signedTransfer(net, signers[from]!, accounts[from]!.address, accounts[to]!.address, 1 + (j % 50), nonces[from]!++, timestamp),
+      )
     }
     return next(txs)
   })
@@ -116,7 +132,18 @@ async function startNet(topology: Topology, chain: Chain, dir: string, prefix: s
   })
   const children: ChildNode[] = []
   const spawnChild = (i: number): ChildNode => {
-    const args = ['--listen', host(i), '--port', String(P2P_PORT), '--rpc-port', String(RPC_PORT), '--data-dir', join(dir, `node${i}`), '--network', networkFile]
+    const args = [
+      '--listen',
+      host(i),
+      '--port',
+      String(P2P_PORT),
+      '--rpc-port',
+      String(RPC_PORT),
+      '--data-dir',
+      join(dir, `node${i}`),
+      '--network',
+      networkFile,
+    ]
     args.push('--bootstrap', `${host(line ? i - 1 : 0)}:${P2P_PORT}`)
     if (line) args.push('--max-outbound', '1', '--max-peers', i === NODES - 1 ? '1' : '2')
     const c = new ChildNode(`node${i}`, host(i), RPC_PORT, args)
@@ -182,7 +209,10 @@ function hopsFrom0(edges: Array<[number, number]>): number[] {
   for (let changed = true; changed; ) {
     changed = false
     for (const [a, b] of edges) {
-      for (const [from, to] of [[a, b], [b, a]] as const) {
+      for (const [from, to] of [
+        [a, b],
+        [b, a],
+      ] as const) {
         if (hops[from]! + 1 < hops[to]!) {
           hops[to] = hops[from]! + 1
           changed = true
@@ -201,7 +231,9 @@ async function stopNet(net: Net): Promise<void> {
 /** One block: milliseconds from submission to acceptance, per node (index 0 = node 0). */
 async function propagate(net: Net, block: Block): Promise<number[]> {
   const hash = toHex(blockHash(block.header))
-  const seen = net.children.map((c) => c.waitForLog((l) => l.message === 'block connected' && l.fields['hash'] === hash, 60_000, `block connected ${hash.slice(0, 12)}…`))
+  const seen = net.children.map((c) =>
+    c.waitForLog((l) => l.message === 'block connected' && l.fields['hash'] === hash, 60_000, `block connected ${hash.slice(0, 12)}…`),
+  )
   for (const p of seen) p.catch(() => undefined) // a failed submit below is the error to report, not these
   let accepted0 = NaN
   const onTip = (change: { connected: Array<{ hash: string }> }): void => {
@@ -211,7 +243,8 @@ async function propagate(net: Net, block: Block): Promise<number[]> {
   const t0 = Date.now()
   try {
     const r = await net.node0.chain.submitBlock(block)
-    if (r.status !== 'connected') throw new Error(`node 0 did not connect block ${block.header.height}: ${r.status}${'error' in r ? ` (${r.error.message})` : ''}`)
+    if (r.status !== 'connected')
+      throw new Error(`node 0 did not connect block ${block.header.height}: ${r.status}${'error' in r ? ` (${r.error.message})` : ''}`)
     const lines = await Promise.all(seen)
     return [accepted0 - t0, ...lines.map((l) => l.at - t0)]
   } finally {
@@ -236,7 +269,10 @@ async function runTopology(topology: Topology, chain: Chain, prefix: string, net
   const net = await startNet(topology, chain, dir, prefix, networkFile)
   const results: Result[] = []
   try {
-    const hopsText = net.hops.slice(1).map((h, i) => `node${i + 1} ${h}`).join(', ')
+    const hopsText = net.hops
+      .slice(1)
+      .map((h, i) => `node${i + 1} ${h}`)
+      .join(', ')
     process.stderr.write(`${topology}: ${net.links} links; hops from node 0: ${hopsText}\n`)
     for (const kase of ['empty', 'full'] as const) {
       const before = await netStats(net)
@@ -251,7 +287,15 @@ async function runTopology(topology: Topology, chain: Chain, prefix: string, net
       const after = await netStats(net)
       const perChild = (f: 'blocksReceived' | 'blocksDuplicate'): number =>
         after.reduce((sum, a, k) => sum + a[f] - before[k]![f], 0) / (net.children.length * blocks.length)
-      results.push({ topology, kase, samples, hops: net.hops, links: net.links, received: perChild('blocksReceived'), duplicates: perChild('blocksDuplicate') })
+      results.push({
+        topology,
+        kase,
+        samples,
+        hops: net.hops,
+        links: net.links,
+        received: perChild('blocksReceived'),
+        duplicates: perChild('blocksDuplicate'),
+      })
       process.stderr.write(`${topology} ${kase}: done\n`)
     }
   } finally {
@@ -276,12 +320,29 @@ function caseName(kase: Case): string {
 function report(results: Result[], sizes: Record<Case, number>): void {
   const row = (name: string, xs: number[]): string[] => [name, fmtMs(median(xs)), fmtMs(percentile(xs, 95)), fmtMs(Math.max(...xs))]
   printTable(
-    ['case', 'layout', 'links', 'block bytes', 'blocks', 'node 0 accepts (median)', 'every node: median', 'p95', 'max', 'copies received / node / block'],
+    [
+      'case',
+      'layout',
+      'links',
+      'block bytes',
+      'blocks',
+      'node 0 accepts (median)',
+      'every node: median',
+      'p95',
+      'max',
+      'copies received / node / block',
+    ],
     results.map((r) => {
       const all = r.samples.map((s) => Math.max(...s))
       return [
-        caseName(r.kase), r.topology, String(r.links), fmtInt(sizes[r.kase]), String(r.samples.length),
-        fmtMs(median(r.samples.map((s) => s[0]!))), ...row('', all).slice(1), r.received.toFixed(2),
+        caseName(r.kase),
+        r.topology,
+        String(r.links),
+        fmtInt(sizes[r.kase]),
+        String(r.samples.length),
+        fmtMs(median(r.samples.map((s) => s[0]!))),
+        ...row('', all).slice(1),
+        r.received.toFixed(2),
       ]
     }),
   )
@@ -290,15 +351,19 @@ function report(results: Result[], sizes: Record<Case, number>): void {
     ['case', 'layout', 'hops from node 0', 'nodes', 'accepted after: median', 'p95', 'max'],
     results.flatMap((r) => {
       const byHop = new Map<number, number[]>()
-      r.samples.forEach((s) => s.forEach((ms, node) => {
-        if (node === 0) return
-        const h = r.hops[node]!
-        byHop.set(h, [...(byHop.get(h) ?? []), ms])
-      }))
-      return [...byHop.keys()].sort((a, b) => a - b).map((h) => {
-        const nodes = r.hops.filter((x) => x === h).length
-        return [caseName(r.kase), r.topology, String(h), String(nodes), ...row('', byHop.get(h)!).slice(1)]
-      })
+      r.samples.forEach((s) =>
+        s.forEach((ms, node) => {
+          if (node === 0) return
+          const h = r.hops[node]!
+          byHop.set(h, [...(byHop.get(h) ?? []), ms])
+        }),
+      )
+      return [...byHop.keys()]
+        .sort((a, b) => a - b)
+        .map((h) => {
+          const nodes = r.hops.filter((x) => x === h).length
+          return [caseName(r.kase), r.topology, String(h), String(nodes), ...row('', byHop.get(h)!).slice(1)]
+        })
     }),
   )
 }
@@ -312,7 +377,9 @@ async function main(): Promise<void> {
       `acceptance = the node's "block connected" log timestamp (same clock, 1 ms resolution); loopback ${prefix}.53-57.5;`,
       `${BLOCKS} blocks per case (${LINE_FULL_BLOCKS} for full blocks on the line) after ${WARMUP.empty} (empty) or ${WARMUP.full} (full) warm-up blocks, one at a time;`,
       `layouts: mesh (the devnet's: all bootstrap to node 0, ADDR gossip does the rest) and line (0-1-2-3-4, each relays to the next)`,
-      `load average at start: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
+      `load average at start: ${loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' ')}`,
     ].join('\n'),
   )
   let chain!: Chain
@@ -330,9 +397,15 @@ async function main(): Promise<void> {
     ]
     report(results, sizes)
     console.log('')
-    console.log('every node = the slowest of the five for that block; "node 0 accepts" = its own submitBlock (validation and storage, no network);')
+    console.log(
+      'every node = the slowest of the five for that block; "node 0 accepts" = its own submitBlock (validation and storage, no network);',
+    )
     console.log('"copies received" = BLOCK messages a child got per block (1 = no redundant copy). All five nodes share 2 cores.')
-    console.log(`load average at end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`)
+    console.log(
+      `load average at end: ${loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' ')}`,
+    )
   } finally {
     tmp.cleanup()
   }

@@ -15,8 +15,19 @@ import { Chainstate } from '../node/chain/chainstate.js'
 import { silentLogger } from '../lib/log.js'
 import { ChainDb } from '../node/storage/chain-db.js'
 import {
-  buildTransferChain, checkAccounts, fmtInt, fmtMs, fmtRatio, intFlag, measure, median, printHeader, printTable, tempDir,
-  type Timing, type TransferChain,
+  buildTransferChain,
+  checkAccounts,
+  fmtInt,
+  fmtMs,
+  fmtRatio,
+  intFlag,
+  measure,
+  median,
+  printHeader,
+  printTable,
+  tempDir,
+  type Timing,
+  type TransferChain,
 } from './lib/harness.js'
 
 const BLOCKS = intFlag('blocks', 2000)
@@ -81,7 +92,8 @@ async function main(): Promise<void> {
     const submit = await measure(async () => {
       for (const block of chain.blocks) {
         const r = await first.cs.submitBlock(block)
-        if (r.status !== 'connected') throw new Error(`submitBlock at height ${block.header.height}: ${r.status}${'error' in r ? ` (${r.error.message})` : ''}`)
+        if (r.status !== 'connected')
+          throw new Error(`submitBlock at height ${block.header.height}: ${r.status}${'error' in r ? ` (${r.error.message})` : ''}`)
       }
     })
     await checkTip(first.cs, chain, 'after submitBlock')
@@ -98,9 +110,11 @@ async function main(): Promise<void> {
         indexLoad.push(opened.indexLoad)
         await checkTip(opened.cs, chain, `reopen ${run + 1}`)
         let applied = 0
-        reindex.push(await measure(async () => {
-          applied = (await opened.cs.reindex()).blocks
-        }))
+        reindex.push(
+          await measure(async () => {
+            applied = (await opened.cs.reindex()).blocks
+          }),
+        )
         if (applied !== BLOCKS) throw new Error(`reindex ${run + 1} applied ${applied} blocks, expected ${BLOCKS}`)
         await checkTip(opened.cs, chain, `reindex ${run + 1}`)
       } finally {

@@ -46,10 +46,11 @@ async function startBareServer(): Promise<{ port: number; close: () => Promise<v
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   return {
     port: (server.address() as AddressInfo).port,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections()
-      server.close(() => resolve())
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
   }
 }
 
@@ -127,7 +128,13 @@ async function main(): Promise<void> {
   let child: ChildProcess | undefined
   try {
     node = await BkcNode.start({
-      listen: '127.0.0.1', port: 0, rpcPort: 0, dataDir: tmp.path, network, logger: silentLogger(), minerThreads: 1,
+      listen: '127.0.0.1',
+      port: 0,
+      rpcPort: 0,
+      dataDir: tmp.path,
+      network,
+      logger: silentLogger(),
+      minerThreads: 1,
     })
     bare = await startBareServer()
     const client = fork(fileURLToPath(new URL('./rpc-client.js', import.meta.url)), [], { execArgv: [], stdio: 'inherit' })
@@ -192,12 +199,17 @@ async function main(): Promise<void> {
 
     printTable(['load', 'bkc calls/s', 'bkc each run', 'bare calls/s', 'bare each run', 'bkc/bare'], rates)
     console.log('')
-    printTable(['load (run of median rate)', 'bkc p50', 'bkc p95', 'bare p50', 'bare p95', 'bkc CPU/call', 'bare CPU/call', 'CPU bkc/bare'], costs)
+    printTable(
+      ['load (run of median rate)', 'bkc p50', 'bkc p95', 'bare p50', 'bare p95', 'bkc CPU/call', 'bare CPU/call', 'CPU bkc/bare'],
+      costs,
+    )
     console.log('')
     console.log(`calls/s: requests/s for single calls, ${BATCH} calls per request for batches (latency is per request);`)
     console.log('CPU/call: CPU time of the server process (all threads) per call, median of the runs; on 2 cores the client')
     console.log('takes one, so where bare and bkc calls/s are close the client is the limit and CPU/call is the fair comparison')
-    console.log(`batch calls/s / single-call requests/s at concurrency ${BATCH_CONCURRENCY}: ${fmtRatio(batched / singleRate.get(BATCH_CONCURRENCY)!)}`)
+    console.log(
+      `batch calls/s / single-call requests/s at concurrency ${BATCH_CONCURRENCY}: ${fmtRatio(batched / singleRate.get(BATCH_CONCURRENCY)!)}`,
+    )
     console.log(`${fmtInt(checked)} sampled bkc replies matched the genesis balances; every reply was a JSON-RPC result`)
     for (const n of notes) console.log(n)
   } finally {

@@ -13,11 +13,13 @@ import nacl from 'tweetnacl'
 import { defineCatalogue } from '../protocol/wire/catalogue.js'
 import { s } from '../protocol/wire/schema.js'
 import {
-  createTunnelFrameDecoder, decodeTunnelFrame, encodePacketFrame, MAX_TUNNEL_PAYLOAD_BYTES, TUNNEL_MAGIC,
+  createTunnelFrameDecoder,
+  decodeTunnelFrame,
+  encodePacketFrame,
+  MAX_TUNNEL_PAYLOAD_BYTES,
+  TUNNEL_MAGIC,
 } from '../protocol/tunnel/messages.js'
-import {
-  PacketCipher, TunnelKeyPair, TUNNEL_AEAD, type AeadAlgorithm,
-} from '../protocol/tunnel/crypto.js'
+import { PacketCipher, TunnelKeyPair, TUNNEL_AEAD, type AeadAlgorithm } from '../protocol/tunnel/crypto.js'
 import { ClientHandshake, ServerHandshake } from '../protocol/tunnel/handshake.js'
 import { fmtInt, intFlag, median, printHeader, printTable, ratesSync } from './lib/harness.js'
 
@@ -109,25 +111,41 @@ function handshakes(): void {
   const aRaw = a.privateKeyBytes()
   const expected = a.agree(b.publicKey)
   if (!Buffer.from(nacl.scalarMult(aRaw, b.publicKey)).equals(expected)) throw new Error('tweetnacl and node:crypto disagree')
-  record('X25519 agree, node:crypto', 0, steadyRates(2000, () => {
-    for (let i = 0; i < 2000; i++) a.agree(b.publicKey)
-  }))
-  record('X25519 agree, tweetnacl scalarMult', 0, steadyRates(200, () => {
-    for (let i = 0; i < 200; i++) nacl.scalarMult(aRaw, b.publicKey)
-  }))
+  record(
+    'X25519 agree, node:crypto',
+    0,
+    steadyRates(2000, () => {
+      for (let i = 0; i < 2000; i++) a.agree(b.publicKey)
+    }),
+  )
+  record(
+    'X25519 agree, tweetnacl scalarMult',
+    0,
+    steadyRates(200, () => {
+      for (let i = 0; i < 200; i++) nacl.scalarMult(aRaw, b.publicKey)
+    }),
+  )
   const clientKey = TunnelKeyPair.generate()
   const serverKey = TunnelKeyPair.generate()
-  record('whole handshake (client + server sides)', 0, steadyRates(HANDSHAKES, () => {
-    for (let i = 0; i < HANDSHAKES; i++) {
-      const client = new ClientHandshake({ staticKey: clientKey })
-      const server = new ServerHandshake(client.hello, { staticKey: serverKey })
-      const session = client.finish(server.hello, { ip: '192.168.53.5', mtu: 1400 })
-      if (!server.openAuth(session.auth).ok) throw new Error('handshake failed')
-    }
-  }), 'both sides in one process')
+  record(
+    'whole handshake (client + server sides)',
+    0,
+    steadyRates(HANDSHAKES, () => {
+      for (let i = 0; i < HANDSHAKES; i++) {
+        const client = new ClientHandshake({ staticKey: clientKey })
+        const server = new ServerHandshake(client.hello, { staticKey: serverKey })
+        const session = client.finish(server.hello, { ip: '192.168.53.5', mtu: 1400 })
+        if (!server.openAuth(session.auth).ok) throw new Error('handshake failed')
+      }
+    }),
+    'both sides in one process',
+  )
 }
 
-printHeader('tunnel crypto', `runs ${RUNS}, ${fmtInt(PACKETS)} packets per run at 1,400 B, 1/40 of that at 64,000 B; default AEAD ${TUNNEL_AEAD}`)
+printHeader(
+  'tunnel crypto',
+  `runs ${RUNS}, ${fmtInt(PACKETS)} packets per run at 1,400 B, 1/40 of that at 64,000 B; default AEAD ${TUNNEL_AEAD}`,
+)
 
 for (const size of [1400, 64_000]) {
   const n = size === 1400 ? PACKETS : Math.max(100, Math.floor(PACKETS / 40))
@@ -143,7 +161,11 @@ handshakes()
 printTable(['operation', 'ops/s (median)', 'Mbit/s', 'min–max ops/s', 'note'], rows)
 console.log('')
 const ratio = (a: string, b: string): string => ((rate.get(a) ?? NaN) / (rate.get(b) ?? NaN)).toFixed(2)
-console.log(`1,400 B: aes-256-gcm / chacha20-poly1305 = ${ratio('seal+open 1,400 B, aes-256-gcm', 'seal+open 1,400 B, chacha20-poly1305')}x, `
-  + `aes-256-gcm / secretbox = ${ratio('seal+open 1,400 B, aes-256-gcm', 'seal+open 1,400 B, tweetnacl secretbox')}x`)
-console.log(`frame path raw / msgpack = ${ratio('frame path 1,400 B, raw PACKET', 'frame path 1,400 B, msgpack {data}')}x; `
-  + `X25519 node:crypto / tweetnacl = ${ratio('X25519 agree, node:crypto', 'X25519 agree, tweetnacl scalarMult')}x`)
+console.log(
+  `1,400 B: aes-256-gcm / chacha20-poly1305 = ${ratio('seal+open 1,400 B, aes-256-gcm', 'seal+open 1,400 B, chacha20-poly1305')}x, ` +
+    `aes-256-gcm / secretbox = ${ratio('seal+open 1,400 B, aes-256-gcm', 'seal+open 1,400 B, tweetnacl secretbox')}x`,
+)
+console.log(
+  `frame path raw / msgpack = ${ratio('frame path 1,400 B, raw PACKET', 'frame path 1,400 B, msgpack {data}')}x; ` +
+    `X25519 node:crypto / tweetnacl = ${ratio('X25519 agree, node:crypto', 'X25519 agree, tweetnacl scalarMult')}x`,
+)

@@ -65,7 +65,10 @@ async function main(): Promise<void> {
   }
   process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)))
   try {
-    printHeader('Tunnel throughput and RTT', `${rounds} rounds x ${seconds} s per setting, one TCP stream (${hasIperf3 ? 'iperf3' : 'bench/tcp-stream.js'}); idle RTT: ${pings} ICMP echoes 50 ms apart`)
+    printHeader(
+      'Tunnel throughput and RTT',
+      `${rounds} rounds x ${seconds} s per setting, one TCP stream (${hasIperf3 ? 'iperf3' : 'bench/tcp-stream.js'}); idle RTT: ${pings} ICMP echoes 50 ms apart`,
+    )
     const simIp = lab.addressOf('sim')
 
     const throughput = async (server: string, dst: string, from: string): Promise<number> => {
@@ -84,7 +87,11 @@ async function main(): Promise<void> {
       srv.stdout!.on('data', (c: Buffer) => (out += c.toString()))
       const srvDone = new Promise((resolve) => srv.once('exit', resolve))
       await waitListening(lab, server, 5201)
-      const r = await lab.exec(from, [process.execPath, TCP_STREAM, 'client', '--host', dst, '--port', '5201', '--seconds', String(seconds)], { timeoutMs: (seconds + 20) * 1000 })
+      const r = await lab.exec(
+        from,
+        [process.execPath, TCP_STREAM, 'client', '--host', dst, '--port', '5201', '--seconds', String(seconds)],
+        { timeoutMs: (seconds + 20) * 1000 },
+      )
       await srvDone
       if (r.code !== 0) throw new Error(`tcp-stream ${from} -> ${dst}: ${r.stderr}`)
       return (JSON.parse(out.trim().split('\n').pop()!) as { mbps: number }).mbps
@@ -101,11 +108,36 @@ async function main(): Promise<void> {
     const vethRtt: number[] = []
     for (const setting of SETTINGS) {
       const procs = [
-        lab.spawn('sim', [process.execPath, BKC, 'simulator', '--host', simIp, '--data-dir', join(tmp.path, 'sim'), '--log-level', 'warn', ...(setting.encrypt ? [] : ['--no-encrypt'])]),
+        lab.spawn('sim', [
+          process.execPath,
+          BKC,
+          'simulator',
+          '--host',
+          simIp,
+          '--data-dir',
+          join(tmp.path, 'sim'),
+          '--log-level',
+          'warn',
+          ...(setting.encrypt ? [] : ['--no-encrypt']),
+        ]),
       ]
       await waitListening(lab, 'sim', 55555)
-      for (const [host, ip] of [['a', A], ['b', B]] as const) {
-        const p = lab.spawn(host, [process.execPath, BKC, 'vpn', '--ip', ip, '--im-addr', simIp, '--data-dir', join(tmp.path, host), ...(setting.offload ? [] : ['--no-offload'])])
+      for (const [host, ip] of [
+        ['a', A],
+        ['b', B],
+      ] as const) {
+        const p = lab.spawn(host, [
+          process.execPath,
+          BKC,
+          'vpn',
+          '--ip',
+          ip,
+          '--im-addr',
+          simIp,
+          '--data-dir',
+          join(tmp.path, host),
+          ...(setting.offload ? [] : ['--no-offload']),
+        ])
         let log = ''
         p.stderr!.on('data', (c: Buffer) => (log += c.toString()))
         p.stdout!.on('data', (c: Buffer) => (log += c.toString()))
@@ -120,17 +152,31 @@ async function main(): Promise<void> {
       }
       vethRtt.push(await rtt('a', lab.addressOf('b')))
       tunnelRtt.push(await rtt('a', B))
-      rows.push([setting.name, fmtMbit(median(tunnel)), fmtMbit(Math.min(...tunnel)) + ' / ' + fmtMbit(Math.max(...tunnel)), `${median(tunnelRtt).toFixed(2)} ms`])
+      rows.push([
+        setting.name,
+        fmtMbit(median(tunnel)),
+        fmtMbit(Math.min(...tunnel)) + ' / ' + fmtMbit(Math.max(...tunnel)),
+        `${median(tunnelRtt).toFixed(2)} ms`,
+      ])
       for (const p of procs.reverse()) await lab.kill(p, 'SIGTERM')
     }
     const veth = median(vethMbps)
-    rows.push([`veth, same namespaces (${vethMbps.length} runs)`, fmtMbit(veth), fmtMbit(Math.min(...vethMbps)) + ' / ' + fmtMbit(Math.max(...vethMbps)), `${median(vethRtt).toFixed(2)} ms`])
+    rows.push([
+      `veth, same namespaces (${vethMbps.length} runs)`,
+      fmtMbit(veth),
+      fmtMbit(Math.min(...vethMbps)) + ' / ' + fmtMbit(Math.max(...vethMbps)),
+      `${median(vethRtt).toFixed(2)} ms`,
+    ])
     printTable(['path', 'TCP Mbit/s (median)', 'min / max', 'idle RTT (median)'], rows)
     console.log('')
     for (const row of rows.slice(0, SETTINGS.length)) {
       console.log(`${row[0]}: ${fmtRatio(Number(row[1]!.replace(/,/g, '')) / veth)} of veth`)
     }
-    console.log(`load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}; targets: >= 700 Mbit/s plain, >= 300 encrypted, idle RTT <= 1.5 ms`)
+    console.log(
+      `load average ${loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' ')}; targets: >= 700 Mbit/s plain, >= 300 encrypted, idle RTT <= 1.5 ms`,
+    )
   } finally {
     await cleanup()
   }

@@ -27,10 +27,18 @@ async function main(): Promise<void> {
   await yargs(hideBin(process.argv))
     .scriptName('bkc')
     .usage('$0 <command> [options]')
-    .command('start', 'run a node (JSON-RPC on --listen:--rpc-port)', startOptions, (argv) => run(() => runStart(argv as unknown as StartArgs))())
-    .command('devnet', 'run a local network: nodes on 127.0.53.5, 127.0.54.5, … as separate processes', devnetOptions, (argv) => run(() => runDevnet(argv as unknown as DevnetArgs))())
-    .command('simulator', 'run the internet simulator: relays VPN clients\' 192.168.x.y packets', simulatorOptions, (argv) => run(() => runSimulator(argv as unknown as SimulatorArgs))())
-    .command('vpn', 'run the VPN client alone: a TUN with --ip, tunnelled to the simulator (root)', vpnOptions, (argv) => run(() => runVpn(argv as unknown as VpnArgs))())
+    .command('start', 'run a node (JSON-RPC on --listen:--rpc-port)', startOptions, (argv) =>
+      run(() => runStart(argv as unknown as StartArgs))(),
+    )
+    .command('devnet', 'run a local network: nodes on 127.0.53.5, 127.0.54.5, … as separate processes', devnetOptions, (argv) =>
+      run(() => runDevnet(argv as unknown as DevnetArgs))(),
+    )
+    .command('simulator', "run the internet simulator: relays VPN clients' 192.168.x.y packets", simulatorOptions, (argv) =>
+      run(() => runSimulator(argv as unknown as SimulatorArgs))(),
+    )
+    .command('vpn', 'run the VPN client alone: a TUN with --ip, tunnelled to the simulator (root)', vpnOptions, (argv) =>
+      run(() => runVpn(argv as unknown as VpnArgs))(),
+    )
     .demandCommand(1, 'give a command, e.g. bkc start --listen 127.0.53.5')
     .strict()
     .recommendCommands()

@@ -15,7 +15,11 @@ export class KeyFileError extends Error {
  * Two processes starting at once agree on one key: the file appears by
  * link(), which never overwrites, and the loser reads the winner's key.
  */
-export async function loadOrCreateKeyFile(path: string, bytes: number, generate: () => Uint8Array): Promise<{ secret: Buffer; created: boolean }> {
+export async function loadOrCreateKeyFile(
+  path: string,
+  bytes: number,
+  generate: () => Uint8Array,
+): Promise<{ secret: Buffer; created: boolean }> {
   const existing = await readKeyFile(path, bytes)
   if (existing !== null) return { secret: existing, created: false }
   await mkdir(dirname(path), { recursive: true, mode: 0o700 })

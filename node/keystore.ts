@@ -109,9 +109,13 @@ export function isSaneKdf(kdf: KdfParams): boolean {
   const { N, r, p } = kdf
   const inRange = (v: number, max: number): boolean => Number.isSafeInteger(v) && v >= 1 && v <= max
   return (
-    inRange(N, MAX_N) && N > 1 && (N & (N - 1)) === 0 &&
-    inRange(r, MAX_R) && inRange(p, MAX_P) &&
-    128 * N * r <= MAX_KDF_MEMORY && N * r * p <= MAX_KDF_WORK
+    inRange(N, MAX_N) &&
+    N > 1 &&
+    (N & (N - 1)) === 0 &&
+    inRange(r, MAX_R) &&
+    inRange(p, MAX_P) &&
+    128 * N * r <= MAX_KDF_MEMORY &&
+    N * r * p <= MAX_KDF_WORK
   )
 }
 
@@ -223,7 +227,6 @@ export function parseKeystoreFile(text: string, where: string): KeystoreFile {
     ciphertext: f.ciphertext,
   }
 }
-
 
 // ---------------------------------------------------------------- keystore
 
@@ -348,4 +351,3 @@ export class Keystore {
 function existsError(name: string): KeystoreError {
   return new KeystoreError('ACCOUNT_EXISTS', `account "${name}" already exists`)
 }
-

@@ -251,7 +251,6 @@ export class BkcNode {
     return entry
   }
 
-
   /** Pool upkeep after the tip moved; runs inside the chain lock. */
   private async updatePool(change: TipChange): Promise<void> {
     // The chain's own startup catch-up runs before the pool is loaded (and
@@ -339,7 +338,12 @@ export class BkcNode {
     const last = change.connected[change.connected.length - 1]
     if (last && change.connected.length <= 3) {
       for (const b of change.connected) {
-        this.logger.info('block connected', { height: b.height, hash: b.hash, txs: b.block.txs.length - 1, miner: toHex(b.block.header.miner) })
+        this.logger.info('block connected', {
+          height: b.height,
+          hash: b.hash,
+          txs: b.block.txs.length - 1,
+          miner: toHex(b.block.header.miner),
+        })
       }
     } else if (last) {
       this.logger.info('blocks connected', { count: change.connected.length, height: last.height, tip: last.hash })

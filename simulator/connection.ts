@@ -9,8 +9,15 @@ import { ProtocolError } from '../protocol/wire/errors.js'
 import type { Frame, FrameDecoder } from '../protocol/wire/frame.js'
 import type { AuthBody } from '../protocol/tunnel/messages.js'
 import {
-  createTunnelFrameDecoder, decodePacketFrame, encodePacketFrame, encodeTunnelFrame, isGsoFrame, isPacketFrame, tryDecodeTunnelFrame,
-  type FrameCipher, type TunnelMessage,
+  createTunnelFrameDecoder,
+  decodePacketFrame,
+  encodePacketFrame,
+  encodeTunnelFrame,
+  isGsoFrame,
+  isPacketFrame,
+  tryDecodeTunnelFrame,
+  type FrameCipher,
+  type TunnelMessage,
 } from '../protocol/tunnel/messages.js'
 import { ServerHandshake } from '../protocol/tunnel/handshake.js'
 import type { TunnelKeyPair } from '../protocol/tunnel/crypto.js'
@@ -227,7 +234,11 @@ export class ClientLink {
   }
 
   private unexpected(type: string): void {
-    this.fail('ERROR', 'UNEXPECTED_MESSAGE', `${type} is not expected ${this.state === 'open' ? 'on an open link' : 'during the handshake'}`)
+    this.fail(
+      'ERROR',
+      'UNEXPECTED_MESSAGE',
+      `${type} is not expected ${this.state === 'open' ? 'on an open link' : 'during the handshake'}`,
+    )
   }
 
   private protocolError(err: unknown): void {

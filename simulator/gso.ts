@@ -34,7 +34,12 @@ export interface VnetHeader {
 export function readVnetHeader(data: Uint8Array): VnetHeader {
   const v = Buffer.from(data.buffer, data.byteOffset, VNET_HDR_BYTES)
   return {
-    flags: v[0]!, gsoType: v[1]!, hdrLen: v.readUInt16LE(2), gsoSize: v.readUInt16LE(4), csumStart: v.readUInt16LE(6), csumOffset: v.readUInt16LE(8),
+    flags: v[0]!,
+    gsoType: v[1]!,
+    hdrLen: v.readUInt16LE(2),
+    gsoSize: v.readUInt16LE(4),
+    csumStart: v.readUInt16LE(6),
+    csumOffset: v.readUInt16LE(8),
   }
 }
 

@@ -40,7 +40,9 @@ export function parseAllowList(text: string, where: string): Set<string> {
     if (line === '') continue
     const key = line.toLowerCase()
     if (!HEX_KEY_RE.test(key)) {
-      throw new AllowListError(`${where} line ${i + 1}: expected a client public key (64 hex digits), got ${JSON.stringify(line.slice(0, 80))}`)
+      throw new AllowListError(
+        `${where} line ${i + 1}: expected a client public key (64 hex digits), got ${JSON.stringify(line.slice(0, 80))}`,
+      )
     }
     keys.add(key)
   }

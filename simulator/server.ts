@@ -225,7 +225,14 @@ export class SimulatorServer implements LinkHost {
     const stats = this.stats.open(link.id, ip, key)
     const pps = this.opts.rateLimitPps
     const bucket = pps === undefined ? null : new TokenBucket({ capacity: pps, refillPerSec: pps })
-    this.log.info('client registered', { conn: link.id, ip: auth.ip, key, remote: link.remote, encrypted: link.cipher !== null, replaced: claim.replaced })
+    this.log.info('client registered', {
+      conn: link.id,
+      ip: auth.ip,
+      key,
+      remote: link.remote,
+      encrypted: link.cipher !== null,
+      replaced: claim.replaced,
+    })
     return { ok: true, ip, leaseSeconds: Math.round(this.leases.graceMs / 1000), stats, bucket }
   }
 

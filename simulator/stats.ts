@@ -193,7 +193,7 @@ export class Stats {
     return {
       startedAt: isoTime(this.startedAt),
       uptimeSeconds: Math.max(0, Math.round((now - this.startedAt) / 1000)),
-      clients: [...this.clients.values()].sort((a, b) => a.ip - b.ip || a.connId - b.connId).map(c => c.toJSON()),
+      clients: [...this.clients.values()].sort((a, b) => a.ip - b.ip || a.connId - b.connId).map((c) => c.toJSON()),
       totals: this.totals(),
     }
   }
@@ -211,9 +211,9 @@ export class Stats {
     const seconds = Math.max(0, (now - last.at) / 1000)
     this.lastLog = { at: now, bytesIn: t.bytesIn, bytesOut: t.bytesOut, packetsIn: t.packetsIn, packetsOut: t.packetsOut }
 
-    const reasons = DROP_REASONS.filter(r => t.drops[r] > 0)
+    const reasons = DROP_REASONS.filter((r) => t.drops[r] > 0)
       .sort((a, b) => t.drops[b] - t.drops[a])
-      .map(r => `${r} ${t.drops[r]}`)
+      .map((r) => `${r} ${t.drops[r]}`)
     const dropped = reasons.length === 0 ? 'dropped 0' : `dropped ${t.dropped} (${reasons.join(', ')})`
     const parts = [
       `${t.clients} client${t.clients === 1 ? '' : 's'}`,

@@ -17,8 +17,18 @@ import { ProtocolError } from '../protocol/wire/errors.js'
 import { ClientHandshake, type TunnelSession } from '../protocol/tunnel/handshake.js'
 import type { TunnelKeyPair } from '../protocol/tunnel/crypto.js'
 import {
-  createTunnelFrameDecoder, decodePacketFrame, decodeTunnelFrame, encodePacketFrame, encodeTunnelFrame, isGsoFrame, isPacketFrame,
-  SEALED_TYPE_BIT, TUNNEL_MESSAGE_TYPES, TunnelError, type FrameCipher, type TunnelMessage,
+  createTunnelFrameDecoder,
+  decodePacketFrame,
+  decodeTunnelFrame,
+  encodePacketFrame,
+  encodeTunnelFrame,
+  isGsoFrame,
+  isPacketFrame,
+  SEALED_TYPE_BIT,
+  TUNNEL_MESSAGE_TYPES,
+  TunnelError,
+  type FrameCipher,
+  type TunnelMessage,
 } from '../protocol/tunnel/messages.js'
 import type { Logger } from '../lib/log.js'
 import { classifyTunRead, plainPacket, TunRead, tunWriteFor } from './packet-path.js'
@@ -57,7 +67,10 @@ const TUNNEL_HIGH_WATER = 4 << 20
 /** Why the client gave up: `code` is the simulator's REFUSED code or a TunnelError code. */
 export class VpnFatalError extends Error {
   override name = 'VpnFatalError'
-  constructor(readonly code: string, message: string) {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
     super(message)
   }
 }
@@ -97,7 +110,13 @@ interface Link {
  */
 export class VpnClient extends EventEmitter {
   readonly counters: VpnCounters = {
-    packetsUp: 0, bytesUp: 0, packetsDown: 0, bytesDown: 0, droppedDisconnected: 0, droppedNotIPv4: 0, connects: 0,
+    packetsUp: 0,
+    bytesUp: 0,
+    packetsDown: 0,
+    bytesDown: 0,
+    droppedDisconnected: 0,
+    droppedNotIPv4: 0,
+    connects: 0,
   }
   private link: Link | null = null
   private fatalError: VpnFatalError | null = null
@@ -147,9 +166,18 @@ export class VpnClient extends EventEmitter {
         this.off('open', onOpen)
         this.off('fatal', onFatal)
       }
-      const onOpen = (): void => { done(); resolve() }
-      const onFatal = (err: Error): void => { done(); reject(err) }
-      const timer = setTimeout(() => { done(); reject(new Error(`no answer from the simulator at ${this.opts.host}:${this.opts.port} within ${timeoutMs} ms`)) }, timeoutMs)
+      const onOpen = (): void => {
+        done()
+        resolve()
+      }
+      const onFatal = (err: Error): void => {
+        done()
+        reject(err)
+      }
+      const timer = setTimeout(() => {
+        done()
+        reject(new Error(`no answer from the simulator at ${this.opts.host}:${this.opts.port} within ${timeoutMs} ms`))
+      }, timeoutMs)
       this.on('open', onOpen)
       this.on('fatal', onFatal)
     })
@@ -186,8 +214,16 @@ export class VpnClient extends EventEmitter {
     })
     const now = performance.now()
     const link: Link = {
-      socket, state: 'hello', handshake, session: null, cipher: null, lastSent: now, lastReceived: now, startedAt: now,
-      decoder: createTunnelFrameDecoder(), restarting: false,
+      socket,
+      state: 'hello',
+      handshake,
+      session: null,
+      cipher: null,
+      lastSent: now,
+      lastReceived: now,
+      startedAt: now,
+      decoder: createTunnelFrameDecoder(),
+      restarting: false,
     }
     this.link = link
     this.log.debug('connecting to the simulator', { host, port })
@@ -213,7 +249,10 @@ export class VpnClient extends EventEmitter {
     this.failures++
     const delay = link.restarting ? this.jitter(this.minBackoffMs) : this.backoff()
     this.log.log(wasOpen ? 'warn' : 'info', wasOpen ? 'tunnel down, reconnecting' : 'simulator unreachable, retrying', {
-      host: this.opts.host, port: this.opts.port, inMs: Math.round(delay), attempt: this.failures,
+      host: this.opts.host,
+      port: this.opts.port,
+      inMs: Math.round(delay),
+      attempt: this.failures,
     })
     this.retryTimer = setTimeout(() => this.connect(), delay)
   }
@@ -317,8 +356,11 @@ export class VpnClient extends EventEmitter {
         this.failures = 0
         this.counters.connects++
         this.log.info('tunnel up', {
-          ip: msg.ip, simulator: `${this.opts.host}:${this.opts.port}`, encrypted: link.cipher !== null,
-          serverKey: link.session!.peerKey.toString('hex'), offload: this.opts.offload,
+          ip: msg.ip,
+          simulator: `${this.opts.host}:${this.opts.port}`,
+          encrypted: link.cipher !== null,
+          serverKey: link.session!.peerKey.toString('hex'),
+          offload: this.opts.offload,
         })
         this.emit('open', { encrypted: link.cipher !== null, serverKey: link.session!.peerKey.toString('hex') })
         return
@@ -348,7 +390,8 @@ export class VpnClient extends EventEmitter {
   /** A plain ERROR may still come on an encrypted link when AUTH failed (docs/PROTOCOL.md): its text is unauthenticated. */
   private decodeControl(link: Link, frame: Frame): TunnelMessage {
     const cipher = link.state === 'hello' ? null : link.cipher
-    if (cipher !== null && (frame.type & SEALED_TYPE_BIT) === 0 && frame.type === TUNNEL_MESSAGE_TYPES.ERROR) return decodeTunnelFrame(frame)
+    if (cipher !== null && (frame.type & SEALED_TYPE_BIT) === 0 && frame.type === TUNNEL_MESSAGE_TYPES.ERROR)
+      return decodeTunnelFrame(frame)
     return decodeTunnelFrame(frame, cipher)
   }
 
@@ -356,7 +399,10 @@ export class VpnClient extends EventEmitter {
     let session: ReturnType<ClientHandshake['finish']>
     try {
       session = link.handshake.finish(hello, {
-        ip: this.opts.ip, mtu: this.opts.mtu, gso: this.opts.offload, ...(this.opts.secret === undefined ? {} : { secret: this.opts.secret }),
+        ip: this.opts.ip,
+        mtu: this.opts.mtu,
+        gso: this.opts.offload,
+        ...(this.opts.secret === undefined ? {} : { secret: this.opts.secret }),
       })
     } catch (err) {
       if (err instanceof TunnelError && FATAL_TUNNEL_ERRORS.has(err.code)) return this.fatal(link, err.code, err.message)

@@ -37,7 +37,9 @@ export function loadTunAddon(): TunAddon {
   if (cached !== null) return cached
   const path = findTunAddon()
   if (path === null) {
-    throw new Error('the TUN addon is not built (build/Release/bkc_tun.node): run `npm rebuild` or `npx node-gyp rebuild` in the bkc directory (needs make, g++ and python3)')
+    throw new Error(
+      'the TUN addon is not built (build/Release/bkc_tun.node): run `npm rebuild` or `npx node-gyp rebuild` in the bkc directory (needs make, g++ and python3)',
+    )
   }
   cached = createRequire(import.meta.url)(path) as TunAddon
   return cached

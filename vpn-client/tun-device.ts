@@ -103,7 +103,9 @@ export function checkPrivileges(): void {
     throw new TunError('/dev/net/tun is missing: load the tun module (sudo modprobe tun), or in a container pass --device /dev/net/tun')
   }
   if (process.getuid?.() !== 0) {
-    throw new TunError('creating a TUN interface needs root: run it with sudo (e.g. sudo npx bkc start --listen 192.168.53.5 --im-addr HOST)')
+    throw new TunError(
+      'creating a TUN interface needs root: run it with sudo (e.g. sudo npx bkc start --listen 192.168.53.5 --im-addr HOST)',
+    )
   }
 }
 

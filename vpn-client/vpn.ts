@@ -49,7 +49,8 @@ export function checkVpnAddress(ip: string, subnetText = DEFAULT_SUBNET): Subnet
   const subnet = parseSubnet(subnetText)
   const n = ipFromString(ip)
   if (n === null) throw new VpnConfigError(`${ip} is not an IPv4 address`)
-  if (!subnet.contains(n)) throw new VpnConfigError(`${ip} is outside the simulator's subnet ${subnetText}: pick an address in it, e.g. 192.168.53.5`)
+  if (!subnet.contains(n))
+    throw new VpnConfigError(`${ip} is outside the simulator's subnet ${subnetText}: pick an address in it, e.g. 192.168.53.5`)
   if (!subnet.isHostAddress(n)) throw new VpnConfigError(`${ip} is the network or broadcast address of ${subnetText}: pick a host address`)
   return subnet
 }
@@ -66,23 +67,36 @@ export async function startVpn(opts: VpnOptions): Promise<RunningVpn> {
   const keyPath = join(opts.dataDir, CLIENT_KEY_FILE)
   const { secret, created } = await loadOrCreateKeyFile(keyPath, KEY_BYTES, () => TunnelKeyPair.generate().privateKeyBytes())
   const key = TunnelKeyPair.fromPrivateKey(secret)
-  opts.logger.info(created ? 'created VPN client key' : 'loaded VPN client key', { path: keyPath, publicKey: key.publicKey.toString('hex') })
+  opts.logger.info(created ? 'created VPN client key' : 'loaded VPN client key', {
+    path: keyPath,
+    publicKey: key.publicKey.toString('hex'),
+  })
   const tun = await TunDevice.open({ name: opts.dev, ip: opts.ip, prefixLength: subnet.prefix, mtu: opts.mtu, offload: opts.offload })
   opts.logger.info('TUN up', { dev: tun.name, ip: `${opts.ip}/${subnet.prefix}`, mtu: opts.mtu, offload: opts.offload })
-  const client = new VpnClient({
-    host: opts.imAddr,
-    port: opts.imPort,
-    ip: opts.ip,
-    mtu: opts.mtu,
-    key,
-    encrypt: opts.encrypt,
-    offload: opts.offload,
-    logger: opts.logger,
-    ...(opts.serverKey === undefined ? {} : { serverKey: opts.serverKey }),
-    ...(opts.secret === undefined ? {} : { secret: opts.secret }),
-  }, tun.stream)
+  const client = new VpnClient(
+    {
+      host: opts.imAddr,
+      port: opts.imPort,
+      ip: opts.ip,
+      mtu: opts.mtu,
+      key,
+      encrypt: opts.encrypt,
+      offload: opts.offload,
+      logger: opts.logger,
+      ...(opts.serverKey === undefined ? {} : { serverKey: opts.serverKey }),
+      ...(opts.secret === undefined ? {} : { secret: opts.secret }),
+    },
+    tun.stream,
+  )
   let stopping: Promise<void> | null = null
-  const stop = (): Promise<void> => (stopping ??= client.stop().then(() => tun.close(), async (err) => { await tun.close(); throw err }))
+  const stop = (): Promise<void> =>
+    (stopping ??= client.stop().then(
+      () => tun.close(),
+      async (err) => {
+        await tun.close()
+        throw err
+      },
+    ))
   // Deleted under us (ip link del) or a read error: without its TUN the client is pointless, and its lease would hide that.
   tun.stream.once('close', () => {
     if (stopping !== null) return

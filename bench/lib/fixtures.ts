@@ -52,7 +52,14 @@ export function hexAddress(k: KeyPair): string {
 }
 
 /** A signed transfer. */
-export function transfer(net: NetworkParams, from: KeyPair, to: Buffer, amount: number, nonce: number, timestamp = GENESIS_TIME + 1): Transaction {
+export function transfer(
+  net: NetworkParams,
+  from: KeyPair,
+  to: Buffer,
+  amount: number,
+  nonce: number,
+  timestamp = GENESIS_TIME + 1,
+): Transaction {
   const unsigned: Transaction = { from: from.address, to, amount, nonce, timestamp, signature: Buffer.alloc(64) }
   return { ...unsigned, signature: sign(from.privateKey, txSigningMessage(net.networkId, unsigned)) }
 }

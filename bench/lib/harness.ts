@@ -79,7 +79,10 @@ export function fmtRatio(x: number): string {
 export function printTable(headers: readonly string[], rows: ReadonlyArray<readonly string[]>): void {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
   const line = (cells: readonly string[]): string =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd()
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd()
   console.log(line(headers))
   console.log(widths.map((w) => '-'.repeat(w)).join('  '))
   for (const r of rows) console.log(line(r))
@@ -119,7 +122,15 @@ export function keyPairs(n: number): KeyPair[] {
   return Array.from({ length: n }, () => generateKeyPair())
 }
 
-export function signedTransfer(net: NetworkParams, signer: FastSigner, from: Buffer, to: Buffer, amount: number, nonce: number, timestamp: number): Transaction {
+export function signedTransfer(
+  net: NetworkParams,
+  signer: FastSigner,
+  from: Buffer,
+  to: Buffer,
+  amount: number,
+  nonce: number,
+  timestamp: number,
+): Transaction {
   const unsigned: Transaction = { from, to, amount, nonce, timestamp, signature: ZERO_SIGNATURE }
   return { ...unsigned, signature: signer.sign(txSigningMessage(net.networkId, unsigned)) }
 }

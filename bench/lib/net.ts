@@ -117,7 +117,8 @@ export class ChildNode {
     }
     const { timestamp, level, message, ...fields } = raw
     const line: LogLine = { at: Date.parse(String(timestamp)), level: String(level), message: String(message), fields }
-    if (line.level === 'warn' || line.level === 'error') process.stderr.write(`[${this.name}] ${line.level}: ${line.message} ${JSON.stringify(fields)}\n`)
+    if (line.level === 'warn' || line.level === 'error')
+      process.stderr.write(`[${this.name}] ${line.level}: ${line.message} ${JSON.stringify(fields)}\n`)
     for (const l of this.listeners) l(line)
     for (const w of this.waiters) {
       if (!w.match(line)) continue

@@ -327,7 +327,11 @@ export class NetnsLab {
    * never hit), then SIGKILL after `graceMs`; resolves once it exited or, if
    * even SIGKILL went unanswered for 2 s, gives up.
    */
-  async kill(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = KILL_GRACE_MS): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  async kill(
+    child: ChildProcess,
+    signal: NodeJS.Signals = 'SIGTERM',
+    graceMs = KILL_GRACE_MS,
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     const exited = new Promise<void>((resolve) => {
       if (!isAlive(child)) resolve()
       else child.once('exit', () => resolve())
@@ -360,10 +364,12 @@ export class NetnsLab {
     if (this.destroyed) return []
     this.destroyed = true
     const errors: string[] = []
-    await Promise.all([...this.children].filter(isAlive).map(async (child) => {
-      await this.kill(child)
-      if (isAlive(child)) errors.push(`pid ${child.pid} survived SIGKILL`)
-    }))
+    await Promise.all(
+      [...this.children].filter(isAlive).map(async (child) => {
+        await this.kill(child)
+        if (isAlive(child)) errors.push(`pid ${child.pid} survived SIGKILL`)
+      }),
+    )
     for (const ns of this.created) for (const pid of this.pidsIn(ns)) killQuietly(pid)
     for (const ns of [...this.created].reverse()) {
       try {
@@ -397,7 +403,11 @@ export class NetnsLab {
   private pidsIn(ns: string): number[] {
     try {
       const out = execFileSync(IP, ['netns', 'pids', ns], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 })
-      return out.split(/\s+/).filter(Boolean).map(Number).filter((p) => Number.isInteger(p) && p > 1 && p !== process.pid)
+      return out
+        .split(/\s+/)
+        .filter(Boolean)
+        .map(Number)
+        .filter((p) => Number.isInteger(p) && p > 1 && p !== process.pid)
     } catch {
       return []
     }

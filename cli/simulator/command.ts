@@ -13,18 +13,68 @@ import { stopOnSignals } from '../signals.js'
 
 export function simulatorOptions<T>(y: Argv<T>) {
   return y
-    .option('host', { type: 'string', default: '0.0.0.0', describe: 'address to accept VPN clients on (and serve --stats-port)', coerce: single('host', parseIp('host')) })
-    .option('port', { type: 'number', default: DEFAULT_SIMULATOR_PORT, describe: 'TCP port for VPN clients (0 = any free port, logged)', coerce: single('port', parsePort('port', true)) })
-    .option('subnet', { type: 'string', default: DEFAULT_SUBNET, describe: 'private range clients may claim addresses in', coerce: single('subnet', parseSubnetFlag) })
-    .option('secret', { type: 'string', describe: 'network secret clients must prove (visible in ps: prefer --secret-file)', coerce: single('secret', parseSecret('secret')) })
-    .option('secret-file', { type: 'string', describe: 'file holding the network secret (trailing newline ignored)', coerce: single('secret-file', (v) => String(v)) })
-    .option('allow', { type: 'string', describe: 'allow-list file: one client public key (64 hex digits) per line', coerce: single('allow', (v) => String(v)) })
-    .option('max-clients', { type: 'number', default: 1024, describe: 'registered clients at most', coerce: single('max-clients', parsePositiveInt('max-clients', 65_536)) })
-    .option('rate-limit', { type: 'number', describe: 'packets per second each client may send [default: unlimited]', coerce: single('rate-limit', parsePositiveInt('rate-limit', 10_000_000)) })
+    .option('host', {
+      type: 'string',
+      default: '0.0.0.0',
+      describe: 'address to accept VPN clients on (and serve --stats-port)',
+      coerce: single('host', parseIp('host')),
+    })
+    .option('port', {
+      type: 'number',
+      default: DEFAULT_SIMULATOR_PORT,
+      describe: 'TCP port for VPN clients (0 = any free port, logged)',
+      coerce: single('port', parsePort('port', true)),
+    })
+    .option('subnet', {
+      type: 'string',
+      default: DEFAULT_SUBNET,
+      describe: 'private range clients may claim addresses in',
+      coerce: single('subnet', parseSubnetFlag),
+    })
+    .option('secret', {
+      type: 'string',
+      describe: 'network secret clients must prove (visible in ps: prefer --secret-file)',
+      coerce: single('secret', parseSecret('secret')),
+    })
+    .option('secret-file', {
+      type: 'string',
+      describe: 'file holding the network secret (trailing newline ignored)',
+      coerce: single('secret-file', (v) => String(v)),
+    })
+    .option('allow', {
+      type: 'string',
+      describe: 'allow-list file: one client public key (64 hex digits) per line',
+      coerce: single('allow', (v) => String(v)),
+    })
+    .option('max-clients', {
+      type: 'number',
+      default: 1024,
+      describe: 'registered clients at most',
+      coerce: single('max-clients', parsePositiveInt('max-clients', 65_536)),
+    })
+    .option('rate-limit', {
+      type: 'number',
+      describe: 'packets per second each client may send [default: unlimited]',
+      coerce: single('rate-limit', parsePositiveInt('rate-limit', 10_000_000)),
+    })
     .option('encrypt', { type: 'boolean', default: true, describe: 'seal tunnel frames; --no-encrypt for lab packet captures' })
-    .option('stats-port', { type: 'number', describe: 'serve the stats JSON on HOST:PORT (0 = any free port)', coerce: single('stats-port', parsePort('stats-port', true)) })
-    .option('data-dir', { type: 'string', default: './data/simulator', describe: "where the simulator's key lives", coerce: single('data-dir', (v) => String(v)) })
-    .option('log-level', { type: 'string', default: 'info', describe: 'error | warn | info | debug', coerce: single('log-level', parseLogLevel) })
+    .option('stats-port', {
+      type: 'number',
+      describe: 'serve the stats JSON on HOST:PORT (0 = any free port)',
+      coerce: single('stats-port', parsePort('stats-port', true)),
+    })
+    .option('data-dir', {
+      type: 'string',
+      default: './data/simulator',
+      describe: "where the simulator's key lives",
+      coerce: single('data-dir', (v) => String(v)),
+    })
+    .option('log-level', {
+      type: 'string',
+      default: 'info',
+      describe: 'error | warn | info | debug',
+      coerce: single('log-level', parseLogLevel),
+    })
     .option('log-format', { type: 'string', default: 'text', describe: 'text | json', coerce: single('log-format', parseLogFormat) })
     .conflicts('secret', 'secret-file')
 }

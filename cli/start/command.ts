@@ -12,18 +12,71 @@ import { bringUpVpn, exitOnFatal, vpnClientOptions, vpnConfig, type VpnClientArg
 
 export function startOptions<T>(y: Argv<T>) {
   return vpnClientOptions(y)
-    .option('listen', { type: 'string', default: '127.0.0.1', describe: 'IP address for P2P and JSON-RPC (and the TUN address in VPN mode)', coerce: single('listen', parseIp('listen')) })
+    .option('listen', {
+      type: 'string',
+      default: '127.0.0.1',
+      describe: 'IP address for P2P and JSON-RPC (and the TUN address in VPN mode)',
+      coerce: single('listen', parseIp('listen')),
+    })
     .option('port', { type: 'number', default: 5555, describe: 'P2P port', coerce: single('port', parsePort('port')) })
-    .option('rpc-port', { type: 'number', default: 8888, alias: 'rpcport', describe: 'JSON-RPC port', coerce: single('rpc-port', parsePort('rpc-port', true)) })
-    .option('data-dir', { type: 'string', describe: 'where the chain, pool and keystore live [default: ./data/<listen>]', coerce: single('data-dir', (v) => String(v)) })
-    .option('network', { type: 'string', describe: 'network file: genesis and consensus parameters [default: the shipped devnet]', coerce: single('network', (v) => String(v)) })
-    .option('bootstrap', { type: 'string', array: true, describe: `peer to dial at startup, HOST[:PORT] (port 5555); repeatable [default with --im-addr: ${VPN_BOOTSTRAP}]`, coerce: (v: unknown) => parseBootstrap(v) })
-    .option('max-outbound', { type: 'number', default: 8, describe: 'outbound P2P connections to keep', coerce: single('max-outbound', parsePositiveInt('max-outbound', 64)) })
-    .option('max-peers', { type: 'number', default: 117, describe: 'P2P connections in all (inbound + outbound)', coerce: single('max-peers', parsePositiveInt('max-peers', 1000)) })
-    .option('miner-threads', { type: 'number', default: 1, describe: 'worker threads searching proof-of-work nonces', coerce: single('miner-threads', parsePositiveInt('miner-threads', 64)) })
-    .option('max-pool', { type: 'number', default: 50_000, describe: 'pending pool capacity (transactions)', coerce: single('max-pool', parsePositiveInt('max-pool', 1_000_000)) })
-    .option('reindex', { type: 'boolean', default: false, describe: 'rebuild balances and indexes from the stored blocks, re-validating each' })
-    .option('log-level', { type: 'string', default: 'info', describe: 'error | warn | info | debug', coerce: single('log-level', parseLogLevel) })
+    .option('rpc-port', {
+      type: 'number',
+      default: 8888,
+      alias: 'rpcport',
+      describe: 'JSON-RPC port',
+      coerce: single('rpc-port', parsePort('rpc-port', true)),
+    })
+    .option('data-dir', {
+      type: 'string',
+      describe: 'where the chain, pool and keystore live [default: ./data/<listen>]',
+      coerce: single('data-dir', (v) => String(v)),
+    })
+    .option('network', {
+      type: 'string',
+      describe: 'network file: genesis and consensus parameters [default: the shipped devnet]',
+      coerce: single('network', (v) => String(v)),
+    })
+    .option('bootstrap', {
+      type: 'string',
+      array: true,
+      describe: `peer to dial at startup, HOST[:PORT] (port 5555); repeatable [default with --im-addr: ${VPN_BOOTSTRAP}]`,
+      coerce: (v: unknown) => parseBootstrap(v),
+    })
+    .option('max-outbound', {
+      type: 'number',
+      default: 8,
+      describe: 'outbound P2P connections to keep',
+      coerce: single('max-outbound', parsePositiveInt('max-outbound', 64)),
+    })
+    .option('max-peers', {
+      type: 'number',
+      default: 117,
+      describe: 'P2P connections in all (inbound + outbound)',
+      coerce: single('max-peers', parsePositiveInt('max-peers', 1000)),
+    })
+    .option('miner-threads', {
+      type: 'number',
+      default: 1,
+      describe: 'worker threads searching proof-of-work nonces',
+      coerce: single('miner-threads', parsePositiveInt('miner-threads', 64)),
+    })
+    .option('max-pool', {
+      type: 'number',
+      default: 50_000,
+      describe: 'pending pool capacity (transactions)',
+      coerce: single('max-pool', parsePositiveInt('max-pool', 1_000_000)),
+    })
+    .option('reindex', {
+      type: 'boolean',
+      default: false,
+      describe: 'rebuild balances and indexes from the stored blocks, re-validating each',
+    })
+    .option('log-level', {
+      type: 'string',
+      default: 'info',
+      describe: 'error | warn | info | debug',
+      coerce: single('log-level', parseLogLevel),
+    })
     .option('log-format', { type: 'string', default: 'text', describe: 'text | json', coerce: single('log-format', parseLogFormat) })
 }
 
@@ -54,16 +107,24 @@ export async function runStart(args: StartArgs): Promise<void> {
   // VPN first: the node binds to the TUN's address.
   const vpn = imAddr === undefined ? null : await bringUpVpn(vpnConfig({ ...args, imAddr }, args.listen, dataDir, logger))
   const bootstrap = args.bootstrap ?? (vpn !== null && args.listen !== VPN_BOOTSTRAP ? [parseHostPort(VPN_BOOTSTRAP, 5555)] : [])
-  logger.info('starting bkc node', { listen: args.listen, port: args.port, rpcPort: args.rpcPort, dataDir, network: network.networkId, vpn: imAddr !== undefined })
+  logger.info('starting bkc node', {
+    listen: args.listen,
+    port: args.port,
+    rpcPort: args.rpcPort,
+    dataDir,
+    network: network.networkId,
+    vpn: imAddr !== undefined,
+  })
   let node: BkcNode | null = null
   let stopping: Promise<void> | null = null
-  const stop = (): Promise<void> => (stopping ??= (async () => {
-    try {
-      await node?.stop()
-    } finally {
-      await vpn?.stop()
-    }
-  })())
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      try {
+        await node?.stop()
+      } finally {
+        await vpn?.stop()
+      }
+    })())
   // From here, not after the node is up: a refusal while the node starts must not go unheard.
   if (vpn !== null) exitOnFatal(vpn, logger, stop)
   try {
@@ -76,18 +137,18 @@ export async function runStart(args: StartArgs): Promise<void> {
 
   function startNode(): Promise<BkcNode> {
     return BkcNode.start({
-    listen: args.listen,
-    port: args.port,
-    rpcPort: args.rpcPort,
-    dataDir,
-    network,
-    logger,
-    minerThreads: args.minerThreads,
-    maxPoolTxs: args.maxPool,
-    bootstrap,
-    maxOutbound: args.maxOutbound,
-    maxPeers: args.maxPeers,
-    reindex: args.reindex,
+      listen: args.listen,
+      port: args.port,
+      rpcPort: args.rpcPort,
+      dataDir,
+      network,
+      logger,
+      minerThreads: args.minerThreads,
+      maxPoolTxs: args.maxPool,
+      bootstrap,
+      maxOutbound: args.maxOutbound,
+      maxPeers: args.maxPeers,
+      reindex: args.reindex,
     })
   }
 }

@@ -17,24 +17,70 @@ import { stopOnSignals } from '../signals.js'
 /** The flags of the tunnel itself; `bkc start` has them too (only used with --im-addr). */
 export function vpnClientOptions<T>(y: Argv<T>) {
   return y
-    .option('im-addr', { type: 'string', alias: 'imAddr', describe: 'internet simulator host (VPN mode)', coerce: single('im-addr', parseHost) })
-    .option('im-port', { type: 'number', default: DEFAULT_SIMULATOR_PORT, alias: 'imPort', describe: 'internet simulator port', coerce: single('im-port', parsePort('im-port')) })
-    .option('im-key', { type: 'string', describe: "the simulator's public key (64 hex digits, from its log): refuse any other", coerce: single('im-key', parseKey) })
-    .option('im-secret', { type: 'string', describe: 'network secret the simulator requires (visible in ps: prefer --im-secret-file)', coerce: single('im-secret', parseSecret('im-secret')) })
-    .option('im-secret-file', { type: 'string', describe: 'file holding the network secret', coerce: single('im-secret-file', (v) => String(v)) })
-    .option('subnet', { type: 'string', default: DEFAULT_SUBNET, describe: "the simulator's --subnet: routed through the tunnel", coerce: single('subnet', String) })
+    .option('im-addr', {
+      type: 'string',
+      alias: 'imAddr',
+      describe: 'internet simulator host (VPN mode)',
+      coerce: single('im-addr', parseHost),
+    })
+    .option('im-port', {
+      type: 'number',
+      default: DEFAULT_SIMULATOR_PORT,
+      alias: 'imPort',
+      describe: 'internet simulator port',
+      coerce: single('im-port', parsePort('im-port')),
+    })
+    .option('im-key', {
+      type: 'string',
+      describe: "the simulator's public key (64 hex digits, from its log): refuse any other",
+      coerce: single('im-key', parseKey),
+    })
+    .option('im-secret', {
+      type: 'string',
+      describe: 'network secret the simulator requires (visible in ps: prefer --im-secret-file)',
+      coerce: single('im-secret', parseSecret('im-secret')),
+    })
+    .option('im-secret-file', {
+      type: 'string',
+      describe: 'file holding the network secret',
+      coerce: single('im-secret-file', (v) => String(v)),
+    })
+    .option('subnet', {
+      type: 'string',
+      default: DEFAULT_SUBNET,
+      describe: "the simulator's --subnet: routed through the tunnel",
+      coerce: single('subnet', String),
+    })
     .option('mtu', { type: 'number', default: DEFAULT_MTU, describe: 'MTU of the TUN interface', coerce: single('mtu', parseMtu) })
     .option('dev', { type: 'string', default: DEFAULT_TUN_NAME, describe: 'name of the TUN interface', coerce: single('dev', parseDev) })
     .option('encrypt', { type: 'boolean', default: true, describe: 'ask for sealed frames; --no-encrypt for lab packet captures' })
-    .option('offload', { type: 'boolean', default: true, describe: 'TUN offloads (TCP super-packets, ~5x throughput); --no-offload sends MTU-sized packets only' })
+    .option('offload', {
+      type: 'boolean',
+      default: true,
+      describe: 'TUN offloads (TCP super-packets, ~5x throughput); --no-offload sends MTU-sized packets only',
+    })
     .conflicts('im-secret', 'im-secret-file')
 }
 
 export function vpnOptions<T>(y: Argv<T>) {
   return vpnClientOptions(y)
-    .option('ip', { type: 'string', demandOption: true, describe: 'private address to claim, e.g. 192.168.53.5', coerce: single('ip', parseIp('ip')) })
-    .option('data-dir', { type: 'string', describe: 'where the client key lives [default: ./data/<ip>, shared with bkc start]', coerce: single('data-dir', (v) => String(v)) })
-    .option('log-level', { type: 'string', default: 'info', describe: 'error | warn | info | debug', coerce: single('log-level', parseLogLevel) })
+    .option('ip', {
+      type: 'string',
+      demandOption: true,
+      describe: 'private address to claim, e.g. 192.168.53.5',
+      coerce: single('ip', parseIp('ip')),
+    })
+    .option('data-dir', {
+      type: 'string',
+      describe: 'where the client key lives [default: ./data/<ip>, shared with bkc start]',
+      coerce: single('data-dir', (v) => String(v)),
+    })
+    .option('log-level', {
+      type: 'string',
+      default: 'info',
+      describe: 'error | warn | info | debug',
+      coerce: single('log-level', parseLogLevel),
+    })
     .option('log-format', { type: 'string', default: 'text', describe: 'text | json', coerce: single('log-format', parseLogFormat) })
     .demandOption('im-addr', 'bkc vpn needs --im-addr: the internet simulator host')
 }
@@ -68,19 +114,22 @@ function parseHost(v: unknown): string {
 
 function parseKey(v: unknown): Buffer {
   const text = String(v).trim().toLowerCase()
-  if (!/^[0-9a-f]{64}$/.test(text)) throw new UsageError(`--im-key must be 64 hex digits (the simulator logs its serverKey), got "${String(v)}"`)
+  if (!/^[0-9a-f]{64}$/.test(text))
+    throw new UsageError(`--im-key must be 64 hex digits (the simulator logs its serverKey), got "${String(v)}"`)
   return Buffer.from(text, 'hex')
 }
 
 function parseMtu(v: unknown): number {
   const n = typeof v === 'number' ? v : Number(v)
-  if (!Number.isInteger(n) || n < MIN_TUNNEL_MTU || n > 65_535) throw new UsageError(`--mtu must be an integer from ${MIN_TUNNEL_MTU} to 65535, got "${String(v)}"`)
+  if (!Number.isInteger(n) || n < MIN_TUNNEL_MTU || n > 65_535)
+    throw new UsageError(`--mtu must be an integer from ${MIN_TUNNEL_MTU} to 65535, got "${String(v)}"`)
   return n
 }
 
 function parseDev(v: unknown): string {
   const text = String(v)
-  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(text)) throw new UsageError(`--dev must be an interface name of 1-15 letters, digits, '_', '.' or '-', got "${text}"`)
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(text))
+    throw new UsageError(`--dev must be an interface name of 1-15 letters, digits, '_', '.' or '-', got "${text}"`)
   return text
 }
 
@@ -118,7 +167,8 @@ export async function bringUpVpn(opts: VpnOptions): Promise<RunningVpn> {
     if (err instanceof VpnFatalError) throw new Error(`the simulator refused ${opts.ip}: ${err.message} (${err.code})`)
     if (err instanceof KeyFileError) throw new Error(`VPN client key: ${err.message}`)
     const code = (err as NodeJS.ErrnoException).code
-    if (code === 'EACCES' || code === 'EROFS') throw new Error(`cannot write the VPN client key in ${opts.dataDir}: ${(err as Error).message}`)
+    if (code === 'EACCES' || code === 'EROFS')
+      throw new Error(`cannot write the VPN client key in ${opts.dataDir}: ${(err as Error).message}`)
     throw err
   }
 }
@@ -139,6 +189,8 @@ export async function runVpn(args: VpnArgs): Promise<void> {
 export function exitOnFatal(vpn: RunningVpn, logger: Logger, shutdown: () => Promise<void>): void {
   vpn.client.once('fatal', (err: VpnFatalError) => {
     logger.error('VPN stopped for good', { code: err.code, error: err.message })
-    void shutdown().catch((e: Error) => logger.error('shutdown failed', { error: e.message })).finally(() => process.exit(1))
+    void shutdown()
+      .catch((e: Error) => logger.error('shutdown failed', { error: e.message }))
+      .finally(() => process.exit(1))
   })
 }

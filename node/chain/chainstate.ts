@@ -234,7 +234,11 @@ export class Chainstate extends EventEmitter<{ tip: [TipChange] }> {
         if (r.status !== 'connected' && r.status !== 'side') return r
         const e = this.index.get(r.hash)!
         if (e.status === 'invalid') {
-          return { status: 'invalid', hash: r.hash, error: this.invalid.get(r.hash) ?? new ValidationError('INVALID_PARENT', 'block is invalid') }
+          return {
+            status: 'invalid',
+            hash: r.hash,
+            error: this.invalid.get(r.hash) ?? new ValidationError('INVALID_PARENT', 'block is invalid'),
+          }
         }
         return { status: this.isOnBestChain(e) ? 'connected' : 'side', hash: r.hash, height: e.height }
       })
@@ -247,7 +251,11 @@ export class Chainstate extends EventEmitter<{ tip: [TipChange] }> {
     const known = this.index.get(hash)
     if (known) {
       if (known.status === 'invalid') {
-        return { status: 'invalid', hash, error: this.invalid.get(hash) ?? new ValidationError('INVALID_PARENT', 'block is known to be invalid') }
+        return {
+          status: 'invalid',
+          hash,
+          error: this.invalid.get(hash) ?? new ValidationError('INVALID_PARENT', 'block is known to be invalid'),
+        }
       }
       return { status: 'duplicate', hash, height: known.height }
     }
@@ -266,7 +274,12 @@ export class Chainstate extends EventEmitter<{ tip: [TipChange] }> {
       checked = checkBodySanity(block, headerHash, this.params)
       checkBlockContext(
         header,
-        { parentHeight: parent.height, medianTimePast: this.medianTimePast(parent), expectedTarget: this.expectedTarget(parent), now: this.now() },
+        {
+          parentHeight: parent.height,
+          medianTimePast: this.medianTimePast(parent),
+          expectedTarget: this.expectedTarget(parent),
+          now: this.now(),
+        },
         this.params.consensus,
       )
     } catch (err) {
@@ -416,7 +429,12 @@ export class Chainstate extends EventEmitter<{ tip: [TipChange] }> {
       // A reindex re-checks the contextual rules too (the clock rule aside:
       // a stored block's time was judged when it arrived).
       const parent = this.index.get(e.prev)!
-      const ctx = { parentHeight: parent.height, medianTimePast: this.medianTimePast(parent), expectedTarget: this.expectedTarget(parent), now: block.header.timestamp }
+      const ctx = {
+        parentHeight: parent.height,
+        medianTimePast: this.medianTimePast(parent),
+        expectedTarget: this.expectedTarget(parent),
+        now: block.header.timestamp,
+      }
       checkBlockContext(block.header, ctx, this.params.consensus)
     }
     const accounts = await this.readAccounts(touchedAddresses(block), overlay)

@@ -4,10 +4,29 @@
 // (a body that does not match the header's root), so such blocks are not
 // remembered as invalid.
 export type RejectCode =
-  | 'BAD_ENCODING' | 'BAD_VERSION' | 'TOO_LARGE' | 'NO_REWARD' | 'BAD_REWARD' | 'EXTRA_REWARD'
-  | 'BAD_TX_ROOT' | 'BAD_POW' | 'BAD_TARGET' | 'BAD_PROOF_TYPE' | 'BAD_HEIGHT' | 'UNKNOWN_PARENT'
-  | 'TIME_TOO_OLD' | 'TIME_TOO_NEW' | 'BAD_SIGNATURE' | 'BAD_AMOUNT' | 'BAD_ADDRESS' | 'BAD_NONCE'
-  | 'INSUFFICIENT_BALANCE' | 'DUPLICATE_TX' | 'BAD_MINER' | 'OVERFLOW' | 'INVALID_PARENT'
+  | 'BAD_ENCODING'
+  | 'BAD_VERSION'
+  | 'TOO_LARGE'
+  | 'NO_REWARD'
+  | 'BAD_REWARD'
+  | 'EXTRA_REWARD'
+  | 'BAD_TX_ROOT'
+  | 'BAD_POW'
+  | 'BAD_TARGET'
+  | 'BAD_PROOF_TYPE'
+  | 'BAD_HEIGHT'
+  | 'UNKNOWN_PARENT'
+  | 'TIME_TOO_OLD'
+  | 'TIME_TOO_NEW'
+  | 'BAD_SIGNATURE'
+  | 'BAD_AMOUNT'
+  | 'BAD_ADDRESS'
+  | 'BAD_NONCE'
+  | 'INSUFFICIENT_BALANCE'
+  | 'DUPLICATE_TX'
+  | 'BAD_MINER'
+  | 'OVERFLOW'
+  | 'INVALID_PARENT'
 
 export class ValidationError extends Error {
   override name = 'ValidationError'

@@ -49,7 +49,13 @@ export function networkFromJson(json: unknown, source = 'network file'): Network
   if (!isObj(json)) throw new NetworkFileError(`${source}: expected a JSON object`)
   const name = field(json, 'name', source, isStr, 'a name (1-64 chars)')
   const networkId = field(json, 'networkId', source, isStr, 'an id (1-64 chars)')
-  const magicHex = field(json, 'magic', source, (v): v is string => typeof v === 'string' && /^0x[0-9a-fA-F]{8}$/.test(v), '"0x" and 8 hex digits')
+  const magicHex = field(
+    json,
+    'magic',
+    source,
+    (v): v is string => typeof v === 'string' && /^0x[0-9a-fA-F]{8}$/.test(v),
+    '"0x" and 8 hex digits',
+  )
   const c = field(json, 'consensus', source, isObj, 'an object')
   const where = `${source}: consensus`
   const targetHex = field(c, 'target', where, (v): v is string => isHexOfLength(v, 32), '64 hex digits')
@@ -59,7 +65,13 @@ export function networkFromJson(json: unknown, source = 'network file'): Network
     targetBlockTimeMs: field(c, 'targetBlockTimeMs', where, isPosInt, 'a positive integer (ms)'),
     medianTimeSpan: field(c, 'medianTimeSpan', where, isPosInt, 'a positive integer'),
     maxFutureBlockTimeMs: field(c, 'maxFutureBlockTimeMs', where, isPosInt, 'a positive integer (ms)'),
-    maxBlockBytes: field(c, 'maxBlockBytes', where, (v): v is number => isPosInt(v) && v >= 1024 && v <= 4 * 1024 * 1024, 'an integer in [1024, 4 MiB]'),
+    maxBlockBytes: field(
+      c,
+      'maxBlockBytes',
+      where,
+      (v): v is number => isPosInt(v) && v >= 1024 && v <= 4 * 1024 * 1024,
+      'an integer in [1024, 4 MiB]',
+    ),
   }
   if (consensus.target.equals(Buffer.alloc(32))) throw new NetworkFileError(`${where}.target: must not be zero`)
 
@@ -79,7 +91,8 @@ export function networkFromJson(json: unknown, source = 'network file'): Network
   for (const addr of [...normalised.keys()].sort()) {
     const amount = normalised.get(addr)
     const bytes = isHexOfLength(addr, 33) ? fromHex(addr)! : null
-    if (bytes === null || !isValidAddress(bytes)) throw new NetworkFileError(`${source}: genesis.balances: "${addr}" is not an address (compressed public key hex)`)
+    if (bytes === null || !isValidAddress(bytes))
+      throw new NetworkFileError(`${source}: genesis.balances: "${addr}" is not an address (compressed public key hex)`)
     if (!isPosInt(amount)) throw new NetworkFileError(`${source}: genesis.balances["${addr}"]: expected a positive integer`)
     allocations.push({ from: ZERO_ADDRESS, to: bytes, amount, nonce: 0, timestamp, signature: ZERO_SIGNATURE })
   }

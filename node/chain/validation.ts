@@ -106,7 +106,10 @@ export function checkBlockContext(header: BlockHeader, ctx: BlockContext, consen
     throw new ValidationError('BAD_HEIGHT', `height ${header.height} does not follow parent height ${ctx.parentHeight}`)
   }
   if (header.timestamp <= ctx.medianTimePast) {
-    throw new ValidationError('TIME_TOO_OLD', `timestamp ${header.timestamp} is not after the median of recent blocks (${ctx.medianTimePast})`)
+    throw new ValidationError(
+      'TIME_TOO_OLD',
+      `timestamp ${header.timestamp} is not after the median of recent blocks (${ctx.medianTimePast})`,
+    )
   }
   if (header.timestamp > ctx.now + consensus.maxFutureBlockTimeMs) {
     throw new ValidationError('TIME_TOO_NEW', `timestamp ${header.timestamp} is too far in the future`, false)

@@ -8,11 +8,20 @@ import type { Account } from '../chain/state.js'
 import { checkTransferSanity } from '../chain/validation.js'
 
 export type PoolErrorCode =
-  | 'DUPLICATE_TX' | 'POOL_FULL' | 'BAD_NONCE' | 'INSUFFICIENT_BALANCE' | 'BAD_SIGNATURE' | 'INVALID_TX' | 'SENDER_LIMIT'
+  | 'DUPLICATE_TX'
+  | 'POOL_FULL'
+  | 'BAD_NONCE'
+  | 'INSUFFICIENT_BALANCE'
+  | 'BAD_SIGNATURE'
+  | 'INVALID_TX'
+  | 'SENDER_LIMIT'
 
 export class PoolError extends Error {
   override name = 'PoolError'
-  constructor(public readonly code: PoolErrorCode, message: string) {
+  constructor(
+    public readonly code: PoolErrorCode,
+    message: string,
+  ) {
     super(message)
   }
 }
@@ -100,14 +109,17 @@ export class Mempool {
       throw new PoolError('BAD_NONCE', `nonce ${tx.nonce} is too far ahead (the next free nonce of ${from} is ${nextFree})`)
     }
     if (mine?.has(tx.nonce)) throw new PoolError('BAD_NONCE', `a transaction with nonce ${tx.nonce} from ${from} is already pending`)
-    if ((mine?.size ?? 0) >= this.opts.maxPerSender) throw new PoolError('SENDER_LIMIT', `${from} already has ${mine!.size} pending transactions`)
+    if ((mine?.size ?? 0) >= this.opts.maxPerSender)
+      throw new PoolError('SENDER_LIMIT', `${from} already has ${mine!.size} pending transactions`)
     if (this.byId.size >= this.opts.maxTxs) throw new PoolError('POOL_FULL', `the pending pool is full (${this.opts.maxTxs} transactions)`)
     let committed = 0
     for (const e of mine?.values() ?? []) if (e.tx.nonce < tx.nonce) committed += e.tx.amount
     if (committed + tx.amount > sender.balance) {
       throw new PoolError(
         'INSUFFICIENT_BALANCE',
-        `insufficient balance: ${from} has ${sender.balance}` + (committed > 0 ? `, ${committed} already pending,` : '') + ` and sends ${tx.amount}`,
+        `insufficient balance: ${from} has ${sender.balance}` +
+          (committed > 0 ? `, ${committed} already pending,` : '') +
+          ` and sends ${tx.amount}`,
       )
     }
   }

@@ -10,7 +10,6 @@ import { AddrError, addrKey, isUndialable, isValidPort, normalizeHost, type Peer
 
 export { AddrError, addrKey, normalizeHost, parseHostPort, type PeerAddress } from './host-address.js'
 
-
 export type AddrSource = 'bootstrap' | 'manual' | 'gossip' | 'inbound'
 
 /** Times are milliseconds since the Unix epoch; 0 means never. */
@@ -21,7 +20,6 @@ export interface AddrEntry extends PeerAddress {
   lastSuccess: number
   failures: number
 }
-
 
 export interface AddrManOptions {
   /** Bound on stored addresses (default 1000). */
@@ -53,7 +51,6 @@ const MAX_DISCOURAGED = 10_000
 // A known address never moves down this scale, so gossip cannot turn a
 // configured peer into an evictable one.
 const SOURCE_RANK: Readonly<Record<AddrSource, number>> = { gossip: 0, inbound: 1, bootstrap: 2, manual: 3 }
-
 
 // ---------------------------------------------------------------- ordering
 
@@ -107,7 +104,8 @@ export class AddrMan {
     }
     this.now = opts.now ?? Date.now
     this.random = opts.random ?? Math.random
-    for (const a of opts.self ?? []) if (isRecord(a) && isValidPort(a.port) && normalizeHost(a.host) !== undefined) this.selfKeys.add(addrKey(a))
+    for (const a of opts.self ?? [])
+      if (isRecord(a) && isValidPort(a.port) && normalizeHost(a.host) !== undefined) this.selfKeys.add(addrKey(a))
   }
 
   get size(): number {

@@ -68,7 +68,12 @@ export class Connman extends EventEmitter<{ ready: [Peer]; message: [Peer, Messa
     server.maxConnections = this.opts.maxPeers + 8 // room to tell extra ones why they are refused
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void => {
-        const why = err.code === 'EADDRINUSE' ? 'address already in use' : err.code === 'EADDRNOTAVAIL' ? 'address not available on this machine' : err.message
+        const why =
+          err.code === 'EADDRINUSE'
+            ? 'address already in use'
+            : err.code === 'EADDRNOTAVAIL'
+              ? 'address not available on this machine'
+              : err.message
         reject(new Error(`cannot listen for P2P on ${this.opts.listenHost}:${this.opts.listenPort}: ${why}`))
       }
       server.once('error', onError)
@@ -219,7 +224,13 @@ export class Connman extends EventEmitter<{ ready: [Peer]; message: [Peer, Messa
     this.peersById.set(peer.id, peer)
     peer.on('ready', () => {
       if (direction === 'outbound') this.opts.addrman.markSuccess(address)
-      this.opts.logger.info('peer connected', { peer: peer.id, direction, address: addrKey(address), height: peer.bestHeight, agent: peer.hello?.agent })
+      this.opts.logger.info('peer connected', {
+        peer: peer.id,
+        direction,
+        address: addrKey(address),
+        height: peer.bestHeight,
+        agent: peer.hello?.agent,
+      })
       this.emit('ready', peer)
     })
     peer.on('message', (msg) => this.emit('message', peer, msg))
@@ -252,9 +263,11 @@ export class Connman extends EventEmitter<{ ready: [Peer]; message: [Peer, Messa
   }
 
   private checkHello(peer: Peer, hello: Hello): { code: string; reason: string } | null {
-    if (hello.network !== this.opts.networkId) return { code: 'WRONG_NETWORK', reason: `this node is on network ${this.opts.networkId}, not ${hello.network}` }
+    if (hello.network !== this.opts.networkId)
+      return { code: 'WRONG_NETWORK', reason: `this node is on network ${this.opts.networkId}, not ${hello.network}` }
     if (!hello.genesis.equals(this.opts.genesis)) return { code: 'WRONG_GENESIS', reason: 'different genesis block' }
-    if (hello.version !== PROTOCOL_VERSION) return { code: 'BAD_VERSION', reason: `protocol version ${hello.version} is not supported (this node speaks ${PROTOCOL_VERSION})` }
+    if (hello.version !== PROTOCOL_VERSION)
+      return { code: 'BAD_VERSION', reason: `protocol version ${hello.version} is not supported (this node speaks ${PROTOCOL_VERSION})` }
     if (hello.nodeId.equals(this.opts.nodeId)) {
       // We dialled ourselves (through an address of ours we did not know).
       if (peer.direction === 'outbound') this.opts.addrman.remove(peer.address)

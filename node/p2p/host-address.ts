@@ -2,7 +2,10 @@
 // address (so every spelling has one key), and what can be dialled at all.
 import { isIPv4, isIPv6 } from 'node:net'
 
-export interface PeerAddress { host: string; port: number }
+export interface PeerAddress {
+  host: string
+  port: number
+}
 
 export class AddrError extends Error {
   override name = 'AddrError'

@@ -50,8 +50,15 @@ const MAX_UNPRODUCTIVE = 3
 
 export class NetProcessing {
   readonly stats: NetStats = {
-    blocksReceived: 0, blocksDuplicate: 0, blocksRepeatedByPeer: 0, blocksRelayed: 0,
-    txsReceived: 0, txsDuplicate: 0, txsRelayed: 0, blocksDownloaded: 0, orphans: 0,
+    blocksReceived: 0,
+    blocksDuplicate: 0,
+    blocksRepeatedByPeer: 0,
+    blocksRelayed: 0,
+    txsReceived: 0,
+    txsDuplicate: 0,
+    txsRelayed: 0,
+    blocksDownloaded: 0,
+    orphans: 0,
   }
   private readonly orphans = new OrphanPool<Block>()
   private readonly addrBuckets = new Map<number, TokenBucket>()
@@ -190,7 +197,8 @@ export class NetProcessing {
       this.relayTransaction(entry, peer)
     } catch (err) {
       if (!(err instanceof PoolError)) throw err
-      if (err.code === 'BAD_SIGNATURE' || err.code === 'INVALID_TX') return this.deps.connman.misbehaving(peer, `invalid transaction ${id}: ${err.message}`)
+      if (err.code === 'BAD_SIGNATURE' || err.code === 'INVALID_TX')
+        return this.deps.connman.misbehaving(peer, `invalid transaction ${id}: ${err.message}`)
       // Already known, nonce used meanwhile, balance moved, pool full: honest races.
       this.stats.txsDuplicate++
     }
@@ -241,14 +249,22 @@ export class NetProcessing {
         this.stats.blocksDuplicate++
         return
       case 'orphan':
-        this.orphans.add({ hash: result.hash, prev: result.missing, block, size: encodeBlock(block).length, peer: peer.id, receivedAt: Date.now() })
+        this.orphans.add({
+          hash: result.hash,
+          prev: result.missing,
+          block,
+          size: encodeBlock(block).length,
+          peer: peer.id,
+          receivedAt: Date.now(),
+        })
         this.stats.orphans = this.orphans.size
         peer.bestHeight = Math.max(peer.bestHeight, block.header.height)
         // Its ancestors come with the running download, or with one we start now.
         if (!this.sync) this.requestBlocks(peer)
         return
       case 'invalid':
-        if (result.error.permanent) this.deps.connman.misbehaving(peer, `invalid block ${result.hash}: ${result.error.code}: ${result.error.message}`)
+        if (result.error.permanent)
+          this.deps.connman.misbehaving(peer, `invalid block ${result.hash}: ${result.error.code}: ${result.error.message}`)
         return
       default:
         await this.connectOrphans(result.hash)

@@ -97,8 +97,6 @@ function emptyWithWarning(problem: string, opts?: AddrManOptions): { addrman: Ad
   return { addrman: new AddrMan(opts), warning: `${problem}; starting with an empty address book` }
 }
 
-
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err)
 }
-

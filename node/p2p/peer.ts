@@ -208,17 +208,20 @@ export class Peer extends EventEmitter<{ ready: []; message: [Message]; close: [
     const { pingIntervalMs, pongMs } = this.opts.timeouts
     let lastPing = Date.now()
     this.timers.push(
-      setInterval(() => {
-        const now = Date.now()
-        if (this.ping) {
-          if (now - this.ping.sentAt > pongMs) this.close('no PONG in time')
-          return
-        }
-        if (now - lastPing < pingIntervalMs) return
-        lastPing = now
-        this.ping = { nonce: randomInt(0, 2 ** 47), sentAt: now }
-        this.send({ type: 'PING', nonce: this.ping.nonce })
-      }, Math.min(1000, pingIntervalMs, pongMs)),
+      setInterval(
+        () => {
+          const now = Date.now()
+          if (this.ping) {
+            if (now - this.ping.sentAt > pongMs) this.close('no PONG in time')
+            return
+          }
+          if (now - lastPing < pingIntervalMs) return
+          lastPing = now
+          this.ping = { nonce: randomInt(0, 2 ** 47), sentAt: now }
+          this.send({ type: 'PING', nonce: this.ping.nonce })
+        },
+        Math.min(1000, pingIntervalMs, pongMs),
+      ),
     )
     this.emit('ready')
   }

@@ -51,7 +51,8 @@ export function forkHeight(locator: readonly string[], heightOnBestChain: (hash:
  */
 export function heightsToServe(from: number, tipHeight: number, max: number): number[] {
   if (!Number.isSafeInteger(from) || from < -1) throw new RangeError(`from must be a safe integer >= -1, got ${from}`)
-  if (!Number.isSafeInteger(tipHeight) || tipHeight < 0) throw new RangeError(`tip height must be a non-negative safe integer, got ${tipHeight}`)
+  if (!Number.isSafeInteger(tipHeight) || tipHeight < 0)
+    throw new RangeError(`tip height must be a non-negative safe integer, got ${tipHeight}`)
   if (!Number.isSafeInteger(max)) throw new RangeError(`max must be a safe integer, got ${max}`)
   const count = Math.min(max, MAX_BLOCKS_PER_MESSAGE, tipHeight - from)
   const out: number[] = []

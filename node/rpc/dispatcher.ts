@@ -29,7 +29,8 @@ interface ErrorObject {
 
 export function createDispatcher(methods: MethodTable, opts: DispatcherOptions = {}): Dispatcher {
   const maxBatch = opts.maxBatch ?? DEFAULT_MAX_BATCH
-  if (!Number.isSafeInteger(maxBatch) || maxBatch < 1) throw new TypeError(`createDispatcher(): maxBatch must be a positive integer, got ${maxBatch}`)
+  if (!Number.isSafeInteger(maxBatch) || maxBatch < 1)
+    throw new TypeError(`createDispatcher(): maxBatch must be a positive integer, got ${maxBatch}`)
   const onError = opts.onError
 
   function reportInternal(err: unknown, method: string): void {
@@ -62,7 +63,10 @@ export function createDispatcher(methods: MethodTable, opts: DispatcherOptions =
     return 'error' in outcome ? encodeError(id, outcome.error) : encodeResult(id, outcome.result, methodName)
   }
 
-  async function invoke(methodName: string, params: unknown[] | Record<string, unknown>): Promise<{ result: unknown } | { error: ErrorObject }> {
+  async function invoke(
+    methodName: string,
+    params: unknown[] | Record<string, unknown>,
+  ): Promise<{ result: unknown } | { error: ErrorObject }> {
     // hasOwn: inherited names such as __proto__, toString or constructor are not methods.
     const def = Object.hasOwn(methods, methodName) ? methods[methodName] : undefined
     if (!def) return { error: { code: RPC.METHOD_NOT_FOUND, message: `method not found: ${quote(methodName)}` } }
@@ -115,7 +119,11 @@ export function createDispatcher(methods: MethodTable, opts: DispatcherOptions =
     if (!Array.isArray(parsed)) return handleOne(parsed)
     if (parsed.length === 0) return errorResponseJson(null, RPC.INVALID_REQUEST, 'invalid request: empty batch')
     if (parsed.length > maxBatch) {
-      return errorResponseJson(null, RPC.INVALID_REQUEST, `invalid request: batch of ${parsed.length} requests exceeds the limit of ${maxBatch}`)
+      return errorResponseJson(
+        null,
+        RPC.INVALID_REQUEST,
+        `invalid request: batch of ${parsed.length} requests exceeds the limit of ${maxBatch}`,
+      )
     }
     // Sequential on purpose: a script may send unlockAccount then sendTransaction in one batch.
     const responses: string[] = []

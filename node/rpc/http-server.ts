@@ -68,8 +68,10 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
   const logger = safeLogger(opts.logger)
   const where = formatHostPort(host, port)
-  if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 1) throw new TypeError(`maxBodyBytes must be a positive integer, got ${maxBodyBytes}`)
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`cannot listen for JSON-RPC on ${where}: port must be an integer from 0 to 65535`)
+  if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 1)
+    throw new TypeError(`maxBodyBytes must be a positive integer, got ${maxBodyBytes}`)
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`cannot listen for JSON-RPC on ${where}: port must be an integer from 0 to 65535`)
 
   const server = http.createServer({
     requestTimeout: REQUEST_TIMEOUT_MS,
@@ -145,7 +147,9 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
         chunks.length = 0
         release()
         logger.warn('JSON-RPC busy: request bytes in flight over the limit', { remote: req.socket.remoteAddress, limit: maxBuffered })
-        sendJson(res, 503, errorResponseJson(null, APP.BUSY, 'server busy: too many requests in flight; retry shortly'), { Connection: 'close' })
+        sendJson(res, 503, errorResponseJson(null, APP.BUSY, 'server busy: too many requests in flight; retry shortly'), {
+          Connection: 'close',
+        })
         return
       }
       buffered += chunk.length
@@ -178,7 +182,12 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
       sendJson(res, 500, errorResponseJson(null, RPC.INTERNAL, 'internal error'))
       return
     }
-    logger.debug('JSON-RPC request', { remote: req.socket.remoteAddress, bytes: raw.length, ms: Date.now() - started, replied: reply !== null })
+    logger.debug('JSON-RPC request', {
+      remote: req.socket.remoteAddress,
+      bytes: raw.length,
+      ms: Date.now() - started,
+      replied: reply !== null,
+    })
     // Shutting down: this reply ends the connection, so close() need not wait for an idle keep-alive socket.
     if (closing !== undefined && !res.headersSent) res.setHeader('Connection', 'close')
     if (reply === null) {

@@ -102,14 +102,20 @@ function buildTable(node: BkcNode): MethodTable {
     const found = await node.chain.getBlockByHash(loc.blockHash)
     const tx = found?.block.txs[loc.index]
     if (!tx) return null
-    return { ...txView(tx, id), status: 'confirmed', blockHeight: loc.height, blockHash: loc.blockHash, confirmations: node.chain.tip.height - loc.height + 1 }
+    return {
+      ...txView(tx, id),
+      status: 'confirmed',
+      blockHeight: loc.height,
+      blockHash: loc.blockHash,
+      confirmations: node.chain.tip.height - loc.height + 1,
+    }
   }
 
   return {
     createAccount: defineMethod({
       params: [required('name', name), required('password', password)],
       handler: (n, p) => rpc(async () => (await node.createAccount(n, p)).address),
-      description: 'Creates an account in this node\'s keystore; returns its address (public key).',
+      description: "Creates an account in this node's keystore; returns its address (public key).",
     }),
     loadAccount: unlock,
     unlock,
@@ -218,7 +224,10 @@ function buildTable(node: BkcNode): MethodTable {
     getTransactionsByAccount: defineMethod({
       params: [required('address', hex33), optional('limit', integerLike({ min: 1, max: 1000 }), 100)],
       handler: async (a, limit) => {
-        const pending = node.mempool.involving(a).slice(0, limit).map((e) => ({ ...txView(e.tx, e.id), status: 'pending' }))
+        const pending = node.mempool
+          .involving(a)
+          .slice(0, limit)
+          .map((e) => ({ ...txView(e.tx, e.id), status: 'pending' }))
         const confirmedIds = await node.chain.db.accountTxIds(a, limit - pending.length)
         const confirmed = []
         for (const id of confirmedIds) {

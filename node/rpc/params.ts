@@ -43,7 +43,8 @@ export function string(opts: LengthRange = {}): Parser<string> {
   const max = opts.max ?? Infinity
   checkLengthOptions('string', min, max)
   let reason = 'must be a string'
-  if (min > 0 && max < Infinity) reason = min === max ? `must be a string of ${min} characters` : `must be a string of ${min} to ${max} characters`
+  if (min > 0 && max < Infinity)
+    reason = min === max ? `must be a string of ${min} characters` : `must be a string of ${min} to ${max} characters`
   else if (min > 0) reason = min === 1 ? 'must be a non-empty string' : `must be a string of at least ${min} characters`
   else if (max < Infinity) reason = `must be a string of at most ${max} characters`
   return (value) => {

@@ -5,7 +5,14 @@ import { ClassicLevel } from 'classic-level'
 import { mkdirSync } from 'node:fs'
 import type { Account, BlockUndo } from '../chain/state.js'
 import {
-  decodeAccount, decodeTxLocation, decodeUndo, encodeAccount, encodeTxLocation, encodeUndo, u32Key, type TxLocation,
+  decodeAccount,
+  decodeTxLocation,
+  decodeUndo,
+  encodeAccount,
+  encodeTxLocation,
+  encodeUndo,
+  u32Key,
+  type TxLocation,
 } from './records.js'
 
 const P = {
@@ -47,19 +54,33 @@ export class ChainBatch {
     this.ops.push({ type: 'del', key: k })
     return this
   }
-  putBlock(hash: string, bytes: Buffer): this { return this.put(key(P.block, hex(hash)), bytes) }
+  putBlock(hash: string, bytes: Buffer): this {
+    return this.put(key(P.block, hex(hash)), bytes)
+  }
   putEntry(hash: string, header: Buffer, status: EntryStatus): this {
     return this.put(key(P.entry, hex(hash)), Buffer.concat([header, Buffer.from([ENTRY_STATUS[status]])]))
   }
-  putHeight(height: number, hash: string): this { return this.put(key(P.height, u32Key(height)), hex(hash)) }
-  delHeight(height: number): this { return this.del(key(P.height, u32Key(height))) }
-  putTx(txid: string, loc: TxLocation): this { return this.put(key(P.tx, hex(txid)), encodeTxLocation(loc)) }
-  delTx(txid: string): this { return this.del(key(P.tx, hex(txid))) }
+  putHeight(height: number, hash: string): this {
+    return this.put(key(P.height, u32Key(height)), hex(hash))
+  }
+  delHeight(height: number): this {
+    return this.del(key(P.height, u32Key(height)))
+  }
+  putTx(txid: string, loc: TxLocation): this {
+    return this.put(key(P.tx, hex(txid)), encodeTxLocation(loc))
+  }
+  delTx(txid: string): this {
+    return this.del(key(P.tx, hex(txid)))
+  }
   putAccount(addr: string, a: Account | null): this {
     return a === null ? this.del(key(P.account, hex(addr))) : this.put(key(P.account, hex(addr)), encodeAccount(a))
   }
-  putUndo(hash: string, undo: BlockUndo): this { return this.put(key(P.undo, hex(hash)), encodeUndo(undo)) }
-  delUndo(hash: string): this { return this.del(key(P.undo, hex(hash))) }
+  putUndo(hash: string, undo: BlockUndo): this {
+    return this.put(key(P.undo, hex(hash)), encodeUndo(undo))
+  }
+  delUndo(hash: string): this {
+    return this.del(key(P.undo, hex(hash)))
+  }
   putAccountTx(addr: string, height: number, index: number, txid: string): this {
     return this.put(key(P.byAccount, hex(addr), u32Key(height), u32Key(index)), hex(txid))
   }
@@ -72,10 +93,18 @@ export class ChainBatch {
     v.writeDoubleBE(receivedAt, bytes.length)
     return this.put(key(P.pool, hex(txid)), v)
   }
-  delPoolTx(txid: string): this { return this.del(key(P.pool, hex(txid))) }
-  putTip(hash: string): this { return this.put(metaKey('tip'), hex(hash)) }
-  putMeta(name: string, value: Buffer): this { return this.put(metaKey(name), value) }
-  delMeta(name: string): this { return this.del(metaKey(name)) }
+  delPoolTx(txid: string): this {
+    return this.del(key(P.pool, hex(txid)))
+  }
+  putTip(hash: string): this {
+    return this.put(metaKey('tip'), hex(hash))
+  }
+  putMeta(name: string, value: Buffer): this {
+    return this.put(metaKey(name), value)
+  }
+  delMeta(name: string): this {
+    return this.del(metaKey(name))
+  }
 }
 
 export interface StoredEntry {

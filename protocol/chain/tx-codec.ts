@@ -26,7 +26,11 @@ export interface Transaction {
 
 function writeUnsigned(buf: Buffer, tx: Transaction): void {
   if (tx.from.length !== ADDRESS || tx.to.length !== ADDRESS) throw new CodecError('BAD_FIELD', 'address must be 33 bytes')
-  for (const [name, v] of [['amount', tx.amount], ['nonce', tx.nonce], ['timestamp', tx.timestamp]] as const) {
+  for (const [name, v] of [
+    ['amount', tx.amount],
+    ['nonce', tx.nonce],
+    ['timestamp', tx.timestamp],
+  ] as const) {
     if (!isU64(v)) throw new CodecError('BAD_INTEGER', `${name} must be an integer in [0, 2^53-1]`)
   }
   buf[0] = TX_VERSION

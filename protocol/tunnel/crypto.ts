@@ -25,15 +25,30 @@
 // flood of CLIENT_HELLOs costs it.
 
 import {
-  createCipheriv, createDecipheriv, createHmac, createPrivateKey, createPublicKey, createSecretKey,
-  diffieHellman, generateKeyPairSync, hkdfSync, timingSafeEqual, type CipherGCMTypes, type KeyObject,
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  createSecretKey,
+  diffieHellman,
+  generateKeyPairSync,
+  hkdfSync,
+  timingSafeEqual,
+  type CipherGCMTypes,
+  type KeyObject,
 } from 'node:crypto'
 import { writeU64 } from '../wire/bytes.js'
 import type { DecodeResult } from '../wire/catalogue.js'
 import { sha256 } from '../wire/hash.js'
 import {
-  decodeAuthBody, encodeAuthBody, TunnelError, SEAL_TAG_BYTES,
-  type AuthBody, type FrameCipher, type TunnelMessageByType,
+  decodeAuthBody,
+  encodeAuthBody,
+  TunnelError,
+  SEAL_TAG_BYTES,
+  type AuthBody,
+  type FrameCipher,
+  type TunnelMessageByType,
 } from './messages.js'
 import { ProtocolError, MessageError } from '../wire/errors.js'
 
@@ -96,13 +111,16 @@ export class TunnelKeyPair {
     checkPublicKey(peerPublicKey)
     let shared: Buffer
     try {
-      const publicKey = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: Buffer.from(peerPublicKey).toString('base64url') }, format: 'jwk' })
+      const publicKey = createPublicKey({
+        key: { kty: 'OKP', crv: 'X25519', x: Buffer.from(peerPublicKey).toString('base64url') },
+        format: 'jwk',
+      })
       shared = diffieHellman({ privateKey: this.privateKey, publicKey })
     } catch (error) {
       // OpenSSL refuses an all-zero result itself (RFC 7748 §6.1), which is what a low-order point gives.
       throw new TunnelError('BAD_KEY', 'Diffie-Hellman with the peer key failed (a low-order point?)', { cause: error })
     }
-    if (shared.every(b => b === 0)) throw new TunnelError('BAD_KEY', 'Diffie-Hellman result is zero: the peer key is a low-order point')
+    if (shared.every((b) => b === 0)) throw new TunnelError('BAD_KEY', 'Diffie-Hellman result is zero: the peer key is a low-order point')
     return shared
   }
 
@@ -167,13 +185,17 @@ export interface SessionKeys {
  * Throws TunnelError('BAD_KEY') when a peer key is malformed or low order.
  */
 export function deriveKeys(
-  role: TunnelRole, own: { staticKey: TunnelKeyPair; ephemeralKey: TunnelKeyPair }, client: ClientHello, server: ServerHello,
+  role: TunnelRole,
+  own: { staticKey: TunnelKeyPair; ephemeralKey: TunnelKeyPair },
+  client: ClientHello,
+  server: ServerHello,
 ): SessionKeys {
   const { staticKey, ephemeralKey } = own
   // ikm = DH(e_c, e_s) ‖ DH(s_c, e_s) ‖ DH(e_c, s_s), each computed from this side's half.
-  const ikm = role === 'client'
-    ? [ephemeralKey.agree(server.ephemeral), staticKey.agree(server.ephemeral), ephemeralKey.agree(server.serverKey)]
-    : [ephemeralKey.agree(client.ephemeral), ephemeralKey.agree(client.clientKey), staticKey.agree(client.ephemeral)]
+  const ikm =
+    role === 'client'
+      ? [ephemeralKey.agree(server.ephemeral), staticKey.agree(server.ephemeral), ephemeralKey.agree(server.serverKey)]
+      : [ephemeralKey.agree(client.ephemeral), ephemeralKey.agree(client.clientKey), staticKey.agree(client.ephemeral)]
   const transcript = transcriptHash(client, server)
   const okm = Buffer.from(hkdfSync('sha256', Buffer.concat(ikm), transcript, PROTOCOL_NAME_BYTES, 3 * KEY_BYTES))
   return {
@@ -187,7 +209,12 @@ export function deriveKeys(
 // ---- AEAD -----------------------------------------------------------------------
 
 function aeadSeal(
-  algorithm: AeadAlgorithm, key: KeyObject | Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, headroom: number,
+  algorithm: AeadAlgorithm,
+  key: KeyObject | Uint8Array,
+  nonce: Uint8Array,
+  aad: Uint8Array,
+  plaintext: Uint8Array,
+  headroom: number,
 ): Buffer {
   // Cast: @types/node types each AEAD family in its own overload; both return the same AEAD interface.
   const cipher = createCipheriv(algorithm as CipherGCMTypes, key, nonce, { authTagLength: SEAL_TAG_BYTES })
@@ -201,7 +228,13 @@ function aeadSeal(
   return out
 }
 
-function aeadOpen(algorithm: AeadAlgorithm, key: KeyObject | Uint8Array, nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Buffer | null {
+function aeadOpen(
+  algorithm: AeadAlgorithm,
+  key: KeyObject | Uint8Array,
+  nonce: Uint8Array,
+  aad: Uint8Array,
+  sealed: Uint8Array,
+): Buffer | null {
   if (sealed.byteLength < SEAL_TAG_BYTES) return null
   const split = sealed.byteLength - SEAL_TAG_BYTES
   const decipher = createDecipheriv(algorithm as CipherGCMTypes, key, nonce, { authTagLength: SEAL_TAG_BYTES })
@@ -231,7 +264,10 @@ export function sealAuth(keys: SessionKeys, body: AuthBody, algorithm: AeadAlgor
 export function openAuth(keys: SessionKeys, sealed: Uint8Array, algorithm: AeadAlgorithm = TUNNEL_AEAD): DecodeResult<AuthBody> {
   const plaintext = aeadOpen(algorithm, keys.authKey, ZERO_NONCE, keys.transcript, sealed)
   if (plaintext === null) {
-    return { ok: false, error: new TunnelError('BAD_AUTH', 'AUTH does not authenticate: the client does not hold the key it announced, or AUTH was altered') }
+    return {
+      ok: false,
+      error: new TunnelError('BAD_AUTH', 'AUTH does not authenticate: the client does not hold the key it announced, or AUTH was altered'),
+    }
   }
   try {
     return { ok: true, message: decodeAuthBody(plaintext) }
@@ -280,7 +316,10 @@ export class PacketCipher implements FrameCipher {
   private receiveCounter: number
 
   constructor(opts: PacketCipherOptions) {
-    for (const [name, key] of [['sendKey', opts.sendKey], ['receiveKey', opts.receiveKey]] as const) {
+    for (const [name, key] of [
+      ['sendKey', opts.sendKey],
+      ['receiveKey', opts.receiveKey],
+    ] as const) {
       if (key.byteLength !== KEY_BYTES) throw new RangeError(`${name} must be ${KEY_BYTES} bytes, got ${key.byteLength}`)
     }
     this.algorithm = opts.algorithm ?? TUNNEL_AEAD
@@ -329,7 +368,8 @@ export class PacketCipher implements FrameCipher {
 const EMPTY = Buffer.alloc(0)
 
 function checkCounter(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 0 || value > MAX_FRAMES_PER_KEY) throw new RangeError(`${name} must be in 0..2^48, got ${value}`)
+  if (!Number.isSafeInteger(value) || value < 0 || value > MAX_FRAMES_PER_KEY)
+    throw new RangeError(`${name} must be in 0..2^48, got ${value}`)
   return value
 }
 

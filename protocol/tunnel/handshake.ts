@@ -3,8 +3,19 @@
 // opened, a session with its frame cipher in.
 import type { DecodeResult } from '../wire/catalogue.js'
 import {
-  checkSecretProof, createPacketCipher, deriveKeys, openAuth, sealAuth, secretProof, TunnelKeyPair,
-  type AuthMessage, type ClientHello, type PacketCipher, type ServerHello, type SessionKeys, type TunnelRole,
+  checkSecretProof,
+  createPacketCipher,
+  deriveKeys,
+  openAuth,
+  sealAuth,
+  secretProof,
+  TunnelKeyPair,
+  type AuthMessage,
+  type ClientHello,
+  type PacketCipher,
+  type ServerHello,
+  type SessionKeys,
+  type TunnelRole,
 } from './crypto.js'
 import { TunnelError, TUNNEL_VERSION, type AuthBody } from './messages.js'
 
@@ -54,7 +65,11 @@ export class ClientHandshake {
     this.opts = opts
     this.ephemeralKey = opts.ephemeralKey ?? TunnelKeyPair.generate()
     this.hello = {
-      type: 'CLIENT_HELLO', version: TUNNEL_VERSION, clientKey: opts.staticKey.publicKey, ephemeral: this.ephemeralKey.publicKey, encrypt: opts.encrypt ?? true,
+      type: 'CLIENT_HELLO',
+      version: TUNNEL_VERSION,
+      clientKey: opts.staticKey.publicKey,
+      ephemeral: this.ephemeralKey.publicKey,
+      encrypt: opts.encrypt ?? true,
     }
   }
 
@@ -72,7 +87,10 @@ export class ClientHandshake {
     }
     const pinned = this.opts.serverKey
     if (pinned !== undefined && !Buffer.from(pinned).equals(serverHello.serverKey)) {
-      throw new TunnelError('SERVER_KEY_MISMATCH', `server key ${serverHello.serverKey.toString('hex')} is not the pinned ${Buffer.from(pinned).toString('hex')}`)
+      throw new TunnelError(
+        'SERVER_KEY_MISMATCH',
+        `server key ${serverHello.serverKey.toString('hex')} is not the pinned ${Buffer.from(pinned).toString('hex')}`,
+      )
     }
     const encrypted = this.hello.encrypt && serverHello.encrypt
     if (!encrypted && this.opts.requireEncryption === true) {
@@ -86,7 +104,10 @@ export class ClientHandshake {
       peerKey: serverHello.serverKey,
       keys,
       cipher: encrypted ? createPacketCipher('client', keys) : null,
-      auth: { type: 'AUTH', sealed: sealAuth(keys, { ip: auth.ip, mtu: auth.mtu, secretProof: proof, ...(auth.gso === true ? { gso: true } : {}) }) },
+      auth: {
+        type: 'AUTH',
+        sealed: sealAuth(keys, { ip: auth.ip, mtu: auth.mtu, secretProof: proof, ...(auth.gso === true ? { gso: true } : {}) }),
+      },
     }
   }
 }
@@ -111,11 +132,21 @@ export class ServerHandshake {
     }
     const ephemeralKey = opts.ephemeralKey ?? TunnelKeyPair.generate()
     this.hello = {
-      type: 'SERVER_HELLO', version: TUNNEL_VERSION, serverKey: opts.staticKey.publicKey, ephemeral: ephemeralKey.publicKey, encrypt: opts.encrypt ?? true,
+      type: 'SERVER_HELLO',
+      version: TUNNEL_VERSION,
+      serverKey: opts.staticKey.publicKey,
+      ephemeral: ephemeralKey.publicKey,
+      encrypt: opts.encrypt ?? true,
     }
     const keys = deriveKeys('server', { staticKey: opts.staticKey, ephemeralKey }, clientHello, this.hello)
     const encrypted = clientHello.encrypt && this.hello.encrypt
-    this.session = { role: 'server', encrypted, peerKey: clientHello.clientKey, keys, cipher: encrypted ? createPacketCipher('server', keys) : null }
+    this.session = {
+      role: 'server',
+      encrypted,
+      peerKey: clientHello.clientKey,
+      keys,
+      cipher: encrypted ? createPacketCipher('server', keys) : null,
+    }
   }
 
   /** Never throws: the client's claim, or BAD_AUTH (answer with a plain ERROR) / MessageError. */

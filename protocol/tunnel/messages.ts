@@ -84,13 +84,7 @@ export class TunnelError extends ProtocolError {
 }
 
 /** REFUSED codes the simulator sends (the field accepts any string≤32, so new codes do not break old clients). */
-export type TunnelRefusalCode =
-  | 'IP_IN_USE'
-  | 'OUT_OF_SUBNET'
-  | 'NOT_HOST_ADDRESS'
-  | 'TOO_MANY_CLIENTS'
-  | 'NOT_ALLOWED'
-  | 'BAD_SECRET'
+export type TunnelRefusalCode = 'IP_IN_USE' | 'OUT_OF_SUBNET' | 'NOT_HOST_ADDRESS' | 'TOO_MANY_CLIENTS' | 'NOT_ALLOWED' | 'BAD_SECRET'
 
 // ---- schemas ------------------------------------------------------------------
 
@@ -101,7 +95,7 @@ const DOTTED_QUAD = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[
 export function isDottedIPv4(value: unknown): value is string {
   if (typeof value !== 'string') return false
   const m = DOTTED_QUAD.exec(value)
-  return m !== null && m.slice(1).every(octet => Number(octet) <= 255)
+  return m !== null && m.slice(1).every((octet) => Number(octet) <= 255)
 }
 
 const ipv4: Schema<string> = {
@@ -184,7 +178,7 @@ export const TUNNEL_MESSAGE_TYPES: Readonly<Record<TunnelMessageType, number>> =
 
 /** The handshake travels plain; everything else is sealed on an encrypted link. */
 const SEALABLE = new Set<number>(
-  (['PACKET', 'GSO_PACKET', 'WELCOME', 'REFUSED', 'KEEPALIVE', 'RESTARTING', 'ERROR'] as const).map(name => TUNNEL_MESSAGE_TYPES[name]),
+  (['PACKET', 'GSO_PACKET', 'WELCOME', 'REFUSED', 'KEEPALIVE', 'RESTARTING', 'ERROR'] as const).map((name) => TUNNEL_MESSAGE_TYPES[name]),
 )
 
 // ---- sealing interface ----------------------------------------------------------
@@ -236,7 +230,8 @@ function checkPacketLength(type: number, length: number): void {
   const gso = type === GSO_PACKET_FRAME_TYPE
   const max = gso ? VNET_HDR_BYTES + MAX_PACKET_BYTES : MAX_PACKET_BYTES
   if (length > max) throw new MessageError('INVALID', `${gso ? 'GSO_PACKET' : 'PACKET'}: data of ${length} bytes exceeds ${max}`)
-  if (gso && length < VNET_HDR_BYTES) throw new MessageError('INVALID', `GSO_PACKET: data of ${length} bytes is shorter than its ${VNET_HDR_BYTES}-byte header`)
+  if (gso && length < VNET_HDR_BYTES)
+    throw new MessageError('INVALID', `GSO_PACKET: data of ${length} bytes is shorter than its ${VNET_HDR_BYTES}-byte header`)
 }
 
 /**

@@ -99,10 +99,7 @@ export function parseSubnet(text: string): Subnet {
   const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0
   const network = (ip & mask) >>> 0
   if (network !== ip) {
-    throw new SubnetError(
-      'HOST_BITS_SET',
-      `${text} has host bits set; did you mean ${ipToString(network)}/${prefix}?`,
-    )
+    throw new SubnetError('HOST_BITS_SET', `${text} has host bits set; did you mean ${ipToString(network)}/${prefix}?`)
   }
   return new Subnet(network, prefix)
 }

@@ -3,7 +3,10 @@
 // message is reported as what it is.
 export class CodecError extends Error {
   override name = 'CodecError'
-  constructor(public readonly code: 'BAD_LENGTH' | 'BAD_VERSION' | 'BAD_INTEGER' | 'BAD_FIELD', message: string) {
+  constructor(
+    public readonly code: 'BAD_LENGTH' | 'BAD_VERSION' | 'BAD_INTEGER' | 'BAD_FIELD',
+    message: string,
+  ) {
     super(message)
   }
 }

@@ -163,7 +163,10 @@ export class FrameDecoder {
   private parseHeader(buf: Buffer, at: number): Header {
     const magic = buf.readUInt32BE(at)
     if (magic !== this.magic) {
-      throw new FrameError('BAD_MAGIC', `bad magic 0x${magic.toString(16).padStart(8, '0')}, expected 0x${this.magic.toString(16).padStart(8, '0')}`)
+      throw new FrameError(
+        'BAD_MAGIC',
+        `bad magic 0x${magic.toString(16).padStart(8, '0')}, expected 0x${this.magic.toString(16).padStart(8, '0')}`,
+      )
     }
     const type = buf.readUInt8(at + 4)
     const flags = buf.readUInt8(at + 5)

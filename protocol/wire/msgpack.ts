@@ -168,24 +168,50 @@ export function checkProfile(buf: Uint8Array): void {
       case 0xc2: // false
       case 0xc3: // true
         return
-      case 0xc4: return skip(u8()) // bin 8
-      case 0xc5: return skip(u16()) // bin 16
-      case 0xc6: return skip(u32()) // bin 32
-      case 0xca: return skip(4) // float 32
-      case 0xcb: return skip(8) // float 64
-      case 0xcc: case 0xd0: return skip(1)
-      case 0xcd: case 0xd1: return skip(2)
-      case 0xce: case 0xd2: return skip(4)
-      case 0xcf: case 0xd3: return skip(8)
-      case 0xd9: return str(u8())
-      case 0xda: return str(u16())
-      case 0xdb: return str(u32())
-      case 0xdc: return array(u16(), depth)
-      case 0xdd: return array(u32(), depth)
-      case 0xde: return map(u16(), depth)
-      case 0xdf: return map(u32(), depth)
-      case 0xc7: case 0xc8: case 0xc9:
-      case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8: {
+      case 0xc4:
+        return skip(u8()) // bin 8
+      case 0xc5:
+        return skip(u16()) // bin 16
+      case 0xc6:
+        return skip(u32()) // bin 32
+      case 0xca:
+        return skip(4) // float 32
+      case 0xcb:
+        return skip(8) // float 64
+      case 0xcc:
+      case 0xd0:
+        return skip(1)
+      case 0xcd:
+      case 0xd1:
+        return skip(2)
+      case 0xce:
+      case 0xd2:
+        return skip(4)
+      case 0xcf:
+      case 0xd3:
+        return skip(8)
+      case 0xd9:
+        return str(u8())
+      case 0xda:
+        return str(u16())
+      case 0xdb:
+        return str(u32())
+      case 0xdc:
+        return array(u16(), depth)
+      case 0xdd:
+        return array(u32(), depth)
+      case 0xde:
+        return map(u16(), depth)
+      case 0xdf:
+        return map(u32(), depth)
+      case 0xc7:
+      case 0xc8:
+      case 0xc9:
+      case 0xd4:
+      case 0xd5:
+      case 0xd6:
+      case 0xd7:
+      case 0xd8: {
         // The ext type byte follows the length field, which fixext lacks.
         const typeAt = pos + (t === 0xc7 ? 1 : t === 0xc8 ? 2 : t === 0xc9 ? 4 : 0)
         const extType = typeAt < end ? String(view.getInt8(typeAt)) : '(truncated)'

@@ -8,7 +8,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { BKC_BIN } from '../helpers/node-fixtures.js'
 
-interface Run { code: number | null; stderr: string }
+interface Run {
+  code: number | null
+  stderr: string
+}
 
 function run(cmd: string, args: string[], opts: { uid?: number; gid?: number } = {}): Promise<Run> {
   return new Promise((resolve) => {

@@ -78,15 +78,42 @@ async function runLab(t: Test): Promise<void> {
     return p
   }
   const startSim = (): Proc =>
-    spawnIn('sim', 'simulator', ['simulator', '--host', simIp, '--data-dir', join(tmp.path, 'sim'), '--stats-port', String(STATS_PORT), '--log-level', 'debug'])
+    spawnIn('sim', 'simulator', [
+      'simulator',
+      '--host',
+      simIp,
+      '--data-dir',
+      join(tmp.path, 'sim'),
+      '--stats-port',
+      String(STATS_PORT),
+      '--log-level',
+      'debug',
+    ])
   // h5 runs without TUN offloads: the others' TCP super-packets reach it as segments the simulator cuts.
   const startHost = (h: Host): Proc =>
-    spawnIn(h, h, ['start', '--listen', IP[h], '--im-addr', simIp, '--data-dir', join(tmp.path, h), '--network', networkFile, '--log-level', 'debug', ...(h === 'h5' ? ['--no-offload'] : [])])
+    spawnIn(h, h, [
+      'start',
+      '--listen',
+      IP[h],
+      '--im-addr',
+      simIp,
+      '--data-dir',
+      join(tmp.path, h),
+      '--network',
+      networkFile,
+      '--log-level',
+      'debug',
+      ...(h === 'h5' ? ['--no-offload'] : []),
+    ])
 
   /** JSON-RPC from inside `from`'s namespace to the node at `to` (through the tunnel unless from === to). */
   const rpc = async <T = unknown>(from: Host, to: Host, method: string, params: unknown[] = []): Promise<T> => {
     const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method, params })
-    const r = await lab.exec(from, ['curl', '-sS', '-m', '5', '-H', 'content-type: application/json', '-d', body, `http://${IP[to]}:8888/`], { timeoutMs: 10_000 })
+    const r = await lab.exec(
+      from,
+      ['curl', '-sS', '-m', '5', '-H', 'content-type: application/json', '-d', body, `http://${IP[to]}:8888/`],
+      { timeoutMs: 10_000 },
+    )
     if (r.code !== 0) throw new Error(`rpc ${method} ${from}->${to}: curl exit ${r.code}: ${r.stderr}`)
     const reply = JSON.parse(r.stdout) as { result?: T; error?: { message: string } }
     if (reply.error !== undefined) throw new Error(`rpc ${method} ${from}->${to}: ${reply.error.message}`)
@@ -103,7 +130,11 @@ async function runLab(t: Test): Promise<void> {
   const sh = async (h: Host, script: string, ...args: string[]) => {
     const r = await lab.exec(h, [join(SCRIPTS_DIR, script), ...args], { timeoutMs: 30_000 })
     const line = r.stdout.trim()
-    return { code: r.code, json: (line === '' ? {} : JSON.parse(line)) as { result?: unknown; error?: { code: number; message: string } }, raw: r.stdout + r.stderr }
+    return {
+      code: r.code,
+      json: (line === '' ? {} : JSON.parse(line)) as { result?: unknown; error?: { code: number; message: string } },
+      raw: r.stdout + r.stderr,
+    }
   }
   type Status = { height: number; hash: string; peers: number; mining: boolean; pending: number }
   const status = (h: Host) => rpc<Status>(h, h, 'getStatus')
@@ -117,7 +148,11 @@ async function runLab(t: Test): Promise<void> {
     return JSON.parse(r.stdout) as { clients: Array<{ ip: string; key: string; drops: Record<string, number>; packetsIn: number }> }
   }
   const ping = async (from: Host, to: Host, count = 5) => {
-    const r = await lab.exec(from, ['python3', join(PACKAGE_DIR, 'test', 'helpers', 'icmp_ping.py'), IP[to], '-c', String(count), '-i', '0.1', '-W', '2'], { timeoutMs: 30_000 })
+    const r = await lab.exec(
+      from,
+      ['python3', join(PACKAGE_DIR, 'test', 'helpers', 'icmp_ping.py'), IP[to], '-c', String(count), '-i', '0.1', '-W', '2'],
+      { timeoutMs: 30_000 },
+    )
     const summary = JSON.parse(r.stdout.trim().split('\n').pop()!) as { sent: number; received: number; median_ms: number | null }
     return { code: r.code, ...summary }
   }
@@ -127,15 +162,23 @@ async function runLab(t: Test): Promise<void> {
   await waitFor('the simulator', () => sim.log.join('').includes('simulator listening'), { timeoutMs: 20_000, intervalMs: 100 })
   const host: Record<string, Proc> = {}
   for (const h of HOSTS) host[h] = startHost(h)
-  await waitFor('five nodes answering over their TUN address', async () => {
-    for (const h of HOSTS) if (host[h]!.child.exitCode !== null) throw new Error(`${h} exited: ${host[h]!.log.join('')}`)
-    const s = await Promise.all(HOSTS.map((h) => tryRpc<Status>(h, h, 'getStatus')))
-    return s.every((x) => x !== undefined)
-  }, { timeoutMs: 60_000, intervalMs: 250 })
-  await waitFor('every node connected to a peer (bootstrap 192.168.53.5)', async () => {
-    const s = await Promise.all(HOSTS.map((h) => status(h)))
-    return s.every((x) => x.peers >= 1)
-  }, { timeoutMs: 60_000, intervalMs: 250 })
+  await waitFor(
+    'five nodes answering over their TUN address',
+    async () => {
+      for (const h of HOSTS) if (host[h]!.child.exitCode !== null) throw new Error(`${h} exited: ${host[h]!.log.join('')}`)
+      const s = await Promise.all(HOSTS.map((h) => tryRpc<Status>(h, h, 'getStatus')))
+      return s.every((x) => x !== undefined)
+    },
+    { timeoutMs: 60_000, intervalMs: 250 },
+  )
+  await waitFor(
+    'every node connected to a peer (bootstrap 192.168.53.5)',
+    async () => {
+      const s = await Promise.all(HOSTS.map((h) => status(h)))
+      return s.every((x) => x.peers >= 1)
+    },
+    { timeoutMs: 60_000, intervalMs: 250 },
+  )
   const tun = await lab.exec('h1', ['ip', '-o', 'addr', 'show', 'dev', 'bkc0'])
   t.match(tun.stdout, /inet 192\.168\.53\.5\/16/, 'h1 has its TUN with 192.168.53.5/16')
   t.match((await lab.exec('h1', ['ip', 'link', 'show', 'dev', 'bkc0'])).stdout, /mtu 1400/, 'MTU 1400')
@@ -144,7 +187,11 @@ async function runLab(t: Test): Promise<void> {
 
   // ---- step 4: accounts on three VMs ------------------------------------------------
   const pk: Record<string, string> = {}
-  const owners: Array<[string, Host]> = [['test1', 'h1'], ['test2', 'h2'], ['test3', 'h3']]
+  const owners: Array<[string, Host]> = [
+    ['test1', 'h1'],
+    ['test2', 'h2'],
+    ['test3', 'h3'],
+  ]
   for (const [name, h] of owners) {
     const r = await sh(h, 'createAccount.sh', name, '123', SUB[h])
     t.equal(r.code, 0, `createAccount.sh ${name} on ${h}: ${r.raw}`)
@@ -169,7 +216,11 @@ async function runLab(t: Test): Promise<void> {
   }
   const before = await balancesOn('h1')
   for (const h of HOSTS.slice(1)) t.same(await balancesOn(h), before, `balances on ${h} equal h1's`)
-  t.equal(before.reduce((a, b) => a + b, 0), 20 * tip1.height, 'the three miners hold every reward')
+  t.equal(
+    before.reduce((a, b) => a + b, 0),
+    20 * tip1.height,
+    'the three miners hold every reward',
+  )
 
   // ---- step 8: a transfer, pending everywhere, then mined --------------------------------
   const from = before[0]! >= 20 ? 'test1' : before[1]! >= 20 ? 'test2' : 'test3'
@@ -178,18 +229,26 @@ async function runLab(t: Test): Promise<void> {
   const sent = await sh(fromHost, 'sendTx.sh', from, '123', pk[to]!, '20', SUB[fromHost])
   t.equal(sent.code, 0, `sendTx.sh ${from} -> ${to}: ${sent.raw}`)
   const txHash = sent.json.result as string
-  await waitFor('the transaction pending on h5', async () => {
-    const r = await sh('h5', 'getTx.sh', txHash, SUB.h5)
-    return r.code === 0 && (r.json.result as { status?: string } | null)?.status === 'pending'
-  }, { timeoutMs: 30_000, intervalMs: 250 })
+  await waitFor(
+    'the transaction pending on h5',
+    async () => {
+      const r = await sh('h5', 'getTx.sh', txHash, SUB.h5)
+      return r.code === 0 && (r.json.result as { status?: string } | null)?.status === 'pending'
+    },
+    { timeoutMs: 30_000, intervalMs: 250 },
+  )
   t.pass('h5 sees the transaction pending')
   t.equal((await sh('h4', 'mining.sh', 'test1', '123', SUB.h4)).code, 1, 'h4 has no test1 account: mining.sh fails there')
   t.equal((await sh('h2', 'mining.sh', 'test2', '123', SUB.h2)).code, 0, 'mining again on h2')
   try {
-    await waitFor('the transfer confirmed on h4', async () => {
-      const r = await sh('h4', 'getTx.sh', txHash, SUB.h4)
-      return (r.json.result as { status?: string } | null)?.status === 'confirmed'
-    }, { timeoutMs: 60_000, intervalMs: 250 })
+    await waitFor(
+      'the transfer confirmed on h4',
+      async () => {
+        const r = await sh('h4', 'getTx.sh', txHash, SUB.h4)
+        return (r.json.result as { status?: string } | null)?.status === 'confirmed'
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    )
   } finally {
     await sh('h2', 'stopMine.sh', SUB.h2)
   }
@@ -208,12 +267,28 @@ async function runLab(t: Test): Promise<void> {
   const p = await ping('h1', 'h2')
   t.equal(p.code, 0, 'ping h1 -> h2 through the tunnel')
   t.ok(p.received >= 4, `${p.received}/5 replies (median ${p.median_ms} ms)`)
-  const server = lab.spawn('h5', [process.execPath, join(PACKAGE_DIR, 'dist', 'bench', 'tcp-stream.js'), 'server', '--host', IP.h5, '--port', '5201', '--once'])
+  const server = lab.spawn('h5', [
+    process.execPath,
+    join(PACKAGE_DIR, 'dist', 'bench', 'tcp-stream.js'),
+    'server',
+    '--host',
+    IP.h5,
+    '--port',
+    '5201',
+    '--once',
+  ])
   let serverOut = ''
   server.stdout!.on('data', (c: Buffer) => (serverOut += c.toString()))
   const serverDone = new Promise<number | null>((resolve) => server.once('exit', (code) => resolve(code)))
-  await waitFor('the receiver listening', async () => (await lab.exec('h5', ['ss', '-ltn', 'sport = :5201'])).stdout.includes('5201'), { timeoutMs: 10_000, intervalMs: 100 })
-  const send = await lab.exec('h4', [process.execPath, join(PACKAGE_DIR, 'dist', 'bench', 'tcp-stream.js'), 'client', '--host', IP.h5, '--port', '5201', '--bytes', '50M'], { timeoutMs: 120_000 })
+  await waitFor('the receiver listening', async () => (await lab.exec('h5', ['ss', '-ltn', 'sport = :5201'])).stdout.includes('5201'), {
+    timeoutMs: 10_000,
+    intervalMs: 100,
+  })
+  const send = await lab.exec(
+    'h4',
+    [process.execPath, join(PACKAGE_DIR, 'dist', 'bench', 'tcp-stream.js'), 'client', '--host', IP.h5, '--port', '5201', '--bytes', '50M'],
+    { timeoutMs: 120_000 },
+  )
   t.equal(send.code, 0, `50 MB sent h4 (offloads) -> h5 (--no-offload): ${send.stderr}`)
   t.equal(await serverDone, 0, 'the receiver got the whole stream')
   const sentStat = JSON.parse(send.stdout.trim()) as { bytes: number; sha256: string; mbps: number }
@@ -224,7 +299,10 @@ async function runLab(t: Test): Promise<void> {
   // ---- a host killed and restarted rejoins and catches up ----------------------------------
   host.h5!.child.kill('SIGKILL')
   await host.h5!.exited
-  await waitFor('h5 TUN gone with its process', async () => (await lab.exec('h5', ['ip', 'link', 'show', 'dev', 'bkc0'])).code !== 0, { timeoutMs: 10_000, intervalMs: 100 })
+  await waitFor('h5 TUN gone with its process', async () => (await lab.exec('h5', ['ip', 'link', 'show', 'dev', 'bkc0'])).code !== 0, {
+    timeoutMs: 10_000,
+    intervalMs: 100,
+  })
   t.equal((await sh('h3', 'mining.sh', 'test3', '123', SUB.h3)).code, 0, 'mining on h3 while h5 is down')
   const h3Target = tip2.height + 5
   try {
@@ -241,18 +319,26 @@ async function runLab(t: Test): Promise<void> {
   t.equal(await sim.exited, 0, 'the simulator exits 0 on SIGTERM (after telling clients RESTARTING)')
   await sleep(1000)
   sim = startSim()
-  await waitFor('all five VPN clients registered again', async () => {
-    const s = await simStats().catch(() => undefined)
-    return s !== undefined && s.clients.length === 5
-  }, { timeoutMs: 60_000, intervalMs: 250 })
+  await waitFor(
+    'all five VPN clients registered again',
+    async () => {
+      const s = await simStats().catch(() => undefined)
+      return s !== undefined && s.clients.length === 5
+    },
+    { timeoutMs: 60_000, intervalMs: 250 },
+  )
   const p2 = await ping('h2', 'h3')
   t.equal(p2.code, 0, 'ping h2 -> h3 works after the simulator restart')
   t.equal((await sh('h1', 'mining.sh', 'test1', '123', SUB.h1)).code, 0, 'mining on h1 after the restart')
   try {
-    await waitFor('a new block reaches all five', async () => {
-      const s = await allOnOneTip()
-      return s !== false && s.height > tip3.height
-    }, { timeoutMs: 60_000, intervalMs: 250 })
+    await waitFor(
+      'a new block reaches all five',
+      async () => {
+        const s = await allOnOneTip()
+        return s !== false && s.height > tip3.height
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    )
   } finally {
     await sh('h1', 'stopMine.sh', SUB.h1)
   }
@@ -260,7 +346,11 @@ async function runLab(t: Test): Promise<void> {
   for (const h of HOSTS) t.equal(host[h]!.child.exitCode, null, `${h} never exited`)
 
   // ---- a second client claiming a held IP is refused ----------------------------------------
-  const thief = await lab.exec('sim', [process.execPath, BKC_BIN, 'vpn', '--ip', IP.h2, '--im-addr', simIp, '--data-dir', join(tmp.path, 'thief')], { timeoutMs: 30_000 })
+  const thief = await lab.exec(
+    'sim',
+    [process.execPath, BKC_BIN, 'vpn', '--ip', IP.h2, '--im-addr', simIp, '--data-dir', join(tmp.path, 'thief')],
+    { timeoutMs: 30_000 },
+  )
   t.equal(thief.code, 1, 'a second key claiming 192.168.54.5 exits 1')
   t.match(thief.stderr, /192\.168\.54\.5 is in use by another client/, 'with the reason')
   t.not((await lab.exec('sim', ['ip', 'link', 'show', 'dev', 'bkc0'])).code, 0, 'and leaves no TUN behind')
@@ -270,7 +360,10 @@ async function runLab(t: Test): Promise<void> {
   const spoofedBefore = await dropsOf(IP.h2)
   const spoof = await lab.exec('h2', ['python3', '-c', SPOOF_PY, IP.h1, IP.h3], { timeoutMs: 10_000 })
   t.equal(spoof.code, 0, `a raw packet from ${IP.h1} sent on h2 ${spoof.stderr}`)
-  await waitFor('the SPOOFED drop counted against h2', async () => (await dropsOf(IP.h2)) > spoofedBefore, { timeoutMs: 10_000, intervalMs: 100 })
+  await waitFor('the SPOOFED drop counted against h2', async () => (await dropsOf(IP.h2)) > spoofedBefore, {
+    timeoutMs: 10_000,
+    intervalMs: 100,
+  })
   t.pass('the simulator dropped the spoofed packet and counted it')
 
   // ---- packets the kernel refuses (link down: EIO) are dropped, not fatal ----------------------

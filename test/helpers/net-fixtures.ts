@@ -10,7 +10,14 @@ import type { Test } from 'tap'
 import { toHex } from '../../protocol/wire/bytes.js'
 import { blockHash, type Block } from '../../protocol/chain/block-codec.js'
 import { FrameDecoder } from '../../protocol/wire/frame.js'
-import { encodeMessage, MAX_P2P_PAYLOAD_BYTES, tryDecodeMessage, type Message, type MessageByType, type MessageType } from '../../protocol/chain/messages.js'
+import {
+  encodeMessage,
+  MAX_P2P_PAYLOAD_BYTES,
+  tryDecodeMessage,
+  type Message,
+  type MessageByType,
+  type MessageType,
+} from '../../protocol/chain/messages.js'
 import type { Transaction } from '../../protocol/chain/tx-codec.js'
 import { networkFromJson, type NetworkParams } from '../../node/chain/params.js'
 import { silentLogger } from '../../lib/log.js'
@@ -112,7 +119,14 @@ export class TestNet {
       ...extra,
     })
     const p2p = node.connman!.listenAddress
-    const entry: NetNode = { index: i, host: hostOf(i), dataDir: this.dataDir(i), node, url: urlOf(node.rpcAddress), p2p: { host: p2p.host, port: p2p.port } }
+    const entry: NetNode = {
+      index: i,
+      host: hostOf(i),
+      dataDir: this.dataDir(i),
+      node,
+      url: urlOf(node.rpcAddress),
+      p2p: { host: p2p.host, port: p2p.port },
+    }
     this.nodes[i] = entry
     return entry
   }
@@ -148,7 +162,11 @@ export function readyPeers(node: BkcNode): number {
 
 /** Waits until every node has at least `min` READY peers. */
 export async function waitPeers(nodes: readonly BkcNode[], min: number, timeoutMs = 20_000): Promise<void> {
-  await waitFor(`every node to have ${min} peers (have ${nodes.map(readyPeers).join(',')})`, () => nodes.every((n) => readyPeers(n) >= min), { timeoutMs })
+  await waitFor(
+    `every node to have ${min} peers (have ${nodes.map(readyPeers).join(',')})`,
+    () => nodes.every((n) => readyPeers(n) >= min),
+    { timeoutMs },
+  )
 }
 
 /** Waits until every node has the same tip; returns it. */
@@ -167,12 +185,20 @@ export async function waitConverged(nodes: readonly BkcNode[], timeoutMs = 30_00
  * `n` blocks that connected (or until its tip is `n` higher, with
  * `{ by: 'height' }`), then stops the miner.
  */
-export async function mineBlocks(node: BkcNode, n: number, address: Buffer, opts: { by?: 'found' | 'height'; timeoutMs?: number } = {}): Promise<void> {
+export async function mineBlocks(
+  node: BkcNode,
+  n: number,
+  address: Buffer,
+  opts: { by?: 'found' | 'height'; timeoutMs?: number } = {},
+): Promise<void> {
   const found0 = node.mining.found
   const height0 = node.chain.tip.height
   node.mining.start(address)
   try {
-    await waitFor(`${n} mined blocks`, () => (opts.by === 'height' ? node.chain.tip.height - height0 : node.mining.found - found0) >= n, { timeoutMs: opts.timeoutMs ?? 30_000, intervalMs: 10 })
+    await waitFor(`${n} mined blocks`, () => (opts.by === 'height' ? node.chain.tip.height - height0 : node.mining.found - found0) >= n, {
+      timeoutMs: opts.timeoutMs ?? 30_000,
+      intervalMs: 10,
+    })
   } finally {
     await node.mining.stop()
   }
@@ -198,7 +224,14 @@ export async function unlockedAccount(node: BkcNode, name: string): Promise<Buff
 
 // ---------------------------------------------------------------- blocks from RPC
 
-interface TxView { from: string; to: string; amount: number; nonce: number; timestamp: number; signature: string }
+interface TxView {
+  from: string
+  to: string
+  amount: number
+  nonce: number
+  timestamp: number
+  signature: string
+}
 export interface BlockView {
   height: number
   hash: string
@@ -215,9 +248,25 @@ export interface BlockView {
 /** The block an RPC getBlock view describes; throws if it does not hash to the view's hash. */
 export function blockFromView(v: BlockView): Block {
   const hex = (s: string): Buffer => Buffer.from(s, 'hex')
-  const txs: Transaction[] = v.transactions.map((x) => ({ from: hex(x.from), to: hex(x.to), amount: x.amount, nonce: x.nonce, timestamp: x.timestamp, signature: hex(x.signature) }))
+  const txs: Transaction[] = v.transactions.map((x) => ({
+    from: hex(x.from),
+    to: hex(x.to),
+    amount: x.amount,
+    nonce: x.nonce,
+    timestamp: x.timestamp,
+    signature: hex(x.signature),
+  }))
   const block: Block = {
-    header: { height: v.height, prevHash: hex(v.previousHash), timestamp: v.timestamp, txRoot: hex(v.txRoot), miner: hex(v.miner), target: hex(v.target), proofType: v.proofType, nonce: v.nonce },
+    header: {
+      height: v.height,
+      prevHash: hex(v.previousHash),
+      timestamp: v.timestamp,
+      txRoot: hex(v.txRoot),
+      miner: hex(v.miner),
+      target: hex(v.target),
+      proofType: v.proofType,
+      nonce: v.nonce,
+    },
     txs,
   }
   const hash = toHex(blockHash(block.header))
@@ -304,14 +353,22 @@ export class RawPeer {
 
   /** Waits for the first message of `type` (already received or still to come). */
   async next<T extends MessageType>(type: T, timeoutMs = 10_000): Promise<MessageByType<T>> {
-    return waitFor(`a ${type} message (got ${this.received.map((m) => m.type).join(',') || 'nothing'}${this.closed ? ', closed' : ''})`, () => this.received.find((m): m is MessageByType<T> => m.type === type), { timeoutMs, intervalMs: 10 })
+    return waitFor(
+      `a ${type} message (got ${this.received.map((m) => m.type).join(',') || 'nothing'}${this.closed ? ', closed' : ''})`,
+      () => this.received.find((m): m is MessageByType<T> => m.type === type),
+      { timeoutMs, intervalMs: 10 },
+    )
   }
 
   /** Waits until the node has closed the connection; throws after `timeoutMs`. */
   async waitClosed(timeoutMs = 10_000): Promise<void> {
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`the node kept the connection open for ${timeoutMs} ms (got ${this.received.map((m) => m.type).join(',')})`)), timeoutMs)
+      timer = setTimeout(
+        () =>
+          reject(new Error(`the node kept the connection open for ${timeoutMs} ms (got ${this.received.map((m) => m.type).join(',')})`)),
+        timeoutMs,
+      )
     })
     try {
       await Promise.race([this.closedPromise, timeout])
@@ -343,7 +400,12 @@ export function helloFor(network: NetworkParams, over: Partial<MessageByType<'HE
 }
 
 /** Connects a raw client and completes the handshake; resolves once the node treats it as READY (its ADDR arrived). */
-export async function handshaken(tn: TestNet, i: number, localAddress: string, over: Partial<MessageByType<'HELLO'>> = {}): Promise<RawPeer> {
+export async function handshaken(
+  tn: TestNet,
+  i: number,
+  localAddress: string,
+  over: Partial<MessageByType<'HELLO'>> = {},
+): Promise<RawPeer> {
   const target = tn.at(i).p2p
   const raw = await RawPeer.connect({ host: target.host, port: target.port, localAddress, magic: tn.network.magic })
   raw.send(helloFor(tn.network, over))

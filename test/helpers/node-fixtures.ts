@@ -89,7 +89,12 @@ export interface ChainSnapshot {
  * in plain data so two chainstates compare with t.same. `account: null`
  * means no record is stored (different from a stored zero balance).
  */
-export async function snapshot(chain: Chainstate, addresses: readonly string[], txids: readonly string[], maxHeight = chain.tip.height): Promise<ChainSnapshot> {
+export async function snapshot(
+  chain: Chainstate,
+  addresses: readonly string[],
+  txids: readonly string[],
+  maxHeight = chain.tip.height,
+): Promise<ChainSnapshot> {
   const accounts: Record<string, Account | null> = {}
   const byAccount: Record<string, string[]> = {}
   for (const a of addresses) {
@@ -214,7 +219,11 @@ export function buildBranch(
  * Polls `probe` until it returns something other than undefined/false, for
  * at most `timeoutMs`; throws with `what` when time runs out.
  */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, opts: { timeoutMs?: number; intervalMs?: number } = {}): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  opts: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<T> {
   const deadline = Date.now() + (opts.timeoutMs ?? 20_000)
   const interval = opts.intervalMs ?? 50
   let lastError: unknown
@@ -303,7 +312,11 @@ export interface BkcProcess {
 
 /** Starts `node dist/bin/bkc.js ARGS` (stdout and stderr collected). */
 export function spawnBkc(args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): BkcProcess {
-  const child = spawn(process.execPath, [BKC_BIN, ...args], { cwd: opts.cwd ?? PACKAGE_DIR, env: opts.env ?? childEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [BKC_BIN, ...args], {
+    cwd: opts.cwd ?? PACKAGE_DIR,
+    env: opts.env ?? childEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let out = ''
   let err = ''
   let done = false
@@ -324,7 +337,10 @@ export function spawnBkc(args: readonly string[], opts: { cwd?: string; env?: No
 }
 
 /** Runs the binary to completion (bounded by `timeoutMs`, then SIGKILL). */
-export async function runBkc(args: readonly string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function runBkc(
+  args: readonly string[],
+  opts: { cwd?: string; timeoutMs?: number } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const p = spawnBkc(args, opts)
   const timer = setTimeout(() => p.child.kill('SIGKILL'), opts.timeoutMs ?? 20_000)
   const { code } = await p.exited

@@ -33,7 +33,7 @@ export function toLowS(sig: Uint8Array): Buffer {
 export function flipBit(bytes: Uint8Array, bit: number): Buffer {
   const out = Buffer.from(bytes)
   const i = Math.floor(bit / 8) % out.length
-  out[i] = out[i]! ^ (1 << bit % 8)
+  out[i] = out[i]! ^ (1 << (bit % 8))
   return out
 }
 
@@ -83,7 +83,12 @@ export function rootOf(txs: readonly Transaction[]): Buffer {
  * the root is recomputed and the PoW re-solved, so the only broken rule is
  * the one `edit` breaks.
  */
-export function mineEdited(net: NetworkParams, parent: ParentRef, edit: (txs: Transaction[], h: BlockHeader) => void, opts: MineOptions = {}): Block {
+export function mineEdited(
+  net: NetworkParams,
+  parent: ParentRef,
+  edit: (txs: Transaction[], h: BlockHeader) => void,
+  opts: MineOptions = {},
+): Block {
   return mine(net, parent, {
     ...opts,
     tamper: (h, txs) => {

@@ -6,7 +6,12 @@ import type { Frame } from '../../protocol/wire/frame.js'
 import { ClientHandshake, type TunnelSession } from '../../protocol/tunnel/handshake.js'
 import type { ServerHello, TunnelKeyPair } from '../../protocol/tunnel/crypto.js'
 import {
-  createTunnelFrameDecoder, decodeTunnelFrame, encodePacketFrame, encodeTunnelFrame, SEALED_TYPE_BIT, TUNNEL_MESSAGE_TYPES,
+  createTunnelFrameDecoder,
+  decodeTunnelFrame,
+  encodePacketFrame,
+  encodeTunnelFrame,
+  SEALED_TYPE_BIT,
+  TUNNEL_MESSAGE_TYPES,
   type TunnelMessage,
 } from '../../protocol/tunnel/messages.js'
 
@@ -46,11 +51,13 @@ export class TunnelTestClient {
   private constructor(socket: net.Socket, timeoutMs: number) {
     this.socket = socket
     this.timeoutMs = timeoutMs
-    this.closedPromise = new Promise((resolve) => socket.once('close', () => {
-      this.closed = true
-      this.wake()
-      resolve()
-    }))
+    this.closedPromise = new Promise((resolve) =>
+      socket.once('close', () => {
+        this.closed = true
+        this.wake()
+        resolve()
+      }),
+    )
     socket.on('error', () => {})
   }
 
@@ -85,7 +92,12 @@ export class TunnelTestClient {
     const hello = await this.next()
     if (hello.type === 'ERROR') return { kind: 'error', code: hello.code, reason: hello.reason }
     if (hello.type !== 'SERVER_HELLO') throw new Error(`expected SERVER_HELLO, got ${hello.type}`)
-    const session = hs.finish(hello as ServerHello, { ip: opts.ip, mtu: opts.mtu ?? 1400, gso: opts.gso ?? false, ...(opts.secret === undefined ? {} : { secret: opts.secret }) })
+    const session = hs.finish(hello as ServerHello, {
+      ip: opts.ip,
+      mtu: opts.mtu ?? 1400,
+      gso: opts.gso ?? false,
+      ...(opts.secret === undefined ? {} : { secret: opts.secret }),
+    })
     this.session = session
     this.socket.write(encodeTunnelFrame(session.auth))
     const answer = await this.next()
@@ -119,7 +131,8 @@ export class TunnelTestClient {
   private decode(frame: Frame): TunnelMessage {
     const cipher = this.session?.cipher ?? null
     // A plain ERROR may still come on an encrypted link when AUTH failed (docs/PROTOCOL.md).
-    if (cipher !== null && (frame.type & SEALED_TYPE_BIT) === 0 && frame.type === TUNNEL_MESSAGE_TYPES.ERROR) return decodeTunnelFrame(frame)
+    if (cipher !== null && (frame.type & SEALED_TYPE_BIT) === 0 && frame.type === TUNNEL_MESSAGE_TYPES.ERROR)
+      return decodeTunnelFrame(frame)
     const msg = decodeTunnelFrame(frame, cipher)
     if (msg.type === 'PACKET' || msg.type === 'GSO_PACKET') return { type: msg.type, data: Buffer.from(msg.data) }
     return msg

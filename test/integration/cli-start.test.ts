@@ -6,7 +6,15 @@ import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { tempDir, testNetworkJson } from '../../bench/lib/fixtures.js'
 import {
-  BKC_BIN, randomLoopbackOctet, readyUrl, rpcResult, runBkc, spawnBkc, stopProcess, waitFor, type BkcProcess,
+  BKC_BIN,
+  randomLoopbackOctet,
+  readyUrl,
+  rpcResult,
+  runBkc,
+  spawnBkc,
+  stopProcess,
+  waitFor,
+  type BkcProcess,
 } from '../helpers/node-fixtures.js'
 
 if (!existsSync(BKC_BIN)) throw new Error(`${BKC_BIN} is missing: build first (npm test runs tsc)`)
@@ -28,10 +36,14 @@ function workDir(t: Test): { dir: string; network: string } {
 async function startNode(t: Test, args: string[], cwd: string): Promise<{ proc: BkcProcess; url: string }> {
   const proc = spawnBkc(['start', ...args], { cwd })
   t.teardown(() => stopProcess(proc))
-  const url = await waitFor('"node ready" in the log', () => {
-    if (proc.hasExited()) throw new Error(`bkc exited early:\n${proc.stderr()}`)
-    return readyUrl(proc.stderr())
-  }, { timeoutMs: 20_000, intervalMs: 50 }).catch((err: Error) => {
+  const url = await waitFor(
+    '"node ready" in the log',
+    () => {
+      if (proc.hasExited()) throw new Error(`bkc exited early:\n${proc.stderr()}`)
+      return readyUrl(proc.stderr())
+    },
+    { timeoutMs: 20_000, intervalMs: 50 },
+  ).catch((err: Error) => {
     throw new Error(`${err.message}\nstderr:\n${proc.stderr()}`)
   })
   return { proc, url }
@@ -65,7 +77,10 @@ t.test('usage errors exit 2 with a message naming the flag', async (t) => {
 
 t.test('a network file that cannot be read: exit 1', async (t) => {
   const { dir } = workDir(t)
-  const r = await runBkc(['start', '--listen', host(), '--rpc-port', '0', '--data-dir', join(dir, 'data'), '--network', '/nonexistent/net.json'], { cwd: dir })
+  const r = await runBkc(
+    ['start', '--listen', host(), '--rpc-port', '0', '--data-dir', join(dir, 'data'), '--network', '/nonexistent/net.json'],
+    { cwd: dir },
+  )
   t.equal(r.code, 1)
   t.match(r.stderr, /cannot read network file \/nonexistent\/net\.json/)
   const bad = join(dir, 'bad.json')
@@ -93,7 +108,10 @@ t.test('aliases: --rpcport is the RPC port; --imAddr/--imPort parse; a VPN addre
   t.equal(url, `http://${h}:${port}/`, '--rpcport took effect')
   t.match(await rpcResult(url, 'getStatus'), { network: 'bkc-cli' })
 
-  const vpn = await runBkc(['start', '--listen', host(), '--imAddr', '10.1.2.3', '--imPort', '55556', '--data-dir', join(dir, 'vpn'), '--network', network], { cwd: dir })
+  const vpn = await runBkc(
+    ['start', '--listen', host(), '--imAddr', '10.1.2.3', '--imPort', '55556', '--data-dir', join(dir, 'vpn'), '--network', network],
+    { cwd: dir },
+  )
   t.notMatch(vpn.stderr, /Unknown argument/i, 'the aliases are known flags')
   t.match(vpn.stderr, /is outside the simulator's subnet 192\.168\.0\.0\/16/)
   t.equal(vpn.code, 2)
@@ -116,7 +134,11 @@ t.test('aliases: --rpcport is the RPC port; --imAddr/--imPort parse; a VPN addre
 
 t.test('SIGTERM while mining: exits 0 promptly and logs "stopped"', async (t) => {
   const { dir, network } = workDir(t)
-  const { proc, url } = await startNode(t, ['--listen', host(), '--rpc-port', '0', '--data-dir', join(dir, 'data'), '--network', network], dir)
+  const { proc, url } = await startNode(
+    t,
+    ['--listen', host(), '--rpc-port', '0', '--data-dir', join(dir, 'data'), '--network', network],
+    dir,
+  )
   await rpcResult(url, 'createAccount', ['m', 'pw'])
   t.equal(await rpcResult(url, 'mining', ['m', 'pw']), true)
   await waitFor('a mined block', async () => (await rpcResult<{ height: number }>(url, 'getStatus')).height >= 1)
@@ -136,9 +158,29 @@ t.test('SIGTERM while mining: exits 0 promptly and logs "stopped"', async (t) =>
 
 t.test('--log-format json: every stderr line is a JSON object with level and message', async (t) => {
   const { dir, network } = workDir(t)
-  const { proc } = await startNode(t, ['--listen', host(), '--rpc-port', '0', '--log-format', 'json', '--log-level', 'debug', '--data-dir', join(dir, 'data'), '--network', network], dir)
+  const { proc } = await startNode(
+    t,
+    [
+      '--listen',
+      host(),
+      '--rpc-port',
+      '0',
+      '--log-format',
+      'json',
+      '--log-level',
+      'debug',
+      '--data-dir',
+      join(dir, 'data'),
+      '--network',
+      network,
+    ],
+    dir,
+  )
   await stopProcess(proc)
-  const lines = proc.stderr().split('\n').filter((l) => l !== '')
+  const lines = proc
+    .stderr()
+    .split('\n')
+    .filter((l) => l !== '')
   t.ok(lines.length >= 3, 'logged startup, ready and stop')
   for (const line of lines) {
     let rec: Record<string, unknown> | null = null

@@ -8,7 +8,15 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { tempDir, testNetworkJson } from '../../bench/lib/fixtures.js'
 import {
-  BKC_BIN, randomLoopbackOctet, rpcResult, runBkc, runScript, sleep, spawnBkc, waitFor, type BkcProcess,
+  BKC_BIN,
+  randomLoopbackOctet,
+  rpcResult,
+  runBkc,
+  runScript,
+  sleep,
+  spawnBkc,
+  waitFor,
+  type BkcProcess,
 } from '../helpers/node-fixtures.js'
 
 if (!existsSync(BKC_BIN)) throw new Error(`${BKC_BIN} is missing: build first (npm test runs tsc)`)
@@ -61,10 +69,14 @@ function startDevnet(t: Test, dir: string, args: string[]): BkcProcess {
 
 /** Waits for the node table (printed once every node runs and the miners mine). */
 async function waitForTable(proc: BkcProcess): Promise<void> {
-  await waitFor('the devnet table', () => {
-    if (proc.hasExited()) throw new Error(`bkc devnet exited early:\n${proc.stdout()}\n${proc.stderr()}`)
-    return proc.stdout().includes('scripts: BKC_NET_PREFIX=')
-  }, { timeoutMs: 60_000, intervalMs: 100 }).catch((err: Error) => {
+  await waitFor(
+    'the devnet table',
+    () => {
+      if (proc.hasExited()) throw new Error(`bkc devnet exited early:\n${proc.stdout()}\n${proc.stderr()}`)
+      return proc.stdout().includes('scripts: BKC_NET_PREFIX=')
+    },
+    { timeoutMs: 60_000, intervalMs: 100 },
+  ).catch((err: Error) => {
     throw new Error(`${err.message}\nstdout:\n${proc.stdout()}\nstderr:\n${proc.stderr()}`)
   })
 }
@@ -99,32 +111,58 @@ t.test('a three-node devnet: converges, answers the scripts, stops on SIGINT, re
   t.equal(devnet.miners.length, 1)
   const address = devnet.miners[0]!.address!
   t.match(address, /^0[23][0-9a-f]{64}$/, 'devnet.json records the miner address')
-  t.match(first.stdout(), new RegExp(`node0\\s+${prefix.replace('.', '\\.')}\\.53\\.5\\s+http://${prefix.replace('.', '\\.')}\\.53\\.5:8888\\s+\\S+:5555\\s+miner0 ${address}`))
+  t.match(
+    first.stdout(),
+    new RegExp(
+      `node0\\s+${prefix.replace('.', '\\.')}\\.53\\.5\\s+http://${prefix.replace('.', '\\.')}\\.53\\.5:8888\\s+\\S+:5555\\s+miner0 ${address}`,
+    ),
+  )
   t.match(first.stdout(), /node2\s+\S+\s+\S+\s+\S+\s+—/, 'a node without an account shows "—"')
   t.match(first.stdout(), `scripts: BKC_NET_PREFIX=${prefix} `)
   const pids = readJson<Pids>(join(dir, 'pids.json'))
   t.equal(pids.devnet, first.pid)
-  t.same(pids.nodes.map((n) => n.node), [0, 1, 2])
+  t.same(
+    pids.nodes.map((n) => n.node),
+    [0, 1, 2],
+  )
 
-  await waitFor('every node above height 3', async () => (await statuses()).every((s) => s.height > 3), { timeoutMs: 60_000, intervalMs: 200 })
+  await waitFor('every node above height 3', async () => (await statuses()).every((s) => s.height > 3), {
+    timeoutMs: 60_000,
+    intervalMs: 200,
+  })
   const before = await statuses()
-  t.same(before.map((s) => s.mining), [true, false, false], 'only node 0 mines')
+  t.same(
+    before.map((s) => s.mining),
+    [true, false, false],
+    'only node 0 mines',
+  )
   // Blocks come every few ms at this target: stop the one miner so the tips can settle.
   await rpcResult(url(0), 'stopMining')
-  const settled = await waitFor('one tip on every node', async () => {
-    const s = await statuses()
-    return new Set(s.map((x) => x.hash)).size === 1 ? s : undefined
-  }, { timeoutMs: 60_000, intervalMs: 200 })
+  const settled = await waitFor(
+    'one tip on every node',
+    async () => {
+      const s = await statuses()
+      return new Set(s.map((x) => x.hash)).size === 1 ? s : undefined
+    },
+    { timeoutMs: 60_000, intervalMs: 200 },
+  )
   t.ok(settled[0]!.height > 3, `converged at height ${settled[0]!.height}`)
-  t.ok(settled.every((s) => s.peers >= 1), 'every node has a peer')
+  t.ok(
+    settled.every((s) => s.peers >= 1),
+    'every node has a peer',
+  )
   const reply = await runScript('getBalance.sh', [address, '55.5'], { BKC_NET_PREFIX: prefix })
-  t.equal(reply.code, 0, 'the report\'s script reaches node 2')
+  t.equal(reply.code, 0, "the report's script reaches node 2")
   t.equal(JSON.parse(reply.stdout).result, 20 * settled[0]!.height, 'node 2 credits the miner 20 coins per block')
 
   const stop1 = await stopDevnet(first, 'SIGINT')
   t.notOk(stop1.killed, 'the devnet exited within 10 s of SIGINT')
   t.equal(stop1.code, 0, 'exit 0')
-  t.same(pids.nodes.filter((n) => alive(n.pid)), [], 'no node process is left')
+  t.same(
+    pids.nodes.filter((n) => alive(n.pid)),
+    [],
+    'no node process is left',
+  )
   for (let i = 0; i < NODES; i++) t.match(first.stdout(), new RegExp(`node${i} pid \\d+: stopped \\(exit code 0\\)`))
   t.match(readFileSync(join(dir, 'node1', 'node.log'), 'utf8'), /node ready/, "each node's output is in its node.log")
 
@@ -134,10 +172,15 @@ t.test('a three-node devnet: converges, answers the scripts, stops on SIGINT, re
   t.equal(readJson<DevnetJson>(join(dir, 'devnet.json')).miners[0]!.address, address, 'the same account')
   await rpcResult(url(0), 'stopMining')
   const resumed = await statuses()
-  t.ok(resumed.every((s) => s.height >= settled[0]!.height), 'the chain resumed where it stopped')
+  t.ok(
+    resumed.every((s) => s.height >= settled[0]!.height),
+    'the chain resumed where it stopped',
+  )
   const pids2 = readJson<Pids>(join(dir, 'pids.json'))
   process.kill(pids2.nodes[2]!.pid, 'SIGKILL')
-  await waitFor('the devnet to report node2', () => /node2 \(pid \d+\) exited on its own \(killed by SIGKILL\)/.test(second.stdout()), { timeoutMs: 20_000 })
+  await waitFor('the devnet to report node2', () => /node2 \(pid \d+\) exited on its own \(killed by SIGKILL\)/.test(second.stdout()), {
+    timeoutMs: 20_000,
+  })
   await sleep(500)
   t.notOk(second.hasExited(), 'the devnet keeps running')
   t.equal((await rpcResult<Status>(url(1), 'getStatus')).height >= settled[0]!.height, true, 'node 1 still answers')
@@ -145,7 +188,11 @@ t.test('a three-node devnet: converges, answers the scripts, stops on SIGINT, re
   t.equal(stop2.code, 0)
   t.notOk(stop2.killed)
   t.match(second.stdout(), /node2 pid \d+: had exited earlier \(killed by SIGKILL\)/)
-  t.same(pids2.nodes.filter((n) => alive(n.pid)), [], 'no node process is left')
+  t.same(
+    pids2.nodes.filter((n) => alive(n.pid)),
+    [],
+    'no node process is left',
+  )
 
   // ---- --fresh: a new chain, no miners
   const third = startDevnet(t, dir, ['--nodes', '1', '--miners', '0', '--network', network, '--fresh'])

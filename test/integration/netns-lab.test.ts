@@ -16,12 +16,19 @@ const PYTHON = process.env.PYTHON ?? 'python3'
 
 function rootLinks(): string[] {
   const out = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8', timeout: 10_000 })
-  return out.split('\n').filter(Boolean).map((l) => l.split(':')[1]!.trim().split('@')[0]!).sort()
+  return out
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split(':')[1]!.trim().split('@')[0]!)
+    .sort()
 }
 
 function netnsList(): string[] {
   const out = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8', timeout: 10_000 })
-  return out.split('\n').filter(Boolean).map((l) => l.split(' ')[0]!)
+  return out
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split(' ')[0]!)
 }
 
 function lastJson(text: string): Record<string, unknown> {
@@ -94,7 +101,19 @@ if (reason) {
       server.once('close', () => resolve(text))
     })
     await waitForOutput(server, 'stderr', /listening /)
-    const client = await lab.exec('a', [process.execPath, TCP_STREAM, 'client', '--host', lab.addressOf('b'), '--port', '5201', '--bytes', '5000000', '--seed', 'lab'])
+    const client = await lab.exec('a', [
+      process.execPath,
+      TCP_STREAM,
+      'client',
+      '--host',
+      lab.addressOf('b'),
+      '--port',
+      '5201',
+      '--bytes',
+      '5000000',
+      '--seed',
+      'lab',
+    ])
     t.equal(client.code, 0, `client exit: ${client.stderr}`)
     const sent = lastJson(client.stdout)
     const received = lastJson(await serverOut)

@@ -28,54 +28,66 @@ async function minedCounts(url: string, tipHeight: number): Promise<Map<string, 
   return counts
 }
 
-t.test('five nodes converge on one tip and identical balances; a tx sent to the first is mined by another and confirmed on the fifth', async (t) => {
-  const tn = await startNet(t, 5)
-  const nodes = tn.running().map((n) => n.node)
-  const urls = tn.running().map((n) => n.url)
-  await waitPeers(nodes, 2)
+t.test(
+  'five nodes converge on one tip and identical balances; a tx sent to the first is mined by another and confirmed on the fifth',
+  async (t) => {
+    const tn = await startNet(t, 5)
+    const nodes = tn.running().map((n) => n.node)
+    const urls = tn.running().map((n) => n.url)
+    await waitPeers(nodes, 2)
 
-  // Three miners at once, each to its own account; node 0's account will pay later.
-  const alice = await unlockedAccount(nodes[0]!, 'alice')
-  const miners = [alice, generateKeyPair().address, generateKeyPair().address]
-  await Promise.all([mineBlocks(nodes[0]!, 4, miners[0]!), mineBlocks(nodes[1]!, 4, miners[1]!), mineBlocks(nodes[2]!, 4, miners[2]!)])
-  const tip = await settle(nodes, miners[1]!)
-  t.ok(tip.height >= 5, `the chain grew to ${tip.height}`)
-  for (const n of tn.running()) t.equal((await rpcResult<{ hash: string }>(n.url, 'getStatus')).hash, tip.hash, `node ${n.index} reports the common tip over RPC`)
+    // Three miners at once, each to its own account; node 0's account will pay later.
+    const alice = await unlockedAccount(nodes[0]!, 'alice')
+    const miners = [alice, generateKeyPair().address, generateKeyPair().address]
+    await Promise.all([mineBlocks(nodes[0]!, 4, miners[0]!), mineBlocks(nodes[1]!, 4, miners[1]!), mineBlocks(nodes[2]!, 4, miners[2]!)])
+    const tip = await settle(nodes, miners[1]!)
+    t.ok(tip.height >= 5, `the chain grew to ${tip.height}`)
+    for (const n of tn.running())
+      t.equal((await rpcResult<{ hash: string }>(n.url, 'getStatus')).hash, tip.hash, `node ${n.index} reports the common tip over RPC`)
 
-  const counts = await minedCounts(urls[4]!, tip.height)
-  t.equal([...counts.values()].reduce((a, b) => a + b, 0), tip.height, 'every block has a miner')
-  for (const m of miners) {
-    const address = toHex(m)
-    const expected = REWARD * (counts.get(address) ?? 0)
-    for (const url of urls) t.equal(await rpcResult<number>(url, 'getBalance', [address]), expected, `balance of ${address.slice(0, 8)} on ${url}`)
-  }
-  t.ok((counts.get(toHex(alice)) ?? 0) >= 1, 'alice (node 0) has mined coins to spend')
+    const counts = await minedCounts(urls[4]!, tip.height)
+    t.equal(
+      [...counts.values()].reduce((a, b) => a + b, 0),
+      tip.height,
+      'every block has a miner',
+    )
+    for (const m of miners) {
+      const address = toHex(m)
+      const expected = REWARD * (counts.get(address) ?? 0)
+      for (const url of urls)
+        t.equal(await rpcResult<number>(url, 'getBalance', [address]), expected, `balance of ${address.slice(0, 8)} on ${url}`)
+    }
+    t.ok((counts.get(toHex(alice)) ?? 0) >= 1, 'alice (node 0) has mined coins to spend')
 
-  // Alice pays bob through node 0; node 3 mines it; node 4 sees it confirmed.
-  const bob = toHex(generateKeyPair().address)
-  const before = await rpcResult<number>(urls[4]!, 'getBalance', [toHex(alice)])
-  const hash = await rpcResult<string>(urls[0]!, 'sendTransaction', [bob, 7])
-  t.equal((await rpcResult<TxJson>(urls[0]!, 'getTransaction', [hash])).status, 'pending', 'pending on node 0')
-  await waitFor('the tx to reach node 3 by relay', () => nodes[3]!.mempool.has(hash))
-  const miner3 = generateKeyPair().address
-  nodes[3]!.mining.start(miner3)
-  try {
-    await waitFor('the tx confirmed on node 4', async () => (await rpcResult<TxJson>(urls[4]!, 'getTransaction', [hash])).status === 'confirmed')
-  } finally {
-    await nodes[3]!.mining.stop()
-  }
-  const confirmed = await rpcResult<TxJson>(urls[4]!, 'getTransaction', [hash])
-  const inBlock = await rpcResult<BlockView>(urls[4]!, 'getBlock', [confirmed.blockHeight!])
-  t.equal(inBlock.miner, toHex(miner3), 'mined by node 3')
-  const end = await waitConverged(nodes)
-  for (const url of urls) {
-    t.equal(await rpcResult<number>(url, 'getBalance', [bob]), 7, `bob has 7 on ${url}`)
-    t.equal(await rpcResult<number>(url, 'getBalance', [toHex(alice)]), before - 7, `alice paid 7 on ${url}`)
-    t.equal((await rpcResult<TxJson>(url, 'getTransaction', [hash])).status, 'confirmed', `confirmed on ${url}`)
-  }
-  t.ok(end.height > tip.height, 'the network moved on to a common tip after the tx')
-  for (const n of nodes) t.equal(n.mempool.size, 0, 'no pool keeps the mined tx')
-})
+    // Alice pays bob through node 0; node 3 mines it; node 4 sees it confirmed.
+    const bob = toHex(generateKeyPair().address)
+    const before = await rpcResult<number>(urls[4]!, 'getBalance', [toHex(alice)])
+    const hash = await rpcResult<string>(urls[0]!, 'sendTransaction', [bob, 7])
+    t.equal((await rpcResult<TxJson>(urls[0]!, 'getTransaction', [hash])).status, 'pending', 'pending on node 0')
+    await waitFor('the tx to reach node 3 by relay', () => nodes[3]!.mempool.has(hash))
+    const miner3 = generateKeyPair().address
+    nodes[3]!.mining.start(miner3)
+    try {
+      await waitFor(
+        'the tx confirmed on node 4',
+        async () => (await rpcResult<TxJson>(urls[4]!, 'getTransaction', [hash])).status === 'confirmed',
+      )
+    } finally {
+      await nodes[3]!.mining.stop()
+    }
+    const confirmed = await rpcResult<TxJson>(urls[4]!, 'getTransaction', [hash])
+    const inBlock = await rpcResult<BlockView>(urls[4]!, 'getBlock', [confirmed.blockHeight!])
+    t.equal(inBlock.miner, toHex(miner3), 'mined by node 3')
+    const end = await waitConverged(nodes)
+    for (const url of urls) {
+      t.equal(await rpcResult<number>(url, 'getBalance', [bob]), 7, `bob has 7 on ${url}`)
+      t.equal(await rpcResult<number>(url, 'getBalance', [toHex(alice)]), before - 7, `alice paid 7 on ${url}`)
+      t.equal((await rpcResult<TxJson>(url, 'getTransaction', [hash])).status, 'confirmed', `confirmed on ${url}`)
+    }
+    t.ok(end.height > tip.height, 'the network moved on to a common tip after the tx')
+    for (const n of nodes) t.equal(n.mempool.size, 0, 'no pool keeps the mined tx')
+  },
+)
 
 t.test('de-duplication: no node gets a block twice from the same peer, and relays each block at most once per peer', async (t) => {
   const tn = await startNet(t, 5)

@@ -101,7 +101,10 @@ t.test('offenders are dropped and discouraged while an honest peer keeps being s
     raw.send({ type: 'PING', nonce: 42 })
     await raw.waitClosed()
     t.pass('closed')
-    t.notOk(raw.received.some((m) => m.type === 'PONG'), 'no PONG for a PING before the handshake')
+    t.notOk(
+      raw.received.some((m) => m.type === 'PONG'),
+      'no PONG for a PING before the handshake',
+    )
     const disconnect = raw.received.find((m) => m.type === 'DISCONNECT')
     if (disconnect) t.equal(disconnect.code, 'PROTOCOL', 'the DISCONNECT says PROTOCOL')
     const info = await closeOf(source)
@@ -129,7 +132,10 @@ t.test('offenders are dropped and discouraged while an honest peer keeps being s
   await t.test('(e) a second HELLO after a good one', async (t) => {
     const source = rawHost(5)
     const raw = await handshaken(tn, 0, source)
-    t.ok(n0.connman!.ready().some((p) => p.address.host === source), 'the first HELLO made it a READY peer')
+    t.ok(
+      n0.connman!.ready().some((p) => p.address.host === source),
+      'the first HELLO made it a READY peer',
+    )
     raw.send(helloFor(tn.network))
     await raw.waitClosed()
     t.pass('closed')
@@ -155,42 +161,51 @@ t.test('a node with maxPeers 3 refuses a 4th inbound with TOO_MANY_PEERS, and ta
   const d = await fourth.next('DISCONNECT')
   t.equal(d.code, 'TOO_MANY_PEERS', 'the 4th is told TOO_MANY_PEERS')
   await fourth.waitClosed()
-  t.notOk(fourth.received.some((m) => m.type === 'ADDR' || m.type === 'PING'), 'and is never treated as a peer')
+  t.notOk(
+    fourth.received.some((m) => m.type === 'ADDR' || m.type === 'PING'),
+    'and is never treated as a peer',
+  )
   t.equal(node.connman!.ready().length, 3, 'the three stay')
   for (const p of peers) t.notOk(p.closed, 'an accepted peer is still connected')
 
   peers[0]!.destroy()
   await waitFor('the freed slot', () => node.connman!.all().length === 2)
   const again = await handshaken(tn, 0, rawHost(14))
-  t.notOk(again.received.some((m) => m.type === 'DISCONNECT'), 'the same source is accepted once a slot is free (refusal is no misbehaviour)')
+  t.notOk(
+    again.received.some((m) => m.type === 'DISCONNECT'),
+    'the same source is accepted once a slot is free (refusal is no misbehaviour)',
+  )
   t.equal(node.connman!.ready().length, 3, 'three READY again')
   for (const p of [...peers, again]) p.destroy()
 })
 
-t.test('a peer that never answers PING is dropped after pongMs; one that answers stays; one that never says HELLO is dropped', async (t) => {
-  const timeouts = { helloMs: 800, pingIntervalMs: 200, pongMs: 600 }
-  const tn = await startNet(t, 1, { timeouts })
-  const node = tn.at(0).node
+t.test(
+  'a peer that never answers PING is dropped after pongMs; one that answers stays; one that never says HELLO is dropped',
+  async (t) => {
+    const timeouts = { helloMs: 800, pingIntervalMs: 200, pongMs: 600 }
+    const tn = await startNet(t, 1, { timeouts })
+    const node = tn.at(0).node
 
-  const live = await handshaken(tn, 0, rawHost(21))
-  live.answerPings()
-  const silent = await handshaken(tn, 0, rawHost(22))
-  t.equal(node.connman!.ready().length, 2, 'both raw peers are READY')
+    const live = await handshaken(tn, 0, rawHost(21))
+    live.answerPings()
+    const silent = await handshaken(tn, 0, rawHost(22))
+    t.equal(node.connman!.ready().length, 2, 'both raw peers are READY')
 
-  const ping = await silent.next('PING')
-  t.ok(ping.nonce >= 0, 'the node PINGs the silent peer')
-  await silent.waitClosed(10_000)
-  t.pass('the silent peer was dropped')
-  t.notOk(live.closed, 'the peer that answers PING is still connected')
-  t.ok(live.received.filter((m) => m.type === 'PING').length >= 2, 'and has been pinged more than once')
-  const livePeer = node.connman!.ready().find((p) => p.address.host === rawHost(21))
-  t.ok(livePeer, 'still READY on the node')
-  await waitFor('an RTT measurement', () => livePeer!.rttMs !== null)
-  t.ok(livePeer!.rttMs! >= 0, 'getPeers has an RTT for it')
+    const ping = await silent.next('PING')
+    t.ok(ping.nonce >= 0, 'the node PINGs the silent peer')
+    await silent.waitClosed(10_000)
+    t.pass('the silent peer was dropped')
+    t.notOk(live.closed, 'the peer that answers PING is still connected')
+    t.ok(live.received.filter((m) => m.type === 'PING').length >= 2, 'and has been pinged more than once')
+    const livePeer = node.connman!.ready().find((p) => p.address.host === rawHost(21))
+    t.ok(livePeer, 'still READY on the node')
+    await waitFor('an RTT measurement', () => livePeer!.rttMs !== null)
+    t.ok(livePeer!.rttMs! >= 0, 'getPeers has an RTT for it')
 
-  const mute = await connectTo(tn, 0, rawHost(23))
-  await mute.next('HELLO')
-  await mute.waitClosed(10_000)
-  t.pass('a connection that never sends HELLO is dropped')
-  live.destroy()
-})
+    const mute = await connectTo(tn, 0, rawHost(23))
+    await mute.next('HELLO')
+    await mute.waitClosed(10_000)
+    t.pass('a connection that never sends HELLO is dropped')
+    live.destroy()
+  },
+)

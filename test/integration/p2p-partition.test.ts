@@ -11,7 +11,15 @@ import type { BkcNode } from '../../node/node.js'
 import { tempDir } from '../../bench/lib/fixtures.js'
 import { addressesOf, openChain, rpcResult, sleep, submitAll, waitFor } from '../helpers/node-fixtures.js'
 import {
-  blockFromView, mineBlocks, startNet, unlockedAccount, waitConverged, waitPeers, type BlockView, type NetNode, type TestNet,
+  blockFromView,
+  mineBlocks,
+  startNet,
+  unlockedAccount,
+  waitConverged,
+  waitPeers,
+  type BlockView,
+  type NetNode,
+  type TestNet,
 } from '../helpers/net-fixtures.js'
 
 interface TxJson {
@@ -42,7 +50,11 @@ function linked(x: NetNode, y: NetNode): boolean {
  */
 async function cut(t: Test, xs: readonly NetNode[], ys: readonly NetNode[]): Promise<void> {
   for (let round = 0; round < 10; round++) {
-    for (const [a, b] of [[xs, ys], [ys, xs]] as const) for (const x of a) for (const y of b) x.node.connman!.removePeer(y.p2p)
+    for (const [a, b] of [
+      [xs, ys],
+      [ys, xs],
+    ] as const)
+      for (const x of a) for (const y of b) x.node.connman!.removePeer(y.p2p)
     await sleep(2500)
     const left = [...crossLinks(xs, ys), ...crossLinks(ys, xs)]
     if (left.length === 0) return void t.pass(`no link crosses the cut (after ${round + 1} round(s))`)
@@ -70,7 +82,10 @@ async function checkAgainstReplay(t: Test, tn: TestNet, nodes: readonly NetNode[
   const replay = await openChain(tn.network, dir.path)
   try {
     const results = await submitAll(replay.chain, blocks)
-    t.ok(results.every((r) => r.status === 'connected'), `the fresh chainstate connects all ${blocks.length} blocks`)
+    t.ok(
+      results.every((r) => r.status === 'connected'),
+      `the fresh chainstate connects all ${blocks.length} blocks`,
+    )
     t.equal(replay.chain.tip.hash, tip.hash, 'and ends on the same tip')
     const addresses = [...new Set([...addressesOf(tn.network, blocks), ...extra])]
     let mismatches = 0
@@ -102,7 +117,12 @@ t.test('two halves mine apart, then converge on the heavier chain; balances equa
   const loser = await unlockedAccount(C.node, 'loser')
   await mineBlocks(C.node, 3, loser)
   const shared = await waitConverged(nodes)
-  for (const n of all) t.equal(await rpcResult<number>(n.url, 'getBalance', [toHex(loser)]), 20 * shared.height, `node ${n.index}: the loser account has a reward per block`)
+  for (const n of all)
+    t.equal(
+      await rpcResult<number>(n.url, 'getBalance', [toHex(loser)]),
+      20 * shared.height,
+      `node ${n.index}: the loser account has a reward per block`,
+    )
 
   A.node.connman!.addPeer(B.p2p)
   C.node.connman!.addPeer(D.p2p)
@@ -137,13 +157,20 @@ t.test('two halves mine apart, then converge on the heavier chain; balances equa
   await checkAgainstReplay(t, tn, all, [toHex(loser), toHex(winner), payee])
 
   for (const n of [C, D]) {
-    t.equal((await rpcResult<TxJson>(n.url, 'getTransaction', [txHash])).status, 'pending', `node ${n.index}: the abandoned transfer is pending again`)
+    t.equal(
+      (await rpcResult<TxJson>(n.url, 'getTransaction', [txHash])).status,
+      'pending',
+      `node ${n.index}: the abandoned transfer is pending again`,
+    )
   }
   t.equal(await rpcResult<number>(C.url, 'getBalance', [payee]), 0, 'the payee has nothing on the winning chain yet')
 
   // The returned transfer is mined again on the common chain.
   await mineBlocks(C.node, 1, loser)
-  await waitFor('the transfer to be confirmed on A', async () => (await rpcResult<TxJson>(A.url, 'getTransaction', [txHash]))?.status === 'confirmed')
+  await waitFor(
+    'the transfer to be confirmed on A',
+    async () => (await rpcResult<TxJson>(A.url, 'getTransaction', [txHash]))?.status === 'confirmed',
+  )
   await waitConverged(nodes)
   for (const n of all) t.equal(await rpcResult<number>(n.url, 'getBalance', [payee]), 7, `node ${n.index}: the payee has 7`)
   await checkAgainstReplay(t, tn, all, [toHex(loser), toHex(winner), payee])

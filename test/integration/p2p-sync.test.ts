@@ -11,8 +11,17 @@ import { tempDir } from '../../bench/lib/fixtures.js'
 import { BKC_BIN, readyUrl, rpcResult, spawnBkc, stopProcess, waitFor, type BkcProcess } from '../helpers/node-fixtures.js'
 import { hostOf, mineBlocks, startNet, waitConverged, waitPeers } from '../helpers/net-fixtures.js'
 
-interface Status { height: number; hash: string; peers: number }
-interface PeerJson { address: string; listen: string | null; direction: 'inbound' | 'outbound'; state: string }
+interface Status {
+  height: number
+  hash: string
+  peers: number
+}
+interface PeerJson {
+  address: string
+  listen: string | null
+  direction: 'inbound' | 'outbound'
+  state: string
+}
 
 t.test('a sixth node started after 50 blocks catches up', async (t) => {
   const tn = await startNet(t, 5)
@@ -27,7 +36,10 @@ t.test('a sixth node started after 50 blocks catches up', async (t) => {
   t.equal(sixth.node.chain.tip.height, 0, 'the sixth node starts from genesis')
   await waitConverged([...five, sixth.node])
   t.equal(sixth.node.chain.tip.hash, tip.hash, 'and reaches the same tip')
-  t.ok(sixth.node.net!.stats.blocksDownloaded >= tip.height, `it downloaded the blocks in batches (${sixth.node.net!.stats.blocksDownloaded})`)
+  t.ok(
+    sixth.node.net!.stats.blocksDownloaded >= tip.height,
+    `it downloaded the blocks in batches (${sixth.node.net!.stats.blocksDownloaded})`,
+  )
   t.equal(await rpcResult<number>(sixth.url, 'getBalance', [toHex(miner)]), 20 * tip.height, 'with the same balances')
 
   // And it follows new blocks by relay from then on.
@@ -37,68 +49,112 @@ t.test('a sixth node started after 50 blocks catches up', async (t) => {
 })
 
 /** Starts `bkc start` for node slot `i` of the test net; resolves with its RPC URL once it answers. */
-async function startProcess(t: Test, i: number, dataDir: string, networkFile: string, extra: string[]): Promise<{ proc: BkcProcess; url: string }> {
-  const proc = spawnBkc(['start', '--listen', hostOf(i), '--port', '5555', '--rpc-port', '0', '--data-dir', dataDir, '--network', networkFile, '--log-level', 'info', ...extra])
+async function startProcess(
+  t: Test,
+  i: number,
+  dataDir: string,
+  networkFile: string,
+  extra: string[],
+): Promise<{ proc: BkcProcess; url: string }> {
+  const proc = spawnBkc([
+    'start',
+    '--listen',
+    hostOf(i),
+    '--port',
+    '5555',
+    '--rpc-port',
+    '0',
+    '--data-dir',
+    dataDir,
+    '--network',
+    networkFile,
+    '--log-level',
+    'info',
+    ...extra,
+  ])
   t.teardown(() => stopProcess(proc))
-  const url = await waitFor('the node process to be ready', () => {
-    if (proc.hasExited()) throw new Error(`bkc exited early:\n${proc.stderr()}`)
-    return readyUrl(proc.stderr())
-  }, { timeoutMs: 30_000, intervalMs: 50 }).catch((err: Error) => {
+  const url = await waitFor(
+    'the node process to be ready',
+    () => {
+      if (proc.hasExited()) throw new Error(`bkc exited early:\n${proc.stderr()}`)
+      return readyUrl(proc.stderr())
+    },
+    { timeoutMs: 30_000, intervalMs: 50 },
+  ).catch((err: Error) => {
     throw new Error(`${err.message}\nstderr:\n${proc.stderr()}`)
   })
   return { proc, url }
 }
 
-t.test('a real bkc process, stopped and left behind, restarts without --bootstrap and catches up through peers.json', { skip: existsSync(BKC_BIN) ? false : `${BKC_BIN} is missing: build first` }, async (t) => {
-  const tn = await startNet(t, 3)
-  const nodes = tn.running().map((n) => n.node)
-  await waitPeers(nodes, 1)
-  const miner = generateKeyPair().address
-  await mineBlocks(nodes[0]!, 5, miner)
-  const first = await waitConverged(nodes)
+t.test(
+  'a real bkc process, stopped and left behind, restarts without --bootstrap and catches up through peers.json',
+  { skip: existsSync(BKC_BIN) ? false : `${BKC_BIN} is missing: build first` },
+  async (t) => {
+    const tn = await startNet(t, 3)
+    const nodes = tn.running().map((n) => n.node)
+    await waitPeers(nodes, 1)
+    const miner = generateKeyPair().address
+    await mineBlocks(nodes[0]!, 5, miner)
+    const first = await waitConverged(nodes)
 
-  const dir = tempDir('bkc-sync-proc-')
-  t.teardown(dir.cleanup)
-  const networkFile = join(dir.path, 'network.json')
-  writeFileSync(networkFile, JSON.stringify(tn.networkJson))
-  const dataDir = join(dir.path, 'data')
-  const hub = tn.at(0).p2p
-  const self = { host: hostOf(5), port: 5555 }
+    const dir = tempDir('bkc-sync-proc-')
+    t.teardown(dir.cleanup)
+    const networkFile = join(dir.path, 'network.json')
+    writeFileSync(networkFile, JSON.stringify(tn.networkJson))
+    const dataDir = join(dir.path, 'data')
+    const hub = tn.at(0).p2p
+    const self = { host: hostOf(5), port: 5555 }
 
-  // First run: bootstraps to node 0, catches up, learns the others by ADDR.
-  const run1 = await startProcess(t, 5, dataDir, networkFile, ['--bootstrap', `${hub.host}:${hub.port}`])
-  await waitFor('the process to reach the tip', async () => (await rpcResult<Status>(run1.url, 'getStatus')).hash === first.hash)
-  t.pass(`the process caught up to height ${first.height}`)
-  await waitFor('the process to know more peers than its bootstrap', async () => (await rpcResult<{ knownAddresses: number }>(run1.url, 'getNetStats')).knownAddresses >= 2)
-  await stopProcess(run1.proc)
-  t.equal((await run1.proc.exited).code, 0, 'it exits 0 on SIGTERM')
-  const peersFile = join(dataDir, 'peers.json')
-  t.ok(existsSync(peersFile), 'peers.json was written')
-  const saved = JSON.parse(readFileSync(peersFile, 'utf8')) as { entries: Array<{ host: string; port: number }> }
-  t.ok(saved.entries.some((e) => e.host === hub.host && e.port === hub.port), 'it holds node 0')
+    // First run: bootstraps to node 0, catches up, learns the others by ADDR.
+    const run1 = await startProcess(t, 5, dataDir, networkFile, ['--bootstrap', `${hub.host}:${hub.port}`])
+    await waitFor('the process to reach the tip', async () => (await rpcResult<Status>(run1.url, 'getStatus')).hash === first.hash)
+    t.pass(`the process caught up to height ${first.height}`)
+    await waitFor(
+      'the process to know more peers than its bootstrap',
+      async () => (await rpcResult<{ knownAddresses: number }>(run1.url, 'getNetStats')).knownAddresses >= 2,
+    )
+    await stopProcess(run1.proc)
+    t.equal((await run1.proc.exited).code, 0, 'it exits 0 on SIGTERM')
+    const peersFile = join(dataDir, 'peers.json')
+    t.ok(existsSync(peersFile), 'peers.json was written')
+    const saved = JSON.parse(readFileSync(peersFile, 'utf8')) as { entries: Array<{ host: string; port: number }> }
+    t.ok(
+      saved.entries.some((e) => e.host === hub.host && e.port === hub.port),
+      'it holds node 0',
+    )
 
-  // While it is down the others forget it (so only its own dialling can bring the links back) and mine on.
-  for (const n of nodes) n.connman!.removePeer(self)
-  await mineBlocks(nodes[1]!, 10, miner)
-  const second = await waitConverged(nodes)
-  t.ok(second.height >= first.height + 10, `the network moved on to ${second.height}`)
+    // While it is down the others forget it (so only its own dialling can bring the links back) and mine on.
+    for (const n of nodes) n.connman!.removePeer(self)
+    await mineBlocks(nodes[1]!, 10, miner)
+    const second = await waitConverged(nodes)
+    t.ok(second.height >= first.height + 10, `the network moved on to ${second.height}`)
 
-  // Second run: no --bootstrap at all.
-  const run2 = await startProcess(t, 5, dataDir, networkFile, [])
-  await waitFor('the restarted process to catch up', async () => (await rpcResult<Status>(run2.url, 'getStatus')).hash === second.hash, { timeoutMs: 30_000 })
-  t.pass(`the restarted process caught up to height ${second.height}`)
-  const downloaded = (await rpcResult<{ blocksDownloaded: number }>(run2.url, 'getNetStats')).blocksDownloaded
-  t.ok(downloaded > 0 && downloaded <= second.height - first.height, `it resumed its own chain and downloaded only the ${downloaded} missing blocks`)
-  const peers = await rpcResult<PeerJson[]>(run2.url, 'getPeers')
-  const outbound = peers.filter((p) => p.direction === 'outbound' && p.state === 'ready')
-  t.ok(outbound.length >= 1, `peers.json brought its peers back: ${outbound.map((p) => p.address).join(', ')}`)
-  t.equal(await rpcResult<number>(run2.url, 'getBalance', [toHex(miner)]), await rpcResult<number>(tn.at(2).url, 'getBalance', [toHex(miner)]), 'same balance as the others')
+    // Second run: no --bootstrap at all.
+    const run2 = await startProcess(t, 5, dataDir, networkFile, [])
+    await waitFor('the restarted process to catch up', async () => (await rpcResult<Status>(run2.url, 'getStatus')).hash === second.hash, {
+      timeoutMs: 30_000,
+    })
+    t.pass(`the restarted process caught up to height ${second.height}`)
+    const downloaded = (await rpcResult<{ blocksDownloaded: number }>(run2.url, 'getNetStats')).blocksDownloaded
+    t.ok(
+      downloaded > 0 && downloaded <= second.height - first.height,
+      `it resumed its own chain and downloaded only the ${downloaded} missing blocks`,
+    )
+    const peers = await rpcResult<PeerJson[]>(run2.url, 'getPeers')
+    const outbound = peers.filter((p) => p.direction === 'outbound' && p.state === 'ready')
+    t.ok(outbound.length >= 1, `peers.json brought its peers back: ${outbound.map((p) => p.address).join(', ')}`)
+    t.equal(
+      await rpcResult<number>(run2.url, 'getBalance', [toHex(miner)]),
+      await rpcResult<number>(tn.at(2).url, 'getBalance', [toHex(miner)]),
+      'same balance as the others',
+    )
 
-  // It is a full member again: a block it hears about by relay arrives too.
-  await mineBlocks(nodes[2]!, 1, miner)
-  const third = await waitConverged(nodes)
-  await waitFor('the relayed block', async () => (await rpcResult<Status>(run2.url, 'getStatus')).hash === third.hash)
-  t.pass('new blocks reach it by relay')
-  await stopProcess(run2.proc)
-  t.equal((await run2.proc.exited).code, 0, 'the second run exits 0 too')
-})
+    // It is a full member again: a block it hears about by relay arrives too.
+    await mineBlocks(nodes[2]!, 1, miner)
+    const third = await waitConverged(nodes)
+    await waitFor('the relayed block', async () => (await rpcResult<Status>(run2.url, 'getStatus')).hash === third.hash)
+    t.pass('new blocks reach it by relay')
+    await stopProcess(run2.proc)
+    t.equal((await run2.proc.exited).code, 0, 'the second run exits 0 too')
+  },
+)

@@ -48,7 +48,7 @@ class FakeNode {
   })
 
   async start(): Promise<number> {
-    await new Promise<void>(resolve => this.server.listen(0, '127.0.0.1', resolve))
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve))
     return (this.server.address() as AddressInfo).port
   }
 
@@ -58,7 +58,7 @@ class FakeNode {
   }
 
   close(): Promise<void> {
-    return new Promise(resolve => this.server.close(() => resolve()))
+    return new Promise((resolve) => this.server.close(() => resolve()))
   }
 }
 
@@ -71,7 +71,7 @@ interface Run {
 function runScript(port: number, script: string, args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
   const env: Record<string, string | undefined> = { ...process.env, BKC_NET_PREFIX: '127.0', BKC_RPC_PORT: String(port), ...extraEnv }
   for (const proxy of ['http_proxy', 'HTTP_PROXY', 'all_proxy', 'ALL_PROXY']) delete env[proxy]
-  return new Promise(resolve => {
+  return new Promise((resolve) => {
     execFile(join(SCRIPTS, script), args, { env, timeout: 60_000 }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1
       resolve({ code, stdout, stderr })
@@ -82,7 +82,7 @@ function runScript(port: number, script: string, args: string[], extraEnv: Recor
 const ok = (result: unknown): string => JSON.stringify({ jsonrpc: '2.0', result, id: 1 }) + '\n'
 const failure = (message: string): Reply => ({ error: { code: -32000, message } })
 
-t.test('scripts', { skip: !haveCurl && 'curl is not installed' }, async t => {
+t.test('scripts', { skip: !haveCurl && 'curl is not installed' }, async (t) => {
   const node = new FakeNode()
   const port = await node.start()
   t.teardown(() => node.close())
@@ -91,7 +91,7 @@ t.test('scripts', { skip: !haveCurl && 'curl is not installed' }, async t => {
   const ADDRESS = '02' + 'ab'.repeat(32)
   const TXHASH = 'cd'.repeat(32)
   const WEIRD_NAME = 'we"ird\\name'
-  const WEIRD_PASSWORD = 'p"s\\w \n\t\r\u0001\u001f\b\f\u007f é ✓ $(x) `y` \'z\''
+  const WEIRD_PASSWORD = "p\"s\\w \n\t\r\u0001\u001f\b\f\u007f é ✓ $(x) `y` 'z'"
 
   // [script, args, expected method, expected params, result the node returns]
   const cases: Array<[string, string[], string, unknown[], unknown]> = [
@@ -110,7 +110,7 @@ t.test('scripts', { skip: !haveCurl && 'curl is not installed' }, async t => {
     ['getBlock.sh', ['-1', '0.1'], 'getBlock', ['-1'], null],
   ]
   for (const [script, args, method, params, result] of cases) {
-    t.test(`${script} ${JSON.stringify(args)}`, async t => {
+    t.test(`${script} ${JSON.stringify(args)}`, async (t) => {
       node.reset({ [method]: { result } })
       const r = await run(script, args)
       t.equal(r.code, 0, r.stderr)
@@ -119,37 +119,50 @@ t.test('scripts', { skip: !haveCurl && 'curl is not installed' }, async t => {
     })
   }
 
-  t.test('sendTx.sh unlocks, then sends, and prints only the send response', async t => {
+  t.test('sendTx.sh unlocks, then sends, and prints only the send response', async (t) => {
     node.reset({ unlock: { result: true }, sendTransaction: { result: TXHASH } })
     const r = await run('sendTx.sh', [WEIRD_NAME, WEIRD_PASSWORD, ADDRESS, '100', '0.1'])
     t.equal(r.code, 0, r.stderr)
-    t.same(node.requests.map(q => [q.method, q.params]), [
-      ['unlock', [WEIRD_NAME, WEIRD_PASSWORD]],
-      ['sendTransaction', [ADDRESS, '100']],
-    ])
+    t.same(
+      node.requests.map((q) => [q.method, q.params]),
+      [
+        ['unlock', [WEIRD_NAME, WEIRD_PASSWORD]],
+        ['sendTransaction', [ADDRESS, '100']],
+      ],
+    )
     t.equal(r.stdout, ok(TXHASH))
   })
 
-  t.test('sendTx.sh stops when unlock fails', async t => {
+  t.test('sendTx.sh stops when unlock fails', async (t) => {
     node.reset({ unlock: failure('wrong password for account "alice"') })
     const r = await run('sendTx.sh', ['alice', 'bad', ADDRESS, '100', '0.1'])
     t.equal(r.code, 1)
-    t.same(node.requests.map(q => q.method), ['unlock'], 'no sendTransaction request')
-    t.equal(r.stdout, JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message: 'wrong password for account "alice"' }, id: 1 }) + '\n')
+    t.same(
+      node.requests.map((q) => q.method),
+      ['unlock'],
+      'no sendTransaction request',
+    )
+    t.equal(
+      r.stdout,
+      JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message: 'wrong password for account "alice"' }, id: 1 }) + '\n',
+    )
   })
 
-  t.test('sendTx.sh reports a refused transaction', async t => {
+  t.test('sendTx.sh reports a refused transaction', async (t) => {
     node.reset({ sendTransaction: failure('insufficient balance') })
     const r = await run('sendTx.sh', ['alice', '123', ADDRESS, '99999999999999999999', '0.1'])
     t.equal(r.code, 1)
-    t.same(node.requests.map(q => [q.method, q.params]), [
-      ['unlock', ['alice', '123']],
-      ['sendTransaction', [ADDRESS, '99999999999999999999']],
-    ])
+    t.same(
+      node.requests.map((q) => [q.method, q.params]),
+      [
+        ['unlock', ['alice', '123']],
+        ['sendTransaction', [ADDRESS, '99999999999999999999']],
+      ],
+    )
     t.match(r.stdout, /^\{"jsonrpc":"2.0","error":\{"code":-32000,"message":"insufficient balance"\},"id":1\}\n$/)
   })
 
-  t.test('an error reply exits 1 and is still printed', async t => {
+  t.test('an error reply exits 1 and is still printed', async (t) => {
     for (const [script, args, method] of cases) {
       node.reset({ [method]: failure(`no ${method}`) })
       const r = await run(script, args)
@@ -158,7 +171,7 @@ t.test('scripts', { skip: !haveCurl && 'curl is not installed' }, async t => {
     }
   })
 
-  t.test('a non-JSON or non-2xx answer exits 1', async t => {
+  t.test('a non-JSON or non-2xx answer exits 1', async (t) => {
     node.reset({ getBalance: { status: 500, raw: 'internal error' } })
     let r = await run('getBalance.sh', [ADDRESS, '0.1'])
     t.equal(r.code, 1)
@@ -168,15 +181,24 @@ t.test('scripts', { skip: !haveCurl && 'curl is not installed' }, async t => {
     t.equal(r.code, 1)
   })
 
-  t.test('wrong argument count exits 2 with a usage line and sends nothing', async t => {
+  t.test('wrong argument count exits 2 with a usage line and sends nothing', async (t) => {
     const counts: Record<string, number> = {
-      'createAccount.sh': 3, 'mining.sh': 3, 'stopMine.sh': 1, 'getBalance.sh': 2, 'getTx.sh': 2, 'getBlock.sh': 2, 'sendTx.sh': 5,
+      'createAccount.sh': 3,
+      'mining.sh': 3,
+      'stopMine.sh': 1,
+      'getBalance.sh': 2,
+      'getTx.sh': 2,
+      'getBlock.sh': 2,
+      'sendTx.sh': 5,
     }
     node.reset()
     for (const [script, n] of Object.entries(counts)) {
       for (const count of [0, n - 1, n + 1]) {
         if (count < 0 || count === n) continue
-        const r = await run(script, Array.from({ length: count }, () => '0.1'))
+        const r = await run(
+          script,
+          Array.from({ length: count }, () => '0.1'),
+        )
         t.equal(r.code, 2, `${script} with ${count} args`)
         t.match(r.stderr, `usage: ${script}`)
         t.equal(r.stdout, '')
@@ -185,7 +207,7 @@ t.test('scripts', { skip: !haveCurl && 'curl is not installed' }, async t => {
     t.same(node.requests, [])
   })
 
-  t.test('a malformed subnet exits 2 and sends nothing', async t => {
+  t.test('a malformed subnet exits 2 and sends nothing', async (t) => {
     node.reset()
     for (const subnet of ['53', '53.5.1', 'a.b', '256.1', '', '1.2 ', '53,5', '1.-1']) {
       const r = await run('getBalance.sh', [ADDRESS, subnet])
@@ -197,24 +219,26 @@ t.test('scripts', { skip: !haveCurl && 'curl is not installed' }, async t => {
     t.same(node.requests, [])
   })
 
-  t.test('an unreachable node exits 1', async t => {
+  t.test('an unreachable node exits 1', async (t) => {
     const closed = http.createServer()
-    await new Promise<void>(resolve => closed.listen(0, '127.0.0.1', resolve))
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
     const deadPort = (closed.address() as AddressInfo).port
-    await new Promise<void>(resolve => closed.close(() => resolve()))
+    await new Promise<void>((resolve) => closed.close(() => resolve()))
     const r = await runScript(deadPort, 'getBalance.sh', [ADDRESS, '0.1'])
     t.equal(r.code, 1)
     t.equal(r.stdout, '')
     t.match(r.stderr, 'curl')
   })
 
-  t.test('property: any name and password reach the node unchanged', async t => {
-    const text = fc.oneof(fc.string({ unit: 'binary' }), fc.string({ unit: 'binary-ascii' })).filter(s => !s.includes('\0'))
+  t.test('property: any name and password reach the node unchanged', async (t) => {
+    const text = fc.oneof(fc.string({ unit: 'binary' }), fc.string({ unit: 'binary-ascii' })).filter((s) => !s.includes('\0'))
     await fc.assert(
       fc.asyncProperty(text, text, fc.constantFrom('C', 'C.UTF-8'), async (name, password, locale) => {
         node.reset({ createAccount: { result: ADDRESS } })
         const r = await run('createAccount.sh', [name, password, '0.1'], { LC_ALL: locale })
-        return r.code === 0 && node.requests.length === 1 && node.requests[0]!.params[0] === name && node.requests[0]!.params[1] === password
+        return (
+          r.code === 0 && node.requests.length === 1 && node.requests[0]!.params[0] === name && node.requests[0]!.params[1] === password
+        )
       }),
       { numRuns: 60 },
     )

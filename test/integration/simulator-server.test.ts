@@ -23,7 +23,12 @@ async function startSim(t: Test, opts: Partial<SimulatorOptions> = {}): Promise<
   return sim
 }
 
-async function join2(t: Test, sim: SimulatorServer, ip: string, opts: { key?: TunnelKeyPair; encrypt?: boolean; secret?: string; gso?: boolean } = {}) {
+async function join2(
+  t: Test,
+  sim: SimulatorServer,
+  ip: string,
+  opts: { key?: TunnelKeyPair; encrypt?: boolean; secret?: string; gso?: boolean } = {},
+) {
   const key = opts.key ?? TunnelKeyPair.generate()
   const { client, outcome } = await TunnelTestClient.connect({ port: sim.address.port, key, ip, ...opts })
   t.teardown(() => client.destroy())
@@ -116,7 +121,11 @@ t.test('drops: spoofed source, unknown destination, non-IPv4, outside the subnet
 t.test('claims outside the subnet and wrong secrets are refused', async (t) => {
   const sim = await startSim(t, { subnet: parseSubnet('192.168.0.0/16'), secret: 'open sesame' })
   const outside = await join2(t, sim, '10.1.2.3', { secret: 'open sesame' })
-  t.match(outside.outcome, { kind: 'refused', code: 'OUT_OF_SUBNET', reason: /10\.1\.2\.3 is outside the simulator's subnet 192\.168\.0\.0\/16/ })
+  t.match(outside.outcome, {
+    kind: 'refused',
+    code: 'OUT_OF_SUBNET',
+    reason: /10\.1\.2\.3 is outside the simulator's subnet 192\.168\.0\.0\/16/,
+  })
   const wrong = await join2(t, sim, A, { secret: 'guess' })
   t.match(wrong.outcome, { kind: 'refused', code: 'BAD_SECRET', reason: /wrong/ })
   const none = await join2(t, sim, A)
@@ -181,7 +190,14 @@ t.test('the stats endpoint returns per-client counters', async (t) => {
   t.equal(res.status, 200)
   const body = (await res.json()) as { clients: Array<Record<string, unknown>>; totals: Record<string, unknown> }
   t.equal(body.clients.length, 2)
-  t.match(body.clients[0], { ip: A, key: a.key.publicKey.toString('hex'), packetsIn: 2, bytesIn: 120 + 20, packetsOut: 0, drops: { UNKNOWN_DESTINATION: 1 } })
+  t.match(body.clients[0], {
+    ip: A,
+    key: a.key.publicKey.toString('hex'),
+    packetsIn: 2,
+    bytesIn: 120 + 20,
+    packetsOut: 0,
+    drops: { UNKNOWN_DESTINATION: 1 },
+  })
   t.match(body.clients[1], { ip: B, packetsIn: 0, packetsOut: 1, bytesOut: 120 })
   t.match(body.totals, { clients: 2, packetsIn: 2, dropped: 1 })
   const missing = await fetch(`http://${host}:${port}/nope`, { signal: AbortSignal.timeout(5000) })
@@ -254,11 +270,15 @@ t.test('bkc simulator: usage errors exit 2, SIGTERM tells clients and exits 0', 
 
   const proc = spawnBkc(['simulator', '--host', '127.0.0.1', '--port', '0', '--data-dir', join(dir.path, 'd')], { cwd: dir.path })
   t.teardown(() => stopProcess(proc))
-  const port = await waitFor('"simulator listening"', () => {
-    if (proc.hasExited()) throw new Error(`exited early:\n${proc.stderr()}`)
-    const m = /simulator listening address=127\.0\.0\.1:(\d+) serverKey=([0-9a-f]{64})/.exec(proc.stderr())
-    return m ? Number(m[1]) : undefined
-  }, { timeoutMs: 20_000 })
+  const port = await waitFor(
+    '"simulator listening"',
+    () => {
+      if (proc.hasExited()) throw new Error(`exited early:\n${proc.stderr()}`)
+      const m = /simulator listening address=127\.0\.0\.1:(\d+) serverKey=([0-9a-f]{64})/.exec(proc.stderr())
+      return m ? Number(m[1]) : undefined
+    },
+    { timeoutMs: 20_000 },
+  )
   const { client, outcome } = await TunnelTestClient.connect({ port, key: TunnelKeyPair.generate(), ip: A })
   t.teardown(() => client.destroy())
   t.match(outcome as HandshakeOutcome, { kind: 'welcome', ip: A })
@@ -269,39 +289,42 @@ t.test('bkc simulator: usage errors exit 2, SIGTERM tells clients and exits 0', 
 })
 
 for (const encrypt of [true, false]) {
-  t.test(`GSO_PACKET frames: as is to gso clients, as segments to others, checked (${encrypt ? 'encrypted' : '--no-encrypt'})`, async (t) => {
-    const sim = await startSim(t, { encrypt })
-    const a = await registered(t, sim, A, { gso: true })
-    const b = await registered(t, sim, B, { gso: true })
-    const C = '192.168.55.5'
-    const c = await registered(t, sim, C)
-    // A 10-byte virtio_net_hdr (NEEDS_CSUM, TCPV4, gso_size 1360) before a 30 KB packet, as the kernel hands it over.
-    const vnet = Buffer.from([1, 1, 40, 0, 0x50, 0x05, 34, 0, 16, 0])
-    const big = Buffer.concat([vnet, buildIPv4Packet(A, B, randomBytes(30_000), 6)])
-    a.client.send({ type: 'GSO_PACKET', data: big })
-    const got = await b.client.nextOf('GSO_PACKET')
-    t.ok(got.data.equals(big), 'header and super-packet arrive byte-identical')
-    const payload = randomBytes(4000)
-    a.client.send({ type: 'GSO_PACKET', data: buildTcpSuperPacket(A, C, payload, 1000) })
-    const segs = [] as Buffer[]
-    for (let i = 0; i < 4; i++) segs.push((await c.client.nextOf('PACKET')).data)
-    t.ok(Buffer.concat(segs.map((s) => s.subarray(40))).equals(payload), 'a client without gso gets the segments, in order')
-    a.client.send({ type: 'GSO_PACKET', data: Buffer.concat([vnet, buildIPv4Packet('192.168.99.9', B, randomBytes(100), 6)]) })
-    const bad = buildTcpSuperPacket(A, B, randomBytes(100), 1000)
-    bad[0] = 2 // an unknown virtio flag: a receiving kernel would refuse the write
-    a.client.send({ type: 'GSO_PACKET', data: bad })
-    const withOptions = buildTcpSuperPacket(A, C, randomBytes(3000), 1000)
-    withOptions[10] = 0x46 // IHL 6: cannot be segmented here
-    a.client.send({ type: 'GSO_PACKET', data: withOptions })
-    c.client.send({ type: 'GSO_PACKET', data: buildTcpSuperPacket(C, B, randomBytes(100), 1000) })
-    const marker = buildIPv4Packet(A, B, Buffer.from('after'))
-    a.client.sendPacket(marker)
-    t.ok((await b.client.nextOf('PACKET')).data.equals(marker), 'plain packets still flow')
-    const drops = clientStats(sim, A)!.drops
-    t.equal(drops.SPOOFED, 1, 'the source check looks past the virtio header')
-    t.equal(drops.MALFORMED, 1, 'a virtio header a kernel would refuse is dropped')
-    t.equal(drops.GSO_UNSUPPORTED, 1, 'a super-packet that cannot be segmented for a client without gso is dropped')
-    await waitFor('the GSO_PACKET from C counted', () => clientStats(sim, C)!.drops.MALFORMED === 1, { timeoutMs: 5000 })
-    t.pass('GSO_PACKET from a client that did not say gso is dropped')
-  })
+  t.test(
+    `GSO_PACKET frames: as is to gso clients, as segments to others, checked (${encrypt ? 'encrypted' : '--no-encrypt'})`,
+    async (t) => {
+      const sim = await startSim(t, { encrypt })
+      const a = await registered(t, sim, A, { gso: true })
+      const b = await registered(t, sim, B, { gso: true })
+      const C = '192.168.55.5'
+      const c = await registered(t, sim, C)
+      // A 10-byte virtio_net_hdr (NEEDS_CSUM, TCPV4, gso_size 1360) before a 30 KB packet, as the kernel hands it over.
+      const vnet = Buffer.from([1, 1, 40, 0, 0x50, 0x05, 34, 0, 16, 0])
+      const big = Buffer.concat([vnet, buildIPv4Packet(A, B, randomBytes(30_000), 6)])
+      a.client.send({ type: 'GSO_PACKET', data: big })
+      const got = await b.client.nextOf('GSO_PACKET')
+      t.ok(got.data.equals(big), 'header and super-packet arrive byte-identical')
+      const payload = randomBytes(4000)
+      a.client.send({ type: 'GSO_PACKET', data: buildTcpSuperPacket(A, C, payload, 1000) })
+      const segs = [] as Buffer[]
+      for (let i = 0; i < 4; i++) segs.push((await c.client.nextOf('PACKET')).data)
+      t.ok(Buffer.concat(segs.map((s) => s.subarray(40))).equals(payload), 'a client without gso gets the segments, in order')
+      a.client.send({ type: 'GSO_PACKET', data: Buffer.concat([vnet, buildIPv4Packet('192.168.99.9', B, randomBytes(100), 6)]) })
+      const bad = buildTcpSuperPacket(A, B, randomBytes(100), 1000)
+      bad[0] = 2 // an unknown virtio flag: a receiving kernel would refuse the write
+      a.client.send({ type: 'GSO_PACKET', data: bad })
+      const withOptions = buildTcpSuperPacket(A, C, randomBytes(3000), 1000)
+      withOptions[10] = 0x46 // IHL 6: cannot be segmented here
+      a.client.send({ type: 'GSO_PACKET', data: withOptions })
+      c.client.send({ type: 'GSO_PACKET', data: buildTcpSuperPacket(C, B, randomBytes(100), 1000) })
+      const marker = buildIPv4Packet(A, B, Buffer.from('after'))
+      a.client.sendPacket(marker)
+      t.ok((await b.client.nextOf('PACKET')).data.equals(marker), 'plain packets still flow')
+      const drops = clientStats(sim, A)!.drops
+      t.equal(drops.SPOOFED, 1, 'the source check looks past the virtio header')
+      t.equal(drops.MALFORMED, 1, 'a virtio header a kernel would refuse is dropped')
+      t.equal(drops.GSO_UNSUPPORTED, 1, 'a super-packet that cannot be segmented for a client without gso is dropped')
+      await waitFor('the GSO_PACKET from C counted', () => clientStats(sim, C)!.drops.MALFORMED === 1, { timeoutMs: 5000 })
+      t.pass('GSO_PACKET from a client that did not say gso is dropped')
+    },
+  )
 }

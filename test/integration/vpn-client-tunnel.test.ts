@@ -41,10 +41,22 @@ interface Vpn {
 function startClient(t: Test, port: number, ip: string, opts: Partial<VpnClientOptions> = {}): Vpn {
   const [tun, kernelEnd] = packetPipe()
   const key = opts.key ?? TunnelKeyPair.generate()
-  const client = new VpnClient({
-    host: '127.0.0.1', port, ip, mtu: 1400, key, encrypt: true, offload: false, logger: silentLogger(),
-    minBackoffMs: 50, maxBackoffMs: 400, ...opts,
-  }, tun)
+  const client = new VpnClient(
+    {
+      host: '127.0.0.1',
+      port,
+      ip,
+      mtu: 1400,
+      key,
+      encrypt: true,
+      offload: false,
+      logger: silentLogger(),
+      minBackoffMs: 50,
+      maxBackoffMs: 400,
+      ...opts,
+    },
+    tun,
+  )
   const fatal: VpnFatalError[] = []
   client.on('fatal', (err: VpnFatalError) => fatal.push(err))
   t.teardown(() => client.stop())
@@ -65,7 +77,11 @@ async function relays(t: Test, from: Vpn, to: Vpn, packet: Buffer, expected = pa
 }
 
 /** A listener that counts connection attempts and does nothing else with them unless told. */
-async function rawServer(t: Test, onConnection: (socket: net.Socket) => void = () => {}, port = 0): Promise<{ port: number; attempts: () => number }> {
+async function rawServer(
+  t: Test,
+  onConnection: (socket: net.Socket) => void = () => {},
+  port = 0,
+): Promise<{ port: number; attempts: () => number }> {
   let attempts = 0
   const sockets = new Set<net.Socket>()
   const server = net.createServer((socket) => {
@@ -129,34 +145,41 @@ for (const encrypt of [true, false]) {
   })
 }
 
-t.test('offloads: virtio headers are added and removed at the edge; super-packets are cut into segments for clients without offloads', async (t) => {
-  const sim = await startSim(t)
-  const a = await openClient(t, sim.address.port, A, { offload: true })
-  const b = await openClient(t, sim.address.port, B, { offload: false })
-  const c = await openClient(t, sim.address.port, C, { offload: true })
+t.test(
+  'offloads: virtio headers are added and removed at the edge; super-packets are cut into segments for clients without offloads',
+  async (t) => {
+    const sim = await startSim(t)
+    const a = await openClient(t, sim.address.port, A, { offload: true })
+    const b = await openClient(t, sim.address.port, B, { offload: false })
+    const c = await openClient(t, sim.address.port, C, { offload: true })
 
-  const ab = buildIPv4Packet(A, B, randomBytes(500))
-  await relays(t, a, b, Buffer.concat([ZERO_HDR, ab]), ab, 'a zero-header read arrives bare at a client without offloads')
-  const ba = buildIPv4Packet(B, A, randomBytes(500))
-  await relays(t, b, a, ba, Buffer.concat([ZERO_HDR, ba]), 'a bare packet arrives after 10 zero bytes at an offload client')
+    const ab = buildIPv4Packet(A, B, randomBytes(500))
+    await relays(t, a, b, Buffer.concat([ZERO_HDR, ab]), ab, 'a zero-header read arrives bare at a client without offloads')
+    const ba = buildIPv4Packet(B, A, randomBytes(500))
+    await relays(t, b, a, ba, Buffer.concat([ZERO_HDR, ba]), 'a bare packet arrives after 10 zero bytes at an offload client')
 
-  const payload = randomBytes(3000)
-  a.kernel.send(buildTcpSuperPacket(A, B, payload, 1360))
-  const segments = [await b.kernel.next(), await b.kernel.next(), await b.kernel.next()]
-  t.same(segments.map((s) => s.length - 40), [1360, 1360, 280], 'B gets three MSS-sized TCP segments, bare')
-  t.ok(Buffer.concat(segments.map((s) => s.subarray(40))).equals(payload), 'carrying the payload in order')
-  const badHeader = buildTcpSuperPacket(A, B, randomBytes(100), 1360)
-  badHeader[1] = 0x7f
-  a.kernel.send(badHeader)
-  const marker = buildIPv4Packet(A, B, Buffer.from('after the super-packet'))
-  await relays(t, a, b, Buffer.concat([ZERO_HDR, marker]), marker, 'plain packets still flow')
-  t.equal(b.kernel.packets.length, 0, 'the bad header did not reach B')
-  await waitFor('MALFORMED against A', () => simStats(sim, A)?.drops.MALFORMED === 1, { timeoutMs: 5000 })
+    const payload = randomBytes(3000)
+    a.kernel.send(buildTcpSuperPacket(A, B, payload, 1360))
+    const segments = [await b.kernel.next(), await b.kernel.next(), await b.kernel.next()]
+    t.same(
+      segments.map((s) => s.length - 40),
+      [1360, 1360, 280],
+      'B gets three MSS-sized TCP segments, bare',
+    )
+    t.ok(Buffer.concat(segments.map((s) => s.subarray(40))).equals(payload), 'carrying the payload in order')
+    const badHeader = buildTcpSuperPacket(A, B, randomBytes(100), 1360)
+    badHeader[1] = 0x7f
+    a.kernel.send(badHeader)
+    const marker = buildIPv4Packet(A, B, Buffer.from('after the super-packet'))
+    await relays(t, a, b, Buffer.concat([ZERO_HDR, marker]), marker, 'plain packets still flow')
+    t.equal(b.kernel.packets.length, 0, 'the bad header did not reach B')
+    await waitFor('MALFORMED against A', () => simStats(sim, A)?.drops.MALFORMED === 1, { timeoutMs: 5000 })
 
-  const superToC = Buffer.concat([GSO_HDR, buildIPv4Packet(A, C, randomBytes(30_000), 6)])
-  await relays(t, a, c, superToC, superToC, 'a super-packet reaches an offload client byte-identical, header included')
-  t.equal(a.client.counters.packetsUp, 5, 'every IPv4 read went up')
-})
+    const superToC = Buffer.concat([GSO_HDR, buildIPv4Packet(A, C, randomBytes(30_000), 6)])
+    await relays(t, a, c, superToC, superToC, 'a super-packet reaches an offload client byte-identical, header included')
+    t.equal(a.client.counters.packetsUp, 5, 'every IPv4 read went up')
+  },
+)
 
 t.test('IPv6 and runt reads are never sent', async (t) => {
   const sim = await startSim(t)
@@ -223,7 +246,10 @@ t.test('another key claiming a held IP is fatal IP_IN_USE; the holder is unaffec
   holder.client.on('down', () => (holderDown = true))
 
   const thief = startClient(t, port, A)
-  const err = await thief.client.waitOpen(OPEN_MS).then(() => null, (e: unknown) => e)
+  const err = await thief.client.waitOpen(OPEN_MS).then(
+    () => null,
+    (e: unknown) => e,
+  )
   t.type(err, VpnFatalError)
   t.match(err, { name: 'VpnFatalError', code: 'IP_IN_USE', message: /is in use by another client/ })
   t.equal(thief.fatal.length, 1, "one 'fatal' event")
@@ -307,7 +333,9 @@ t.test('an open link on which the simulator goes silent is dropped by the idle t
     socket.on('close', () => up.destroy())
     up.on('close', () => socket.destroy())
     socket.on('data', (d: Buffer) => up.write(d))
-    up.on('data', (d: Buffer) => { if (!(muted && first)) socket.write(d) })
+    up.on('data', (d: Buffer) => {
+      if (!(muted && first)) socket.write(d)
+    })
   })
   const a = await openClient(t, proxy.port, A, { keepaliveMs: 100, idleTimeoutMs: 600 })
   const down = once(a.client, 'down', { signal: AbortSignal.timeout(15_000) })

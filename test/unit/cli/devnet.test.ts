@@ -11,14 +11,43 @@ import { join } from 'node:path'
 import yargs from 'yargs'
 import { tempDir } from '../../../bench/lib/fixtures.js'
 import {
-  DEFAULT_NET_PREFIX, displayPath, formatColumns, formatNodeTable, MAX_NODES, nodeHost, parseBasePort, parseNetPrefix, parseNodeCount, planNodes,
-  resolveMiners, scriptsHint, type DevnetOptions,
+  DEFAULT_NET_PREFIX,
+  displayPath,
+  formatColumns,
+  formatNodeTable,
+  MAX_NODES,
+  nodeHost,
+  parseBasePort,
+  parseNetPrefix,
+  parseNodeCount,
+  planNodes,
+  resolveMiners,
+  scriptsHint,
+  type DevnetOptions,
 } from '../../../cli/devnet/plan.js'
 import {
-  checkDevnetDir, clearDevnetDir, DevnetError, emptyDevnetFile, parseDevnetFile, readDevnetFile, readPidsFile, runningDevnetPid, withMiners,
-  writeDevnetFile, writePidsFile, type DevnetFile,
+  checkDevnetDir,
+  clearDevnetDir,
+  DevnetError,
+  emptyDevnetFile,
+  parseDevnetFile,
+  readDevnetFile,
+  readPidsFile,
+  runningDevnetPid,
+  withMiners,
+  writeDevnetFile,
+  writePidsFile,
+  type DevnetFile,
 } from '../../../cli/devnet/state.js'
-import { formatStatusBlock, formatStatusLine, shortHash, StatusBoard, syncSummary, toNodeStatus, type NodeView } from '../../../cli/devnet/status.js'
+import {
+  formatStatusBlock,
+  formatStatusLine,
+  shortHash,
+  StatusBoard,
+  syncSummary,
+  toNodeStatus,
+  type NodeView,
+} from '../../../cli/devnet/status.js'
 import { tailFile } from '../../../cli/devnet/process.js'
 import { UsageError } from '../../../cli/options.js'
 import { startOptions } from '../../../cli/start/command.js'
@@ -33,13 +62,23 @@ function options(over: Partial<DevnetOptions> = {}): DevnetOptions {
 
 t.test('option checking', async (t) => {
   for (const n of [1, 5, 20, '7']) t.equal(parseNodeCount(n), Number(n), `--nodes ${n}`)
-  for (const bad of [0, 21, 1.5, -1, 'abc', NaN]) t.throws(() => parseNodeCount(bad), { name: 'UsageError', message: /--nodes must be an integer from 1 to 20/ }, `--nodes ${String(bad)}`)
+  for (const bad of [0, 21, 1.5, -1, 'abc', NaN])
+    t.throws(
+      () => parseNodeCount(bad),
+      { name: 'UsageError', message: /--nodes must be an integer from 1 to 20/ },
+      `--nodes ${String(bad)}`,
+    )
 
   t.equal(resolveMiners(undefined, 5), 3, 'default 3')
   t.equal(resolveMiners(undefined, 2), 2, 'default never exceeds --nodes')
   t.equal(resolveMiners(0, 5), 0, 'no miners is allowed')
   t.equal(resolveMiners(5, 5), 5, 'every node may mine')
-  for (const bad of [6, -1, 1.5, 'x']) t.throws(() => resolveMiners(bad, 5), { name: 'UsageError', message: /--miners must be an integer from 0 to --nodes \(5\)/ }, `--miners ${String(bad)}`)
+  for (const bad of [6, -1, 1.5, 'x'])
+    t.throws(
+      () => resolveMiners(bad, 5),
+      { name: 'UsageError', message: /--miners must be an integer from 0 to --nodes \(5\)/ },
+      `--miners ${String(bad)}`,
+    )
 
   for (const ok of ['127.0', '127.255', '127.9', '127.100']) t.equal(parseNetPrefix(ok), ok)
   for (const bad of ['127.256', '10.0', '192.168', '127.01', '127.0.1', '127', '', 127, undefined]) {
@@ -52,18 +91,69 @@ t.test('option checking', async (t) => {
 
 t.test('the node plan: the report layout on loopback', async (t) => {
   const plans = planNodes(options())
-  t.same(plans.map((p) => p.host), ['127.0.53.5', '127.0.54.5', '127.0.55.5', '127.0.56.5', '127.0.57.5'])
-  t.same(plans.map((p) => p.subnet), ['53.5', '54.5', '55.5', '56.5', '57.5'])
-  t.same(plans.map((p) => p.miner), [0, 1, 2, null, null], 'the first --miners nodes mine, miner i on node i')
+  t.same(
+    plans.map((p) => p.host),
+    ['127.0.53.5', '127.0.54.5', '127.0.55.5', '127.0.56.5', '127.0.57.5'],
+  )
+  t.same(
+    plans.map((p) => p.subnet),
+    ['53.5', '54.5', '55.5', '56.5', '57.5'],
+  )
+  t.same(
+    plans.map((p) => p.miner),
+    [0, 1, 2, null, null],
+    'the first --miners nodes mine, miner i on node i',
+  )
   t.equal(plans[2]!.rpcUrl, 'http://127.0.55.5:8888')
   t.equal(plans[2]!.dataDir, '/tmp/dn/node2')
   t.equal(plans[2]!.logFile, '/tmp/dn/node2/node.log')
-  t.same(plans[0]!.args, ['start', '--listen', '127.0.53.5', '--port', '5555', '--rpc-port', '8888', '--data-dir', '/tmp/dn/node0', '--log-level', 'info'], 'node 0 bootstraps to nobody')
-  t.same(plans[3]!.args, ['start', '--listen', '127.0.56.5', '--port', '5555', '--rpc-port', '8888', '--data-dir', '/tmp/dn/node3', '--log-level', 'info', '--bootstrap', '127.0.53.5'])
+  t.same(
+    plans[0]!.args,
+    ['start', '--listen', '127.0.53.5', '--port', '5555', '--rpc-port', '8888', '--data-dir', '/tmp/dn/node0', '--log-level', 'info'],
+    'node 0 bootstraps to nobody',
+  )
+  t.same(plans[3]!.args, [
+    'start',
+    '--listen',
+    '127.0.56.5',
+    '--port',
+    '5555',
+    '--rpc-port',
+    '8888',
+    '--data-dir',
+    '/tmp/dn/node3',
+    '--log-level',
+    'info',
+    '--bootstrap',
+    '127.0.53.5',
+  ])
 
   const other = planNodes(options({ nodes: 2, miners: 0, netPrefix: '127.140', p2pPort: 6000, network: '/n/net.json', logLevel: 'debug' }))
-  t.same(other[1]!.args, ['start', '--listen', '127.140.54.5', '--port', '6000', '--rpc-port', '8888', '--data-dir', '/tmp/dn/node1', '--network', '/n/net.json', '--log-level', 'debug', '--bootstrap', '127.140.53.5:6000'], 'a non-default P2P port goes into the bootstrap address')
-  t.same(other.map((p) => p.miner), [null, null])
+  t.same(
+    other[1]!.args,
+    [
+      'start',
+      '--listen',
+      '127.140.54.5',
+      '--port',
+      '6000',
+      '--rpc-port',
+      '8888',
+      '--data-dir',
+      '/tmp/dn/node1',
+      '--network',
+      '/n/net.json',
+      '--log-level',
+      'debug',
+      '--bootstrap',
+      '127.140.53.5:6000',
+    ],
+    'a non-default P2P port goes into the bootstrap address',
+  )
+  t.same(
+    other.map((p) => p.miner),
+    [null, null],
+  )
 
   t.equal(planNodes(options({ nodes: MAX_NODES, miners: 0 }))[MAX_NODES - 1]!.host, '127.0.72.5', 'the 20th node is the last on 127.0.72.5')
 })
@@ -71,7 +161,12 @@ t.test('the node plan: the report layout on loopback', async (t) => {
 t.test('every plan is a valid `bkc start` command line with distinct addresses', async (t) => {
   const prefix = fc.integer({ min: 0, max: 255 }).map((n) => `127.${n}`)
   const plan = fc
-    .record({ nodes: fc.integer({ min: 1, max: MAX_NODES }), prefix, port: fc.integer({ min: 1, max: 65535 }).filter((p) => p !== 8888), frac: fc.double({ min: 0, max: 1, noNaN: true }) })
+    .record({
+      nodes: fc.integer({ min: 1, max: MAX_NODES }),
+      prefix,
+      port: fc.integer({ min: 1, max: 65535 }).filter((p) => p !== 8888),
+      frac: fc.double({ min: 0, max: 1, noNaN: true }),
+    })
     .map(({ nodes, prefix, port, frac }) => options({ nodes, miners: Math.floor(frac * nodes), netPrefix: prefix, p2pPort: port }))
   fc.assert(
     fc.property(plan, (opts) => {
@@ -82,7 +177,13 @@ t.test('every plan is a valid `bkc start` command line with distinct addresses',
       for (const p of plans) {
         if (isIP(p.host) !== 4 || !p.host.startsWith(opts.netPrefix + '.')) return false
         // The real `bkc start` parser, strict: unknown flags or bad values throw.
-        const argv = startOptions(yargs(p.args.slice(1))).strict().exitProcess(false).fail((msg, err) => { throw err ?? new Error(msg) }).parseSync()
+        const argv = startOptions(yargs(p.args.slice(1)))
+          .strict()
+          .exitProcess(false)
+          .fail((msg, err) => {
+            throw err ?? new Error(msg)
+          })
+          .parseSync()
         if (argv.listen !== p.host || argv.port !== opts.p2pPort || argv.rpcPort !== 8888 || argv.dataDir !== p.dataDir) return false
         const boots = (argv.bootstrap as Array<{ host: string; port: number }> | undefined) ?? []
         const want = p.index === 0 ? [] : [{ host: nodeHost(opts.netPrefix, 0), port: opts.p2pPort }]
@@ -106,15 +207,34 @@ t.test('the node table and the scripts hint', async (t) => {
   const columnStarts = (l: string) => [...l.matchAll(/ {2}(?=\S)/g)].map((m) => m.index)
   t.same(columnStarts(lines[1]!), columnStarts(lines[3]!), 'columns line up')
 
-  t.equal(scriptsHint(plans, '127.0', ADDR_A, 'test/scripts/getBalance.sh'), `scripts: BKC_NET_PREFIX=127.0 test/scripts/getBalance.sh ${ADDR_A} 54.5`)
-  t.equal(scriptsHint(planNodes(options({ nodes: 1, miners: 0, netPrefix: '127.9' })), '127.9', undefined, 'g.sh'), 'scripts: BKC_NET_PREFIX=127.9 g.sh <ADDRESS> 53.5', 'one node: its own subnet')
+  t.equal(
+    scriptsHint(plans, '127.0', ADDR_A, 'test/scripts/getBalance.sh'),
+    `scripts: BKC_NET_PREFIX=127.0 test/scripts/getBalance.sh ${ADDR_A} 54.5`,
+  )
+  t.equal(
+    scriptsHint(planNodes(options({ nodes: 1, miners: 0, netPrefix: '127.9' })), '127.9', undefined, 'g.sh'),
+    'scripts: BKC_NET_PREFIX=127.9 g.sh <ADDRESS> 53.5',
+    'one node: its own subnet',
+  )
 
-  t.same(formatColumns([['a', 'bbb', 'c'], ['dddd', 'e', '']]), ['a     bbb  c', 'dddd  e'], 'padding, no trailing blanks')
+  t.same(
+    formatColumns([
+      ['a', 'bbb', 'c'],
+      ['dddd', 'e', ''],
+    ]),
+    ['a     bbb  c', 'dddd  e'],
+    'padding, no trailing blanks',
+  )
   t.equal(displayPath('/repo/test/scripts/x.sh', '/repo'), 'test/scripts/x.sh')
   t.equal(displayPath('/repo/test/scripts/x.sh', '/elsewhere'), '/repo/test/scripts/x.sh')
 })
 
-const up = (name: string, height: number, hash: string, extra: Partial<{ peers: number; pending: number; mining: boolean }> = {}): NodeView => ({
+const up = (
+  name: string,
+  height: number,
+  hash: string,
+  extra: Partial<{ peers: number; pending: number; mining: boolean }> = {},
+): NodeView => ({
   name,
   state: 'up',
   status: { height, hash, peers: extra.peers ?? 2, pending: extra.pending ?? 0, mining: extra.mining ?? false },
@@ -123,7 +243,16 @@ const up = (name: string, height: number, hash: string, extra: Partial<{ peers: 
 t.test('status: getStatus results, sync summary and the two displays', async (t) => {
   const raw = { network: 'n', height: 7, hash: HASH_1, peers: 4, mining: true, miner: ADDR_A, hashRate: 10, pending: 3, unlocked: null }
   t.same(toNodeStatus(raw), { height: 7, hash: HASH_1, peers: 4, pending: 3, mining: true })
-  for (const bad of [null, 'x', [], { ...raw, height: -1 }, { ...raw, hash: 5 }, { ...raw, peers: 1.5 }, { ...raw, mining: 'yes' }, { ...raw, pending: undefined }]) {
+  for (const bad of [
+    null,
+    'x',
+    [],
+    { ...raw, height: -1 },
+    { ...raw, hash: 5 },
+    { ...raw, peers: 1.5 },
+    { ...raw, mining: 'yes' },
+    { ...raw, pending: undefined },
+  ]) {
     t.equal(toNodeStatus(bad), undefined, `refused: ${JSON.stringify(bad)}`)
   }
   t.equal(shortHash(HASH_1), HASH_1.slice(0, 8))
@@ -131,7 +260,11 @@ t.test('status: getStatus results, sync summary and the two displays', async (t)
   t.equal(syncSummary([up('node0', 9, HASH_1), up('node1', 9, HASH_1)]), `in sync at 9 (${HASH_1.slice(0, 8)})`)
   t.equal(syncSummary([up('node0', 9, HASH_1), up('node1', 8, HASH_2)]), 'not in sync: 2 tips, heights 8-9')
   t.equal(
-    syncSummary([up('node0', 9, HASH_1), { name: 'node1', state: 'down', exit: 'exit code 1' }, { name: 'node2', state: 'unreachable', error: 'timeout' }]),
+    syncSummary([
+      up('node0', 9, HASH_1),
+      { name: 'node1', state: 'down', exit: 'exit code 1' },
+      { name: 'node2', state: 'unreachable', error: 'timeout' },
+    ]),
     `in sync at 9 (${HASH_1.slice(0, 8)}); down: node1; not answering: node2`,
     'a down node does not count against sync, but is named',
   )
@@ -139,7 +272,11 @@ t.test('status: getStatus results, sync summary and the two displays', async (t)
   t.equal(syncSummary([]), 'no node answers')
 
   const now = new Date(2026, 0, 2, 3, 4, 5)
-  const views: NodeView[] = [up('node0', 12, HASH_1, { peers: 4, pending: 1, mining: true }), up('node1', 12, HASH_1), { name: 'node2', state: 'down', exit: 'killed by SIGKILL' }]
+  const views: NodeView[] = [
+    up('node0', 12, HASH_1, { peers: 4, pending: 1, mining: true }),
+    up('node1', 12, HASH_1),
+    { name: 'node2', state: 'down', exit: 'killed by SIGKILL' },
+  ]
   const block = formatStatusBlock(views, now)
   t.equal(block.length, 4, 'a line per node and a summary')
   t.match(block[0]!, /^node0\s+height 12\s+tip 0001aaaa\s+peers 4\s+pool 1\s+mining$/)
@@ -184,11 +321,22 @@ t.test('devnet.json: parse, add miners, write 0600, read back', async (t) => {
     { name: 'miner1', node: 1, password: 'pw1', address: null },
   ])
   const grown = withMiners({ ...file, miners: [{ ...file.miners[0]!, address: ADDR_A }, file.miners[1]!] }, 3, () => 'new')
-  t.same(grown.miners.map((m) => [m.password, m.address]), [['pw0', ADDR_A], ['pw1', null], ['new', null]], 'existing records kept, the missing one added')
+  t.same(
+    grown.miners.map((m) => [m.password, m.address]),
+    [
+      ['pw0', ADDR_A],
+      ['pw1', null],
+      ['new', null],
+    ],
+    'existing records kept, the missing one added',
+  )
   t.equal(withMiners(grown, 1).miners.length, 3, 'fewer miners this run: records are kept for later runs')
   const random = withMiners(emptyDevnetFile(), 3).miners.map((m) => m.password)
   t.equal(new Set(random).size, 3, 'random passwords differ')
-  t.ok(random.every((p) => p.length >= 20), 'and are long')
+  t.ok(
+    random.every((p) => p.length >= 20),
+    'and are long',
+  )
 
   t.equal(readDevnetFile(tmp.path), undefined, 'no file yet')
   writeFileSync(join(tmp.path, 'devnet.json'), '{}', { mode: 0o644 })
@@ -210,7 +358,11 @@ t.test('devnet.json: parse, add miners, write 0600, read back', async (t) => {
     [{ ...valid, miners: [{ ...valid.miners[0], address: 'xyz' }] }, /address must be 66 hex digits or null/],
   ]
   for (const [json, message] of cases) {
-    t.throws(() => parseDevnetFile(typeof json === 'string' ? json : JSON.stringify(json), 'f.json'), { name: 'DevnetError', message }, String(message))
+    t.throws(
+      () => parseDevnetFile(typeof json === 'string' ? json : JSON.stringify(json), 'f.json'),
+      { name: 'DevnetError', message },
+      String(message),
+    )
   }
   t.throws(() => parseDevnetFile('{"version": ', 'f.json'), { name: 'DevnetError', message: /f\.json is not valid JSON/ })
   t.same(parseDevnetFile(JSON.stringify({ version: 1, network: null, miners: [] }), 'f'), emptyDevnetFile())
@@ -250,8 +402,20 @@ t.test('pids.json and detecting a devnet that is still running', async (t) => {
   const tmp = tempDir('bkc-devnet-')
   t.teardown(tmp.cleanup)
   t.equal(readPidsFile(tmp.path), undefined)
-  writePidsFile(tmp.path, { devnet: 123, nodes: [{ node: 0, pid: 124 }, { node: 1, pid: 125 }] })
-  t.same(readPidsFile(tmp.path), { devnet: 123, nodes: [{ node: 0, pid: 124 }, { node: 1, pid: 125 }] })
+  writePidsFile(tmp.path, {
+    devnet: 123,
+    nodes: [
+      { node: 0, pid: 124 },
+      { node: 1, pid: 125 },
+    ],
+  })
+  t.same(readPidsFile(tmp.path), {
+    devnet: 123,
+    nodes: [
+      { node: 0, pid: 124 },
+      { node: 1, pid: 125 },
+    ],
+  })
   writeFileSync(join(tmp.path, 'pids.json'), 'garbage')
   t.equal(readPidsFile(tmp.path), undefined, 'a damaged file reads as none')
 

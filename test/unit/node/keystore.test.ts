@@ -28,7 +28,7 @@ async function readJson(path: string): Promise<Record<string, any>> {
   return JSON.parse(await fsp.readFile(path, 'utf8'))
 }
 
-t.test('create then unlock round-trips the key', async t => {
+t.test('create then unlock round-trips the key', async (t) => {
   const dir = t.testdir()
   const ks = new Keystore(join(dir, 'keystore'), FAST)
   const { address } = await ks.create('alice', '123')
@@ -44,7 +44,7 @@ t.test('create then unlock round-trips the key', async t => {
   t.match(file.nonce, /^[0-9a-f]{48}$/)
 })
 
-t.test('default scrypt parameters work and are recorded in the file', async t => {
+t.test('default scrypt parameters work and are recorded in the file', async (t) => {
   const dir = t.testdir()
   const ks = new Keystore(dir)
   const { address } = await ks.create('bob', 'correct horse')
@@ -56,7 +56,7 @@ t.test('default scrypt parameters work and are recorded in the file', async t =>
   t.equal(await codeOf(ks.unlock('bob', 'wrong horse')), 'WRONG_PASSWORD')
 })
 
-t.test('two keys created under the same password get different salts and nonces', async t => {
+t.test('two keys created under the same password get different salts and nonces', async (t) => {
   const dir = t.testdir()
   const ks = new Keystore(dir, FAST)
   await ks.create('a', 'pw')
@@ -68,17 +68,17 @@ t.test('two keys created under the same password get different salts and nonces'
   t.not(a.address, b.address)
 })
 
-t.test('wrong password', async t => {
+t.test('wrong password', async (t) => {
   const dir = t.testdir()
   const ks = new Keystore(dir, FAST)
   await ks.create('alice', '123')
-  const err = await ks.unlock('alice', '1234').catch(e => e)
+  const err = await ks.unlock('alice', '1234').catch((e) => e)
   t.ok(err instanceof KeystoreError)
   t.equal(err.code, 'WRONG_PASSWORD')
   t.equal(err.message, 'wrong password for account "alice"')
 })
 
-t.test('unknown account', async t => {
+t.test('unknown account', async (t) => {
   const dir = t.testdir()
   const ks = new Keystore(dir, FAST)
   t.equal(await codeOf(ks.unlock('nobody', 'pw')), 'ACCOUNT_NOT_FOUND')
@@ -89,12 +89,12 @@ t.test('unknown account', async t => {
   t.same(await fresh.list(), [])
 })
 
-t.test('an existing account is never overwritten', async t => {
+t.test('an existing account is never overwritten', async (t) => {
   const dir = t.testdir()
   const ks = new Keystore(dir, FAST)
   const { address } = await ks.create('alice', '123')
   const before = await fsp.readFile(fileOf(dir, 'alice'))
-  const err = await ks.create('alice', 'other').catch(e => e)
+  const err = await ks.create('alice', 'other').catch((e) => e)
   t.equal(err.code, 'ACCOUNT_EXISTS')
   t.equal(err.message, 'account "alice" already exists')
   t.equal(await codeOf(ks.importKey('alice', 'other', generateKeyPair().privateKey)), 'ACCOUNT_EXISTS')
@@ -103,23 +103,34 @@ t.test('an existing account is never overwritten', async t => {
   t.same(await fsp.readdir(dir), ['alice.json'], 'no temp file left behind')
 })
 
-t.test('two concurrent creates of one name: exactly one wins', async t => {
+t.test('two concurrent creates of one name: exactly one wins', async (t) => {
   const dir = t.testdir()
   const ks = new Keystore(dir, FAST)
   for (let round = 0; round < 5; round++) {
     const name = `racer${round}`
-    const results = await Promise.allSettled([ks.create(name, 'one'), ks.create(name, 'two'), new Keystore(dir, FAST).create(name, 'three')])
-    const won = results.filter(r => r.status === 'fulfilled') as PromiseFulfilledResult<{ address: string }>[]
-    const lost = results.filter(r => r.status === 'rejected') as PromiseRejectedResult[]
+    const results = await Promise.allSettled([
+      ks.create(name, 'one'),
+      ks.create(name, 'two'),
+      new Keystore(dir, FAST).create(name, 'three'),
+    ])
+    const won = results.filter((r) => r.status === 'fulfilled') as PromiseFulfilledResult<{ address: string }>[]
+    const lost = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[]
     t.equal(won.length, 1, 'one create succeeds')
-    t.same(lost.map(r => r.reason.code), ['ACCOUNT_EXISTS', 'ACCOUNT_EXISTS'])
-    const winner = ['one', 'two', 'three'][results.findIndex(r => r.status === 'fulfilled')]!
+    t.same(
+      lost.map((r) => r.reason.code),
+      ['ACCOUNT_EXISTS', 'ACCOUNT_EXISTS'],
+    )
+    const winner = ['one', 'two', 'three'][results.findIndex((r) => r.status === 'fulfilled')]!
     t.equal((await ks.unlock(name, winner)).address, won[0]!.value.address, 'the stored key is the winner’s')
   }
-  t.same((await fsp.readdir(dir)).filter(f => f.startsWith('.')), [], 'no temp files left behind')
+  t.same(
+    (await fsp.readdir(dir)).filter((f) => f.startsWith('.')),
+    [],
+    'no temp files left behind',
+  )
 })
 
-t.test('invalid names are refused before touching the disk', async t => {
+t.test('invalid names are refused before touching the disk', async (t) => {
   const dir = t.testdir()
   const ks = new Keystore(join(dir, 'keystore'), FAST)
   const bad = ['../x', 'a/b', '.hidden', '', 'x'.repeat(65), 'a\\b', 'a b', 'ä', 'a\0b', '..', '.', 'a\n']
@@ -135,7 +146,7 @@ t.test('invalid names are refused before touching the disk', async t => {
   }
 })
 
-t.test('invalid passwords', async t => {
+t.test('invalid passwords', async (t) => {
   const dir = t.testdir()
   const ks = new Keystore(dir, FAST)
   t.equal(await codeOf(ks.create('a', '')), 'INVALID_PASSWORD')
@@ -145,14 +156,14 @@ t.test('invalid passwords', async t => {
   t.ok(await ks.create('a', 'x'.repeat(1024)))
   t.ok(await ks.create('b', '123'), 'no strength rule')
   t.ok(await ks.create('c', 'pässwörd "quoted" \\ \n'))
-  t.equal((await ks.unlock('c', 'pässwörd "quoted" \\ \n')).address, (await ks.list()).find(a => a.name === 'c')!.address)
+  t.equal((await ks.unlock('c', 'pässwörd "quoted" \\ \n')).address, (await ks.list()).find((a) => a.name === 'c')!.address)
   // Passwords are NFC-normalised: the same text typed on terminals that
   // compose differently opens the account.
   await ks.create('d', 'caf\u00e9')
   t.ok(await ks.unlock('d', 'cafe\u0301'))
 })
 
-t.test('importKey stores the given key and never writes it in the clear', async t => {
+t.test('importKey stores the given key and never writes it in the clear', async (t) => {
   const dir = t.testdir()
   const ks = new Keystore(dir, FAST)
   const { privateKey, address } = generateKeyPair()
@@ -168,7 +179,7 @@ t.test('importKey stores the given key and never writes it in the clear', async 
   t.equal(toHex(unlocked.privateKey), privHex)
 })
 
-t.test('importKey refuses keys that are not secp256k1 scalars', async t => {
+t.test('importKey refuses keys that are not secp256k1 scalars', async (t) => {
   const ks = new Keystore(t.testdir(), FAST)
   const n = Buffer.from('fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141', 'hex')
   for (const key of [Buffer.alloc(31, 1), Buffer.alloc(33, 1), Buffer.alloc(32), n, Buffer.alloc(32, 0xff)]) {
@@ -178,7 +189,7 @@ t.test('importKey refuses keys that are not secp256k1 scalars', async t => {
   t.equal(await ks.has('k'), false)
 })
 
-t.test('file is 0600 and directory 0700', { skip: process.platform === 'win32' }, async t => {
+t.test('file is 0600 and directory 0700', { skip: process.platform === 'win32' }, async (t) => {
   const dir = join(t.testdir(), 'data', 'keystore')
   const ks = new Keystore(dir, FAST)
   await ks.create('alice', 'pw')
@@ -186,7 +197,7 @@ t.test('file is 0600 and directory 0700', { skip: process.platform === 'win32' }
   t.equal((await fsp.stat(fileOf(dir, 'alice'))).mode & 0o777, 0o600)
 })
 
-t.test('has and list', async t => {
+t.test('has and list', async (t) => {
   const dir = t.testdir()
   const ks = new Keystore(dir, FAST)
   t.same(await ks.list(), [])
@@ -210,13 +221,22 @@ t.test('has and list', async t => {
   t.equal(await codeOf(ks.unlock('subdir', 'pw')), 'CORRUPT_FILE')
 })
 
-t.test('constructor refuses unusable scrypt parameters', async t => {
-  for (const kdf of [{ N: 1000, r: 8, p: 1 }, { N: 2 ** 21, r: 8, p: 1 }, { N: 1024, r: 0, p: 1 }, { N: 1024, r: 8, p: 0 }, { N: 1, r: 8, p: 1 }, { N: 2 ** 20, r: 8, p: 2 }, { N: 2 ** 20, r: 9, p: 1 }, { N: 1024, r: 1.5, p: 1 }]) {
+t.test('constructor refuses unusable scrypt parameters', async (t) => {
+  for (const kdf of [
+    { N: 1000, r: 8, p: 1 },
+    { N: 2 ** 21, r: 8, p: 1 },
+    { N: 1024, r: 0, p: 1 },
+    { N: 1024, r: 8, p: 0 },
+    { N: 1, r: 8, p: 1 },
+    { N: 2 ** 20, r: 8, p: 2 },
+    { N: 2 ** 20, r: 9, p: 1 },
+    { N: 1024, r: 1.5, p: 1 },
+  ]) {
     t.throws(() => new Keystore('/nonexistent', { kdf }), RangeError, JSON.stringify(kdf))
   }
 })
 
-t.test('tampered files give CORRUPT_FILE or WRONG_PASSWORD, nothing else', async t => {
+t.test('tampered files give CORRUPT_FILE or WRONG_PASSWORD, nothing else', async (t) => {
   const dir = t.testdir()
   const ks = new Keystore(dir, FAST)
   await ks.create('victim', 'pw')
@@ -233,29 +253,131 @@ t.test('tampered files give CORRUPT_FILE or WRONG_PASSWORD, nothing else', async
     return codeOf(ks.unlock('victim', 'pw'))
   }
   const other = toHex(generateKeyPair().address)
-  t.equal(await edit(f => { f.address = other }), 'CORRUPT_FILE', 'address swapped for another valid one')
-  t.equal(await edit(f => { f.address = 'zz' }), 'CORRUPT_FILE', 'address not hex')
-  t.equal(await edit(f => { f.ciphertext = f.ciphertext.slice(0, -2) }), 'CORRUPT_FILE', 'truncated ciphertext')
-  t.equal(await edit(f => { f.ciphertext = (f.ciphertext[0] === '0' ? '1' : '0') + f.ciphertext.slice(1) }), 'WRONG_PASSWORD', 'flipped ciphertext bit')
-  t.equal(await edit(f => { f.nonce = '00'.repeat(24) }), 'WRONG_PASSWORD', 'changed nonce')
-  t.equal(await edit(f => { f.kdf.salt = '00'.repeat(16) }), 'WRONG_PASSWORD', 'changed salt')
-  t.equal(await edit(f => { f.kdf.N = 2048 }), 'WRONG_PASSWORD', 'changed N')
-  t.equal(await edit(f => { f.kdf.N = 1000 }), 'CORRUPT_FILE', 'N not a power of 2')
-  t.equal(await edit(f => { f.kdf.N = 2 ** 21 }), 'CORRUPT_FILE', 'N too large')
-  t.equal(await edit(f => { f.kdf.r = 1e9 }), 'CORRUPT_FILE', 'r too large')
-  t.equal(await edit(f => { f.kdf.p = -1 }), 'CORRUPT_FILE', 'negative p')
-  t.equal(await edit(f => { f.kdf.N = '1024' }), 'CORRUPT_FILE', 'N as a string')
-  t.equal(await edit(f => { f.kdf.name = 'pbkdf2' }), 'CORRUPT_FILE', 'other kdf')
-  t.equal(await edit(f => { delete f.kdf }), 'CORRUPT_FILE', 'no kdf')
-  t.equal(await edit(f => { f.version = 2 }), 'CORRUPT_FILE', 'future version')
-  t.equal(await edit(f => { f.cipher = 'aes-128-ctr' }), 'CORRUPT_FILE', 'other cipher')
-  t.equal(await edit(f => { f.name = 'someone' }), 'CORRUPT_FILE', 'name does not match the file')
+  t.equal(
+    await edit((f) => {
+      f.address = other
+    }),
+    'CORRUPT_FILE',
+    'address swapped for another valid one',
+  )
+  t.equal(
+    await edit((f) => {
+      f.address = 'zz'
+    }),
+    'CORRUPT_FILE',
+    'address not hex',
+  )
+  t.equal(
+    await edit((f) => {
+      f.ciphertext = f.ciphertext.slice(0, -2)
+    }),
+    'CORRUPT_FILE',
+    'truncated ciphertext',
+  )
+  t.equal(
+    await edit((f) => {
+      f.ciphertext = (f.ciphertext[0] === '0' ? '1' : '0') + f.ciphertext.slice(1)
+    }),
+    'WRONG_PASSWORD',
+    'flipped ciphertext bit',
+  )
+  t.equal(
+    await edit((f) => {
+      f.nonce = '00'.repeat(24)
+    }),
+    'WRONG_PASSWORD',
+    'changed nonce',
+  )
+  t.equal(
+    await edit((f) => {
+      f.kdf.salt = '00'.repeat(16)
+    }),
+    'WRONG_PASSWORD',
+    'changed salt',
+  )
+  t.equal(
+    await edit((f) => {
+      f.kdf.N = 2048
+    }),
+    'WRONG_PASSWORD',
+    'changed N',
+  )
+  t.equal(
+    await edit((f) => {
+      f.kdf.N = 1000
+    }),
+    'CORRUPT_FILE',
+    'N not a power of 2',
+  )
+  t.equal(
+    await edit((f) => {
+      f.kdf.N = 2 ** 21
+    }),
+    'CORRUPT_FILE',
+    'N too large',
+  )
+  t.equal(
+    await edit((f) => {
+      f.kdf.r = 1e9
+    }),
+    'CORRUPT_FILE',
+    'r too large',
+  )
+  t.equal(
+    await edit((f) => {
+      f.kdf.p = -1
+    }),
+    'CORRUPT_FILE',
+    'negative p',
+  )
+  t.equal(
+    await edit((f) => {
+      f.kdf.N = '1024'
+    }),
+    'CORRUPT_FILE',
+    'N as a string',
+  )
+  t.equal(
+    await edit((f) => {
+      f.kdf.name = 'pbkdf2'
+    }),
+    'CORRUPT_FILE',
+    'other kdf',
+  )
+  t.equal(
+    await edit((f) => {
+      delete f.kdf
+    }),
+    'CORRUPT_FILE',
+    'no kdf',
+  )
+  t.equal(
+    await edit((f) => {
+      f.version = 2
+    }),
+    'CORRUPT_FILE',
+    'future version',
+  )
+  t.equal(
+    await edit((f) => {
+      f.cipher = 'aes-128-ctr'
+    }),
+    'CORRUPT_FILE',
+    'other cipher',
+  )
+  t.equal(
+    await edit((f) => {
+      f.name = 'someone'
+    }),
+    'CORRUPT_FILE',
+    'name does not match the file',
+  )
   t.equal(await write('garbage {'), 'CORRUPT_FILE', 'garbage JSON')
   t.equal(await write(''), 'CORRUPT_FILE', 'empty file')
   t.equal(await write('null'), 'CORRUPT_FILE', 'JSON null')
   t.equal(await write('[1,2]'), 'CORRUPT_FILE', 'JSON array')
   t.equal(await write(' '.repeat(100_000)), 'CORRUPT_FILE', 'huge file')
-  const err = await ks.unlock('victim', 'pw').catch(e => e)
+  const err = await ks.unlock('victim', 'pw').catch((e) => e)
   t.match(err.message, path, 'the message names the file')
   await fsp.unlink(path)
   await fsp.symlink('/dev/zero', path)
@@ -264,7 +386,7 @@ t.test('tampered files give CORRUPT_FILE or WRONG_PASSWORD, nothing else', async
   t.equal(await write(original), 'resolved', 'the untouched file still opens')
 })
 
-t.test('a sealed key that is not a valid scalar is CORRUPT_FILE', async t => {
+t.test('a sealed key that is not a valid scalar is CORRUPT_FILE', async (t) => {
   // Built by hand: the right password but a sealed zero key, which has no address.
   const dir = t.testdir()
   const ks = new Keystore(dir, FAST)
@@ -278,7 +400,7 @@ t.test('a sealed key that is not a valid scalar is CORRUPT_FILE', async t => {
   t.equal(await codeOf(ks.unlock('z', 'pw')), 'CORRUPT_FILE')
 })
 
-t.test('property: any single-byte edit of a file fails cleanly or still opens the same key', async t => {
+t.test('property: any single-byte edit of a file fails cleanly or still opens the same key', async (t) => {
   const dir = t.testdir()
   const ks = new Keystore(dir, { kdf: { N: 16, r: 1, p: 1 } })
   const { address } = await ks.create('p', 'pw')
@@ -301,13 +423,17 @@ t.test('property: any single-byte edit of a file fails cleanly or still opens th
   t.pass('no unexpected exception')
 })
 
-t.test('parseKeystoreFile accepts upper-case hex and normalises the address', async t => {
+t.test('parseKeystoreFile accepts upper-case hex and normalises the address', async (t) => {
   const ks = new Keystore(t.testdir(), FAST)
   const { address } = await ks.create('u', 'pw')
   const text = JSON.stringify({
-    version: 1, name: 'u', address: address.toUpperCase(),
+    version: 1,
+    name: 'u',
+    address: address.toUpperCase(),
     kdf: { name: 'scrypt', N: 1024, r: 8, p: 1, salt: 'AB'.repeat(16) },
-    cipher: 'xsalsa20-poly1305', nonce: 'CD'.repeat(24), ciphertext: 'EF'.repeat(48),
+    cipher: 'xsalsa20-poly1305',
+    nonce: 'CD'.repeat(24),
+    ciphertext: 'EF'.repeat(48),
   })
   t.equal(parseKeystoreFile(text, 'x').address, address)
 })

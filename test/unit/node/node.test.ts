@@ -113,7 +113,17 @@ t.test('JSON-RPC over HTTP: accounts, errors, params, queries', async (t) => {
   const status = await rpcResult<Record<string, unknown>>(url, 'getStatus')
   t.same(
     { ...status, hashRate: typeof status['hashRate'] },
-    { network: 'bkc-test', height: 3, hash: node.chain.tip.hash, peers: 0, mining: false, miner: null, hashRate: 'number', pending: 1, unlocked: alice },
+    {
+      network: 'bkc-test',
+      height: 3,
+      hash: node.chain.tip.hash,
+      peers: 0,
+      mining: false,
+      miner: null,
+      hashRate: 'number',
+      pending: 1,
+      unlocked: alice,
+    },
   )
 
   // A confirming block, built here so the test controls what is in it.
@@ -129,10 +139,19 @@ t.test('JSON-RPC over HTTP: accounts, errors, params, queries', async (t) => {
   // A second send: pending first, then the confirmed one, newest first.
   const id2 = await rpcResult<string>(url, 'sendTransaction', [bob, 5])
   const list = await rpcResult<TxJson[]>(url, 'getTransactionsByAccount', [bob])
-  t.same(list.map((x) => [x.hash, x.status]), [[id2, 'pending'], [id, 'confirmed']])
+  t.same(
+    list.map((x) => [x.hash, x.status]),
+    [
+      [id2, 'pending'],
+      [id, 'confirmed'],
+    ],
+  )
   const aliceList = await rpcResult<TxJson[]>(url, 'getTransactionsByAccount', [alice, 2])
   t.equal(aliceList.length, 2, 'limit is honoured')
-  t.same(aliceList.map((x) => x.hash), [id2, id])
+  t.same(
+    aliceList.map((x) => x.hash),
+    [id2, id],
+  )
 
   // An invalid block (overdraft found at connect time) is not served.
   const overdraft = mine(net, tipRef(node.chain), { txs: [transfer(net, generateKeyPair(), Buffer.from(bob, 'hex'), 1, 0, Date.now())] })
@@ -151,7 +170,10 @@ t.test('two quick sendTransaction calls get consecutive nonces', async (t) => {
   t.not(ids[0], ids[1])
   const txs = await Promise.all(ids.map((id) => rpcResult<TxJson>(url, 'getTransaction', [id])))
   t.same(txs.map((x) => x.nonce).sort(), [0, 1])
-  t.same(txs.map((x) => x.status), ['pending', 'pending'])
+  t.same(
+    txs.map((x) => x.status),
+    ['pending', 'pending'],
+  )
   // Both fit in one block, in nonce order.
   const inOrder = txs.sort((a, b) => a.nonce - b.nonce).map((x) => node.mempool.get(x.hash)!.tx)
   t.equal((await node.submitBlock(mine(net, tipRef(node.chain), { txs: inOrder }))).status, 'connected')
@@ -242,7 +264,11 @@ t.test('a reorg returns abandoned transactions to the pool and drops double-spen
   const { privateKey } = await node.keystore.unlock('alice', PW)
   const aliceKey = { privateKey, address: Buffer.from(alice, 'hex') }
   const other = generateKeyPair().address
-  const b4 = mine(net, fork, { miner: other, timestamp: a4.header.timestamp + 500, txs: [transfer(net, aliceKey, carol, 30, 0, fork.timestamp)] })
+  const b4 = mine(net, fork, {
+    miner: other,
+    timestamp: a4.header.timestamp + 500,
+    txs: [transfer(net, aliceKey, carol, 30, 0, fork.timestamp)],
+  })
   const b5 = mine(net, parentOf(b4), { miner: other })
   t.equal((await node.submitBlock(b4)).status, 'side')
   t.equal((await node.submitBlock(b5)).status, 'connected')
@@ -290,7 +316,14 @@ const startPlain = (t: Test, dir: string): Promise<Running> => startReindexing(t
 
 async function startReindexing(t: Test, dir: string, reindex = true): Promise<Running> {
   const node = await BkcNode.start({
-    listen: '127.0.0.1', port: 0, rpcPort: 0, dataDir: dir, network: net, logger: silentLogger(), keystoreKdf: { N: 1024, r: 8, p: 1 }, reindex,
+    listen: '127.0.0.1',
+    port: 0,
+    rpcPort: 0,
+    dataDir: dir,
+    network: net,
+    logger: silentLogger(),
+    keystoreKdf: { N: 1024, r: 8, p: 1 },
+    reindex,
   })
   t.teardown(() => node.stop())
   return { node, url: urlOf(node.rpcAddress), stop: () => node.stop() }

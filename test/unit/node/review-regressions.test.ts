@@ -16,7 +16,18 @@ import { BkcNode, type NodeConfig } from '../../../node/node.js'
 import { PoolError } from '../../../node/mempool/pool.js'
 import { mine, tempDir, testNetwork, testNetworkJson, transfer } from '../../../bench/lib/fixtures.js'
 import {
-  BKC_BIN, randomLoopbackOctet, readyUrl, rpcCall, rpcResult, sleep, spawnBkc, stopProcess, tipRef, urlOf, waitFor, type RpcReply,
+  BKC_BIN,
+  randomLoopbackOctet,
+  readyUrl,
+  rpcCall,
+  rpcResult,
+  sleep,
+  spawnBkc,
+  stopProcess,
+  tipRef,
+  urlOf,
+  waitFor,
+  type RpcReply,
 } from '../../helpers/node-fixtures.js'
 
 const net = testNetwork({ bits: 8 })
@@ -62,7 +73,13 @@ async function fund(node: BkcNode, address: string, n: number): Promise<void> {
 function settlesWithin(p: Promise<unknown>, ms = BOUND_MS): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined
   const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))
-  return Promise.race([p.then(() => true, () => true), late]).finally(() => clearTimeout(timer))
+  return Promise.race([
+    p.then(
+      () => true,
+      () => true,
+    ),
+    late,
+  ]).finally(() => clearTimeout(timer))
 }
 
 const SHUTDOWN_BATCH = (name: string): string =>
@@ -77,7 +94,12 @@ const SHUTDOWN_BATCH = (name: string): string =>
 /** Posts a body; resolves with the parsed reply, or with the transport error (the server may close mid-reply). */
 async function postRaw(url: string, body: string): Promise<unknown> {
   try {
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(15_000) })
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+      signal: AbortSignal.timeout(15_000),
+    })
     return JSON.parse(await res.text()) as unknown
   } catch (err) {
     return err as Error
@@ -119,11 +141,14 @@ t.test('after stop() begins, RPC methods answer NOT_READY and start no work', as
   // is still running when stop() begins; the calls after it start during shutdown.
   let release!: () => void
   const held = node.chain.exclusive(() => new Promise<void>((r) => (release = r)))
-  const reply = postRaw(url, JSON.stringify([
-    { jsonrpc: '2.0', id: 1, method: 'sendTransaction', params: [toHex(generateKeyPair().address), 1] },
-    { jsonrpc: '2.0', id: 2, method: 'mining', params: ['miner', PW] },
-    { jsonrpc: '2.0', id: 3, method: 'getStatus', params: [] },
-  ]))
+  const reply = postRaw(
+    url,
+    JSON.stringify([
+      { jsonrpc: '2.0', id: 1, method: 'sendTransaction', params: [toHex(generateKeyPair().address), 1] },
+      { jsonrpc: '2.0', id: 2, method: 'mining', params: ['miner', PW] },
+      { jsonrpc: '2.0', id: 3, method: 'getStatus', params: [] },
+    ]),
+  )
   await sleep(200) // the request is in and blocked on the lock
   const stopping = node.stop()
   await sleep(20)
@@ -150,12 +175,19 @@ t.test('the bkc process: the same batch, then SIGINT → exits 0 within 5 s', as
   writeFileSync(network, JSON.stringify(testNetworkJson({ networkId: 'bkc-review', bits: 12 })))
   const host = `127.${randomLoopbackOctet()}.55.${1 + Math.floor(Math.random() * 250)}`
   // Default scrypt parameters: each of the batch's five key derivations takes a while.
-  const proc = spawnBkc(['start', '--listen', host, '--rpc-port', '0', '--data-dir', join(tmp.path, 'data'), '--network', network, '--log-level', 'info'], { cwd: tmp.path })
+  const proc = spawnBkc(
+    ['start', '--listen', host, '--rpc-port', '0', '--data-dir', join(tmp.path, 'data'), '--network', network, '--log-level', 'info'],
+    { cwd: tmp.path },
+  )
   t.teardown(() => stopProcess(proc, 1000))
-  const url = await waitFor('"node ready" in the log', () => {
-    if (proc.hasExited()) throw new Error(`bkc exited early:\n${proc.stderr()}`)
-    return readyUrl(proc.stderr())
-  }, { timeoutMs: 20_000 })
+  const url = await waitFor(
+    '"node ready" in the log',
+    () => {
+      if (proc.hasExited()) throw new Error(`bkc exited early:\n${proc.stderr()}`)
+      return readyUrl(proc.stderr())
+    },
+    { timeoutMs: 20_000 },
+  )
 
   const reply = postRaw(url, SHUTDOWN_BATCH('late'))
   await sleep(50)
@@ -188,7 +220,10 @@ t.test('sendFromUnlocked racing unlock(B): the send is from A and its signature 
   await unlocking
   release()
   await held
-  const sent = await sending.then((e) => e, (err: Error) => err)
+  const sent = await sending.then(
+    (e) => e,
+    (err: Error) => err,
+  )
   if (sent instanceof Error) {
     t.fail(`the send failed: ${sent.message}`)
     return
@@ -198,7 +233,10 @@ t.test('sendFromUnlocked racing unlock(B): the send is from A and its signature 
   t.equal(sent.tx.amount, 5, 'amount as asked')
   t.ok(verify(sent.tx.from, txSigningMessage(net.networkId, sent.tx), sent.tx.signature), 'its signature verifies against A')
   t.equal(node.unlocked?.address, b, 'B is unlocked now')
-  t.notOk(node.unlocked?.privateKey.every((x) => x === 0), 'B\'s key was not zeroed by the send')
+  t.notOk(
+    node.unlocked?.privateKey.every((x) => x === 0),
+    "B's key was not zeroed by the send",
+  )
 
   const next = await node.sendFromUnlocked(to, 3)
   t.equal(next.from, b, 'the next send is from B')
@@ -224,9 +262,20 @@ t.test('many sends queued behind the lock while the account changes: each signs 
   await held
   const results = await Promise.allSettled(sends)
   const entries = results.map((r) => (r.status === 'fulfilled' ? r.value : null))
-  t.same(entries.map((e) => e?.from ?? 'failed'), [a, a, b, a], 'senders follow the account unlocked at each call')
-  t.same(entries.map((e) => e?.tx.nonce ?? -1), [0, 1, 0, 2], 'consecutive nonces per sender')
-  t.ok(entries.every((e) => e !== null && verify(e.tx.from, txSigningMessage(net.networkId, e.tx), e.tx.signature)), 'every signature verifies')
+  t.same(
+    entries.map((e) => e?.from ?? 'failed'),
+    [a, a, b, a],
+    'senders follow the account unlocked at each call',
+  )
+  t.same(
+    entries.map((e) => e?.tx.nonce ?? -1),
+    [0, 1, 0, 2],
+    'consecutive nonces per sender',
+  )
+  t.ok(
+    entries.every((e) => e !== null && verify(e.tx.from, txSigningMessage(net.networkId, e.tx), e.tx.signature)),
+    'every signature verifies',
+  )
 })
 
 // ---------------------------------------------------------------- damaged keystore
@@ -240,7 +289,11 @@ function capturingLogger(): { logger: Logger; lines: string[] } {
       done()
     },
   })
-  const logger = winston.createLogger({ level: 'debug', format: winston.format.json(), transports: [new winston.transports.Stream({ stream })] })
+  const logger = winston.createLogger({
+    level: 'debug',
+    format: winston.format.json(),
+    transports: [new winston.transports.Stream({ stream })],
+  })
   return { logger, lines }
 }
 
@@ -254,14 +307,30 @@ t.test('a damaged keystore file: unlock answers -32603 "internal error" without 
   writeFileSync(join(keystore, 'broken.json'), 'this is not a keystore file \u0000\u00ff')
   writeFileSync(join(keystore, 'wrongname.json'), JSON.stringify({ version: 1, name: 'someone-else', address: '02' + '11'.repeat(32) }))
 
-  for (const [method, name] of [['unlock', 'broken'], ['loadAccount', 'broken'], ['mining', 'broken'], ['unlock', 'wrongname']] as const) {
-    const res = await fetch(url, { method: 'POST', body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: [name, PW] }), signal: AbortSignal.timeout(BOUND_MS) })
+  for (const [method, name] of [
+    ['unlock', 'broken'],
+    ['loadAccount', 'broken'],
+    ['mining', 'broken'],
+    ['unlock', 'wrongname'],
+  ] as const) {
+    const res = await fetch(url, {
+      method: 'POST',
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: [name, PW] }),
+      signal: AbortSignal.timeout(BOUND_MS),
+    })
     const text = await res.text()
-    t.same(JSON.parse(text), { jsonrpc: '2.0', id: 1, error: { code: -32603, message: 'internal error' } }, `${method}(${name}): internal error`)
+    t.same(
+      JSON.parse(text),
+      { jsonrpc: '2.0', id: 1, error: { code: -32603, message: 'internal error' } },
+      `${method}(${name}): internal error`,
+    )
     t.notOk(text.includes(dir), `${method}(${name}): the reply does not contain the data dir`)
     t.notOk(text.includes('keystore'), `${method}(${name}): nor the keystore path`)
   }
-  t.ok(lines.some((l) => l.includes(join(keystore, 'broken.json'))), 'the node\'s log names the damaged file')
+  t.ok(
+    lines.some((l) => l.includes(join(keystore, 'broken.json'))),
+    "the node's log names the damaged file",
+  )
   t.equal(node.mining.mining, false, 'mining did not start')
   // A healthy account next to the damaged one still works.
   await rpcResult(url, 'createAccount', ['fine', PW])
@@ -295,7 +364,10 @@ t.test('200 sends in a row from one account all succeed (nonces far past the 64-
   // The gap rule still holds from the next free nonce (200): 200 + 64 is fine, one more is not.
   const key = { address: Buffer.from(a, 'hex'), privateKey: Buffer.from(node.unlocked!.privateKey) }
   const far = transfer(net, key, to, 1, 200 + 64 + 1, Date.now())
-  const refused = await node.submitTransaction(far).then(() => null, (err: unknown) => err)
+  const refused = await node.submitTransaction(far).then(
+    () => null,
+    (err: unknown) => err,
+  )
   t.ok(refused instanceof PoolError && refused.code === 'BAD_NONCE', `a gap wider than 64 is refused (${String(refused)})`)
   const edge = transfer(net, key, to, 1, 200 + 64, Date.now())
   t.equal((await node.submitTransaction(edge)).tx.nonce, 264, 'a gap of exactly 64 is accepted')

@@ -14,11 +14,13 @@ import { merkleRoot } from '../../../protocol/chain/merkle.js'
 import { sign, verify } from '../../../protocol/chain/keys.js'
 import { loadNetworkFile } from '../../../node/chain/params.js'
 import {
-  createTunnelFrameDecoder, decodeTunnelFrame, encodeTunnelFrame, tryDecodeTunnelFrame, TUNNEL_MESSAGE_TYPES,
+  createTunnelFrameDecoder,
+  decodeTunnelFrame,
+  encodeTunnelFrame,
+  tryDecodeTunnelFrame,
+  TUNNEL_MESSAGE_TYPES,
 } from '../../../protocol/tunnel/messages.js'
-import {
-  TunnelKeyPair,
-} from '../../../protocol/tunnel/crypto.js'
+import { TunnelKeyPair } from '../../../protocol/tunnel/crypto.js'
 import { ClientHandshake, ServerHandshake } from '../../../protocol/tunnel/handshake.js'
 import type { Frame } from '../../../protocol/wire/frame.js'
 
@@ -78,13 +80,13 @@ type Asserts = Pick<typeof t, 'ok' | 'notOk' | 'equal' | 'same' | 'fail'>
 /** Returns the named fields, failing the test when one is missing or an unexpected one is present. */
 function take(t: Asserts, v: Vector, keys: readonly string[]): Record<string, string> | null {
   const allowed = new Set(['kind', 'name', ...keys])
-  const unexpected = [...v.fields.keys()].filter(k => !allowed.has(k))
-  const missing = ['name', ...keys].filter(k => !v.fields.has(k))
+  const unexpected = [...v.fields.keys()].filter((k) => !allowed.has(k))
+  const missing = ['name', ...keys].filter((k) => !v.fields.has(k))
   if (unexpected.length > 0 || missing.length > 0) {
     t.fail(`vector at PROTOCOL.md:${v.line}: missing [${missing.join(', ')}], unexpected [${unexpected.join(', ')}]`)
     return null
   }
-  return Object.fromEntries(keys.map(k => [k, v.fields.get(k)!]))
+  return Object.fromEntries(keys.map((k) => [k, v.fields.get(k)!]))
 }
 
 function parseMagic(t: Asserts, text: string): number | null {
@@ -112,8 +114,13 @@ function toVectorJson(value: unknown): unknown {
 }
 
 /** Like take(), with some fields allowed to be absent. */
-function takeWithOptional(t: Asserts, v: Vector, keys: readonly string[], optional: readonly string[]): Record<string, string | undefined> | null {
-  const present = optional.filter(k => v.fields.has(k))
+function takeWithOptional(
+  t: Asserts,
+  v: Vector,
+  keys: readonly string[],
+  optional: readonly string[],
+): Record<string, string | undefined> | null {
+  const present = optional.filter((k) => v.fields.has(k))
   const f = take(t, v, [...keys, ...present])
   return f === null ? null : { ...f }
 }
@@ -224,9 +231,24 @@ const handlers: Record<string, (t: Asserts, v: Vector) => void> = {
 
   'tunnel-handshake'(t, v) {
     const f = take(t, v, [
-      'client-static', 'client-ephemeral', 'server-static', 'server-ephemeral', 'auth', 'client-hello', 'server-hello',
-      'transcript', 'auth-key', 'client-to-server', 'server-to-client', 'secret-proof', 'auth-frame',
-      'welcome', 'welcome-frame', 'packet', 'packet-frame', 'keepalive-frame',
+      'client-static',
+      'client-ephemeral',
+      'server-static',
+      'server-ephemeral',
+      'auth',
+      'client-hello',
+      'server-hello',
+      'transcript',
+      'auth-key',
+      'client-to-server',
+      'server-to-client',
+      'secret-proof',
+      'auth-frame',
+      'welcome',
+      'welcome-frame',
+      'packet',
+      'packet-frame',
+      'keepalive-frame',
     ])
     if (f === null) return
     const key = (name: string): TunnelKeyPair => TunnelKeyPair.fromPrivateKey(parseHex(t, f[name]!) ?? Buffer.alloc(32))
@@ -270,8 +292,16 @@ const handlers: Record<string, (t: Asserts, v: Vector) => void> = {
     t.equal(toHex(encodeTunnelFrame(welcome, serverCipher)), toHex(parseHex(t, f['welcome-frame']!)!), 'server seals WELCOME')
     t.same(decodeTunnelFrame(frameOf('welcome-frame'), clientCipher), welcome, 'client opens WELCOME')
     const packet = parseHex(t, f.packet!) ?? Buffer.alloc(0)
-    t.equal(toHex(encodeTunnelFrame({ type: 'PACKET', data: packet }, clientCipher)), toHex(parseHex(t, f['packet-frame']!)!), 'client seals PACKET')
-    t.equal(toHex(encodeTunnelFrame({ type: 'KEEPALIVE' }, clientCipher)), toHex(parseHex(t, f['keepalive-frame']!)!), 'client seals KEEPALIVE')
+    t.equal(
+      toHex(encodeTunnelFrame({ type: 'PACKET', data: packet }, clientCipher)),
+      toHex(parseHex(t, f['packet-frame']!)!),
+      'client seals PACKET',
+    )
+    t.equal(
+      toHex(encodeTunnelFrame({ type: 'KEEPALIVE' }, clientCipher)),
+      toHex(parseHex(t, f['keepalive-frame']!)!),
+      'client seals KEEPALIVE',
+    )
     t.same(decodeTunnelFrame(frameOf('packet-frame'), serverCipher), { type: 'PACKET', data: packet }, 'server opens PACKET')
     t.same(decodeTunnelFrame(frameOf('keepalive-frame'), serverCipher), { type: 'KEEPALIVE' }, 'server opens KEEPALIVE')
   },
@@ -279,19 +309,19 @@ const handlers: Record<string, (t: Asserts, v: Vector) => void> = {
 
 const vectors = extractVectors(readFileSync(DOC_URL, 'utf8'))
 
-t.test('PROTOCOL.md has vectors, one frame vector per P2P message type', async t => {
+t.test('PROTOCOL.md has vectors, one frame vector per P2P message type', async (t) => {
   t.ok(vectors.length > 0)
-  const framed = vectors.filter(v => v.kind === 'frame').map(v => v.fields.get('name'))
+  const framed = vectors.filter((v) => v.kind === 'frame').map((v) => v.fields.get('name'))
   t.same([...framed].sort(), Object.keys(MESSAGE_TYPES).sort())
 })
 
-t.test('PROTOCOL.md has one tunnel-frame vector per tunnel message type, and a handshake', async t => {
-  const framed = vectors.filter(v => v.kind === 'tunnel-frame').map(v => v.fields.get('name'))
+t.test('PROTOCOL.md has one tunnel-frame vector per tunnel message type, and a handshake', async (t) => {
+  const framed = vectors.filter((v) => v.kind === 'tunnel-frame').map((v) => v.fields.get('name'))
   t.same([...framed].sort(), Object.keys(TUNNEL_MESSAGE_TYPES).sort())
-  t.ok(vectors.some(v => v.kind === 'tunnel-handshake'))
+  t.ok(vectors.some((v) => v.kind === 'tunnel-handshake'))
 })
 
-t.test('the fence parser skips vector examples nested in longer fences', async t => {
+t.test('the fence parser skips vector examples nested in longer fences', async (t) => {
   const md = ['````', '```vector', 'kind: nope', '```', '````', '```vector', 'kind: frame', 'hex: 00', '  11', '```'].join('\n')
   const found = extractVectors(md)
   t.equal(found.length, 1)
@@ -299,7 +329,7 @@ t.test('the fence parser skips vector examples nested in longer fences', async t
 })
 
 for (const v of vectors) {
-  t.test(`${v.kind}: ${v.fields.get('name') ?? '(unnamed)'} (PROTOCOL.md:${v.line})`, async t => {
+  t.test(`${v.kind}: ${v.fields.get('name') ?? '(unnamed)'} (PROTOCOL.md:${v.line})`, async (t) => {
     const handler = Object.hasOwn(handlers, v.kind) ? handlers[v.kind] : undefined
     if (handler === undefined) {
       t.fail(`no handler for vector kind "${v.kind}"; add one to test/unit/protocol-vectors.test.ts`)

@@ -62,7 +62,10 @@ t.test('a TCP super-packet becomes gso_size segments a receiving kernel accepts'
   t.equal(gsoSegmentCount(data), 4)
   const segs = segmentGso(data)!
   t.equal(segs.length, 4)
-  t.same(segs.map((s) => s.length - 40), [1360, 1360, 1360, 920])
+  t.same(
+    segs.map((s) => s.length - 40),
+    [1360, 1360, 1360, 920],
+  )
   t.ok(Buffer.concat(segs.map((s) => s.subarray(40))).equals(payload), 'the payload, in order')
   segs.forEach((s, i) => {
     t.equal(s.readUInt16BE(2), s.length, `segment ${i}: IPv4 total length`)
@@ -75,15 +78,23 @@ t.test('a TCP super-packet becomes gso_size segments a receiving kernel accepts'
 })
 
 t.test('property: segments always reassemble and always check', async () => {
-  fc.assert(fc.property(fc.integer({ min: 1, max: 20_000 }), fc.integer({ min: 100, max: 1460 }), fc.integer({ min: 0, max: 0xffffffff }), (len, mss, seq) => {
-    const payload = Buffer.alloc(len, 0xa5)
-    if (len >= 4) payload.writeUInt32BE(seq, 0)
-    const data = Buffer.concat([vnet(1, 1, mss, 20, 16), tcpSuper(payload, { seq })])
-    const segs = segmentGso(data)!
-    if (segs.length !== Math.ceil(len / mss)) return false
-    if (!Buffer.concat(segs.map((s) => s.subarray(40))).equals(payload)) return false
-    return segs.every((s, i) => ipChecksumOk(s) && transportChecksumOk(s) && s.readUInt32BE(24) === ((seq + i * mss) >>> 0))
-  }), { numRuns: 200 })
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 20_000 }),
+      fc.integer({ min: 100, max: 1460 }),
+      fc.integer({ min: 0, max: 0xffffffff }),
+      (len, mss, seq) => {
+        const payload = Buffer.alloc(len, 0xa5)
+        if (len >= 4) payload.writeUInt32BE(seq, 0)
+        const data = Buffer.concat([vnet(1, 1, mss, 20, 16), tcpSuper(payload, { seq })])
+        const segs = segmentGso(data)!
+        if (segs.length !== Math.ceil(len / mss)) return false
+        if (!Buffer.concat(segs.map((s) => s.subarray(40))).equals(payload)) return false
+        return segs.every((s, i) => ipChecksumOk(s) && transportChecksumOk(s) && s.readUInt32BE(24) === (seq + i * mss) >>> 0)
+      },
+    ),
+    { numRuns: 200 },
+  )
 })
 
 t.test('NEEDS_CSUM without gso: the checksum is finished (TCP and UDP)', async (t) => {

@@ -24,7 +24,7 @@ function setup(opts: Partial<LeaseTableOptions> = {}) {
   return { table, clock }
 }
 
-t.test('a free IP is claimed and owned by the connection', async t => {
+t.test('a free IP is claimed and owned by the connection', async (t) => {
   const { table } = setup()
   t.same(table.claim(IP1, KEY_A, 1), { ok: true })
   t.equal(table.owner(IP1), 1)
@@ -36,7 +36,7 @@ t.test('a free IP is claimed and owned by the connection', async t => {
   t.equal(table.connectedCount, 1)
 })
 
-t.test('another key is refused while the lease is connected or in grace, not after', async t => {
+t.test('another key is refused while the lease is connected or in grace, not after', async (t) => {
   const { table, clock } = setup()
   table.claim(IP1, KEY_A, 1)
   const refused: ClaimResult = { ok: false, code: 'IP_IN_USE', message: '192.168.53.5 is in use by another client' }
@@ -54,7 +54,7 @@ t.test('another key is refused while the lease is connected or in grace, not aft
   t.same(table.claim(IP1, KEY_A, 3), { ...refused }, 'and now the first key is the outsider')
 })
 
-t.test('the same key reconnecting takes its IP back at once and the old connection is reported', async t => {
+t.test('the same key reconnecting takes its IP back at once and the old connection is reported', async (t) => {
   const { table, clock } = setup()
   table.claim(IP1, KEY_A, 1)
   clock.now += 5_000
@@ -77,7 +77,7 @@ t.test('the same key reconnecting takes its IP back at once and the old connecti
   t.equal(table.owner(IP1), 3)
 })
 
-t.test('a key holds one IP: claiming another moves the lease and frees the old IP at once', async t => {
+t.test('a key holds one IP: claiming another moves the lease and frees the old IP at once', async (t) => {
   const { table } = setup()
   table.claim(IP1, KEY_A, 1)
   t.same(table.claim(IP2, KEY_A, 2), { ok: true, replaced: 1 })
@@ -91,7 +91,7 @@ t.test('a key holds one IP: claiming another moves the lease and frees the old I
   t.equal(table.ipOf(3), ip('192.168.1.1'))
 })
 
-t.test('addresses outside the subnet or reserved in it are refused', async t => {
+t.test('addresses outside the subnet or reserved in it are refused', async (t) => {
   const { table } = setup()
   t.same(table.claim(ip('10.0.0.5'), KEY_A, 1), {
     ok: false,
@@ -104,7 +104,7 @@ t.test('addresses outside the subnet or reserved in it are refused', async t => 
   t.equal(table.connectedCount, 0)
 })
 
-t.test('max clients counts live connections only', async t => {
+t.test('max clients counts live connections only', async (t) => {
   const { table } = setup({ maxClients: 2 })
   t.same(table.claim(ip('192.168.0.1'), KEY_A, 1), { ok: true })
   t.same(table.claim(ip('192.168.0.2'), KEY_B, 2), { ok: true })
@@ -117,14 +117,18 @@ t.test('max clients counts live connections only', async t => {
   t.equal(table.connectedCount, 2)
   table.release(2)
   t.same(table.claim(ip('192.168.0.3'), KEY_C, 3), { ok: true }, 'a lease in grace does not count')
-  t.same(table.claim(ip('192.168.0.2'), KEY_B, 5), {
-    ok: false,
-    code: 'TOO_MANY_CLIENTS',
-    message: 'the simulator is full (2 clients)',
-  }, 'reclaiming from grace adds a client')
+  t.same(
+    table.claim(ip('192.168.0.2'), KEY_B, 5),
+    {
+      ok: false,
+      code: 'TOO_MANY_CLIENTS',
+      message: 'the simulator is full (2 clients)',
+    },
+    'reclaiming from grace adds a client',
+  )
 })
 
-t.test('release starts grace; purge frees expired leases in order', async t => {
+t.test('release starts grace; purge frees expired leases in order', async (t) => {
   const { table, clock } = setup()
   table.claim(IP1, KEY_A, 1)
   table.claim(IP2, KEY_B, 2)
@@ -134,7 +138,7 @@ t.test('release starts grace; purge frees expired leases in order', async t => {
   clock.now += 10_000
   t.ok(table.release(2))
   t.same(
-    table.snapshot().map(l => [l.ip, l.connId, l.expiresAt]),
+    table.snapshot().map((l) => [l.ip, l.connId, l.expiresAt]),
     [
       [IP1, undefined, 1_060_000],
       [IP2, undefined, 1_070_000],
@@ -142,16 +146,23 @@ t.test('release starts grace; purge frees expired leases in order', async t => {
   )
   t.same(table.purge(1_059_999), [])
   const freed = table.purge(1_060_000)
-  t.same(freed.map(l => l.key), [KEY_A])
+  t.same(
+    freed.map((l) => l.key),
+    [KEY_A],
+  )
   t.equal(table.size, 1)
   t.same(table.leaseOf(KEY_B)?.expiresAt, 1_070_000)
   clock.now = 2_000_000
-  t.same(table.purge().map(l => l.key), [KEY_B], 'purge defaults to the clock')
+  t.same(
+    table.purge().map((l) => l.key),
+    [KEY_B],
+    'purge defaults to the clock',
+  )
   t.equal(table.size, 0)
   t.same(table.snapshot(), [])
 })
 
-t.test('graceMs 0 frees the IP on release', async t => {
+t.test('graceMs 0 frees the IP on release', async (t) => {
   const { table } = setup({ graceMs: 0 })
   table.claim(IP1, KEY_A, 1)
   table.release(1)
@@ -159,7 +170,7 @@ t.test('graceMs 0 frees the IP on release', async t => {
   t.same(table.claim(IP1, KEY_B, 2), { ok: true })
 })
 
-t.test('snapshot hides expired leases that purge has not freed yet', async t => {
+t.test('snapshot hides expired leases that purge has not freed yet', async (t) => {
   const { table, clock } = setup()
   table.claim(IP1, KEY_A, 1)
   table.release(1)
@@ -168,7 +179,7 @@ t.test('snapshot hides expired leases that purge has not freed yet', async t => 
   t.equal(table.leaseOf(KEY_A), undefined)
 })
 
-t.test('a full table drops the grace lease closest to expiry to make room', async t => {
+t.test('a full table drops the grace lease closest to expiry to make room', async (t) => {
   const { table, clock } = setup({ maxClients: 1, maxLeases: 2 })
   table.claim(ip('192.168.0.1'), KEY_A, 1)
   table.release(1)
@@ -182,7 +193,7 @@ t.test('a full table drops the grace lease closest to expiry to make room', asyn
   t.equal(table.leaseOf(KEY_B)?.ip, ip('192.168.0.2'), 'the newer one stays')
 })
 
-t.test('caller bugs throw', async t => {
+t.test('caller bugs throw', async (t) => {
   const { table } = setup()
   t.throws(() => table.claim(-1, KEY_A, 1), RangeError)
   t.throws(() => table.claim(2 ** 32, KEY_A, 1), RangeError)
@@ -198,7 +209,7 @@ t.test('caller bugs throw', async t => {
   t.throws(() => new LeaseTable({ subnet: SUBNET, graceMs: -1 }), RangeError)
 })
 
-t.test('property: the table and the server agree on live connections; no IP has two', async t => {
+t.test('property: the table and the server agree on live connections; no IP has two', async (t) => {
   const ips = ['192.168.0.1', '192.168.0.2', '192.168.0.3', '192.168.0.4', '10.0.0.1'].map(ip)
   const keys = ['01', '02', '03', '04']
   const graceMs = 1_000
@@ -215,7 +226,7 @@ t.test('property: the table and the server agree on live connections; no IP has 
   )
 
   fc.assert(
-    fc.property(fc.array(op, { maxLength: 60 }), ops => {
+    fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
       const clock = { now: 0 }
       const table = new LeaseTable({ subnet: SUBNET, graceMs, maxClients: 3, maxLeases: 4, now: () => clock.now })
       // What a server would believe: connection → IP, from claim results and its own releases.
@@ -224,7 +235,7 @@ t.test('property: the table and the server agree on live connections; no IP has 
         if (o.kind === 'claim') {
           // A connection authenticates once, so its key is fixed.
           const key = keys[o.conn % keys.length]!
-          const holder = table.snapshot().find(l => l.ip === o.ip)
+          const holder = table.snapshot().find((l) => l.ip === o.ip)
           const result = table.claim(o.ip, key, o.conn)
           if (result.ok) {
             if (result.replaced !== undefined) live.delete(result.replaced)
@@ -249,7 +260,7 @@ t.test('property: the table and the server agree on live connections; no IP has 
           if (table.owner(leased) !== conn || table.ipOf(conn) !== leased) return false
         }
         const snapshot = table.snapshot()
-        if (new Set(snapshot.map(l => l.key)).size !== snapshot.length) return false
+        if (new Set(snapshot.map((l) => l.key)).size !== snapshot.length) return false
         for (const lease of snapshot) {
           if (lease.connId !== undefined && live.get(lease.connId) !== lease.ip) return false
           if (lease.connId === undefined && (lease.expiresAt ?? 0) <= clock.now) return false

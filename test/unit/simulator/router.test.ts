@@ -36,7 +36,7 @@ function setup() {
   return { leases, router: new Router(leases), clock }
 }
 
-t.test('delivers by destination to the connection holding it', async t => {
+t.test('delivers by destination to the connection holding it', async (t) => {
   const { router } = setup()
   const r = router.route(1, ipv4(A, B))
   t.equal(r, 2)
@@ -51,7 +51,7 @@ t.test('delivers by destination to the connection holding it', async t => {
   t.equal(router.route(1, padded), 2, 'bytes after Total Length are tolerated')
 })
 
-t.test('every drop reason', async t => {
+t.test('every drop reason', async (t) => {
   const { leases, router } = setup()
   const ipv6 = Buffer.alloc(60)
   ipv6[0] = 0x60
@@ -82,7 +82,7 @@ t.test('every drop reason', async t => {
   t.equal(router.route(3, ipv4(A, A)), 3)
 })
 
-t.test('property: route never throws and only delivers what the rules allow', async t => {
+t.test('property: route never throws and only delivers what the rules allow', async (t) => {
   const { leases, router } = setup()
   const addr = fc.oneof(fc.constantFrom(A, B, 0, ip('192.168.0.7'), ip('10.0.0.1')), fc.nat({ max: 0xffffffff }))
   const packets = fc.oneof(
@@ -102,7 +102,7 @@ t.test('property: route never throws and only delivers what the rules allow', as
   t.pass('held')
 })
 
-t.test('stats count traffic per client and in total', async t => {
+t.test('stats count traffic per client and in total', async (t) => {
   const clock = { now: Date.UTC(2026, 0, 1) }
   const stats = new Stats({ now: () => clock.now })
   const a = stats.open(1, A, KEY_A)
@@ -123,7 +123,7 @@ t.test('stats count traffic per client and in total', async t => {
   t.equal(json.startedAt, '2026-01-01T00:00:00.000Z')
   t.equal(json.uptimeSeconds, 1)
   t.same(
-    json.clients.map(c => [c.connId, c.ip, c.key, c.connectedSince]),
+    json.clients.map((c) => [c.connId, c.ip, c.key, c.connectedSince]),
     [
       [1, '192.168.53.5', KEY_A, '2026-01-01T00:00:00.000Z'],
       [2, '192.168.54.5', KEY_B, '2026-01-01T00:00:01.000Z'],
@@ -156,7 +156,7 @@ t.test('stats count traffic per client and in total', async t => {
   t.equal(b2.packetsOut, 0)
 })
 
-t.test('logLine summarises totals and rates since the previous line', async t => {
+t.test('logLine summarises totals and rates since the previous line', async (t) => {
   const clock = { now: 0 }
   const stats = new Stats({ now: () => clock.now })
   t.equal(stats.logLine(), '0 clients; in 0 pkt 0 B, out 0 pkt 0 B; dropped 0')
@@ -176,7 +176,7 @@ t.test('logLine summarises totals and rates since the previous line', async t =>
   t.match(stats.logLine(), /last 5\.0 s: in 0 Mbit\/s 0 pkt\/s, out 0 Mbit\/s 0 pkt\/s$/, 'a new interval each call')
 })
 
-t.test('formatBytes uses SI units', async t => {
+t.test('formatBytes uses SI units', async (t) => {
   const cases: Array<[number, string]> = [
     [0, '0 B'],
     [999, '999 B'],
@@ -191,7 +191,7 @@ t.test('formatBytes uses SI units', async t => {
   for (const [bytes, text] of cases) t.equal(formatBytes(bytes), text, String(bytes))
 })
 
-t.test('a server loop: route, then count as the stats convention says', async t => {
+t.test('a server loop: route, then count as the stats convention says', async (t) => {
   const { router } = setup()
   const stats = new Stats()
   const clients = new Map([

@@ -30,16 +30,22 @@ t.test('classifyTunRead without offloads', async (t) => {
   t.equal(classifyTunRead(Buffer.of(0x45), false), TunRead.Runt, 'one byte')
   t.equal(classifyTunRead(buildIPv4Packet(A, B).subarray(0, 19), false), TunRead.Runt, '19 bytes of IPv4')
   t.equal(classifyTunRead(Buffer.of(0x60), false), TunRead.NotIPv4, 'one byte of IPv6 is already not IPv4')
-  t.equal(classifyTunRead(withHeader(Buffer.of(1, 1, 0, 0, 0, 0, 0, 0, 0, 0), buildIPv4Packet(A, B)), false), TunRead.NotIPv4,
-    'a virtio header on a TUN without offloads is not mistaken for one')
+  t.equal(
+    classifyTunRead(withHeader(Buffer.of(1, 1, 0, 0, 0, 0, 0, 0, 0, 0), buildIPv4Packet(A, B)), false),
+    TunRead.NotIPv4,
+    'a virtio header on a TUN without offloads is not mistaken for one',
+  )
 })
 
 t.test('classifyTunRead with offloads', async (t) => {
   const packet = buildIPv4Packet(A, B, Buffer.alloc(100))
   t.equal(classifyTunRead(withHeader(ZERO_HDR, packet), true), TunRead.Plain, 'all-zero header: Plain')
   const gsoTail = Buffer.of(0, 0, 40, 0, 0x50, 0x05, 34, 0, 16, 0)
-  t.equal(classifyTunRead(withHeader(Buffer.of(0, 0, 40, 0, 0x50, 0x05, 34, 0, 16, 0), packet), true), TunRead.Plain,
-    'only flags and gso_type decide (hdr_len etc. alone do not make a super-packet)')
+  t.equal(
+    classifyTunRead(withHeader(Buffer.of(0, 0, 40, 0, 0x50, 0x05, 34, 0, 16, 0), packet), true),
+    TunRead.Plain,
+    'only flags and gso_type decide (hdr_len etc. alone do not make a super-packet)',
+  )
   t.equal(classifyTunRead(withHeader(Buffer.of(VNET_F_NEEDS_CSUM, 0, ...gsoTail.subarray(2)), packet), true), TunRead.Gso, 'NEEDS_CSUM')
   t.equal(classifyTunRead(withHeader(Buffer.of(0, 1, ...gsoTail.subarray(2)), packet), true), TunRead.Gso, 'gso_type TCPV4')
   t.equal(classifyTunRead(withHeader(Buffer.of(1, 1, ...gsoTail.subarray(2)), packet), true), TunRead.Gso, 'both')
@@ -74,28 +80,36 @@ t.test('tunWriteFor', async (t) => {
 })
 
 /** Bytes that classify as IPv4 of at least the minimum header: version 4 first, any rest. */
-const ipv4Looking = fc.tuple(fc.integer({ min: 0, max: 15 }), fc.uint8Array({ minLength: 19, maxLength: 1600 }))
+const ipv4Looking = fc
+  .tuple(fc.integer({ min: 0, max: 15 }), fc.uint8Array({ minLength: 19, maxLength: 1600 }))
   .map(([ihl, rest]) => Buffer.concat([Buffer.of(0x40 | ihl), rest]))
 
 t.test('property: an offload read with a zero header survives plainPacket then tunWriteFor', async (t) => {
-  fc.assert(fc.property(ipv4Looking, (packet) => {
-    const read = withHeader(ZERO_HDR, packet)
-    if (classifyTunRead(read, true) !== TunRead.Plain) return false
-    if (classifyTunRead(packet, false) !== TunRead.Plain) return false
-    const plain = plainPacket(read, true)
-    return tunWriteFor(plain, false, true).equals(read) && tunWriteFor(plainPacket(packet, false), false, false).equals(packet)
-  }), { numRuns: 500 })
+  fc.assert(
+    fc.property(ipv4Looking, (packet) => {
+      const read = withHeader(ZERO_HDR, packet)
+      if (classifyTunRead(read, true) !== TunRead.Plain) return false
+      if (classifyTunRead(packet, false) !== TunRead.Plain) return false
+      const plain = plainPacket(read, true)
+      return tunWriteFor(plain, false, true).equals(read) && tunWriteFor(plainPacket(packet, false), false, false).equals(packet)
+    }),
+    { numRuns: 500 },
+  )
   t.pass('round trip holds')
 })
 
 t.test('property: any nonzero flags or gso_type makes an IPv4 read Gso, and it is written back unchanged', async (t) => {
-  const header = fc.tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), fc.uint8Array({ minLength: 8, maxLength: 8 }))
+  const header = fc
+    .tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), fc.uint8Array({ minLength: 8, maxLength: 8 }))
     .filter(([flags, gsoType]) => flags !== 0 || gsoType !== 0)
     .map(([flags, gsoType, rest]) => Buffer.concat([Buffer.of(flags, gsoType), rest]))
-  fc.assert(fc.property(header, ipv4Looking, (hdr, packet) => {
-    const read = withHeader(hdr, packet)
-    return classifyTunRead(read, true) === TunRead.Gso && tunWriteFor(read, true, true) === read
-  }), { numRuns: 300 })
+  fc.assert(
+    fc.property(header, ipv4Looking, (hdr, packet) => {
+      const read = withHeader(hdr, packet)
+      return classifyTunRead(read, true) === TunRead.Gso && tunWriteFor(read, true, true) === read
+    }),
+    { numRuns: 300 },
+  )
   t.pass('holds')
 })
 
@@ -115,7 +129,10 @@ t.test('checkVpnAddress', async (t) => {
   const custom = checkVpnAddress('10.20.30.40', '10.20.0.0/16')
   t.equal(custom.toString(), '10.20.0.0/16', 'a custom subnet')
   t.throws(() => checkVpnAddress(A, '10.20.0.0/16'), { name: 'VpnConfigError', message: /outside the simulator's subnet 10\.20\.0\.0\/16/ })
-  t.throws(() => checkVpnAddress('10.20.255.255', '10.20.0.0/16'), { name: 'VpnConfigError', message: /broadcast address of 10\.20\.0\.0\/16/ })
+  t.throws(() => checkVpnAddress('10.20.255.255', '10.20.0.0/16'), {
+    name: 'VpnConfigError',
+    message: /broadcast address of 10\.20\.0\.0\/16/,
+  })
   t.equal(checkVpnAddress('10.0.0.0', '10.0.0.0/31').prefix, 31, '/31 has no network or broadcast address')
   t.throws(() => checkVpnAddress(A, '192.168.1.0/16'), /host bits set/, 'a bad subnet is refused')
 })

@@ -11,7 +11,12 @@ const T5 = targetFromLeadingZeroBits(5) // work 32
 const sign = (n: number) => Math.sign(n)
 
 /** Adds `hash` under `prev` (genesis when prev is '') and returns the entry. */
-function grow(index: BlockIndex, hash: string, prev: string, opts: { timestamp?: number; nonce?: number; target?: Buffer } = {}): IndexEntry {
+function grow(
+  index: BlockIndex,
+  hash: string,
+  prev: string,
+  opts: { timestamp?: number; nonce?: number; target?: Buffer } = {},
+): IndexEntry {
   const parent = index.get(prev)
   const entry = index.makeEntry(hash, prev, {
     height: parent ? parent.height + 1 : 0,
@@ -25,7 +30,11 @@ function grow(index: BlockIndex, hash: string, prev: string, opts: { timestamp?:
 
 t.test('compareChains: work, then earlier timestamp, then larger nonce, then smaller hash', async (t) => {
   const base = indexEntry({ hash: 'bb', chainWork: 100n, timestamp: 50, nonce: 5 })
-  t.equal(compareChains(indexEntry({ ...base, hash: 'cc', chainWork: 101n, timestamp: 99, nonce: 0 }), base), 1, 'more work wins over everything')
+  t.equal(
+    compareChains(indexEntry({ ...base, hash: 'cc', chainWork: 101n, timestamp: 99, nonce: 0 }), base),
+    1,
+    'more work wins over everything',
+  )
   t.equal(compareChains(base, indexEntry({ ...base, hash: 'cc', chainWork: 101n })), -1)
   t.equal(compareChains(indexEntry({ ...base, hash: 'cc', timestamp: 49, nonce: 0 }), base), 1, 'equal work: earlier timestamp wins')
   t.equal(compareChains(indexEntry({ ...base, hash: 'aa', timestamp: 51, nonce: 9 }), base), -1, 'later timestamp loses')
@@ -36,12 +45,14 @@ t.test('compareChains: work, then earlier timestamp, then larger nonce, then sma
   t.equal(compareChains(base, indexEntry({ ...base })), 0, 'same block')
 })
 
-const entryArb = fc.record({
-  hash: fc.constantFrom('00', '01', '7f', 'ff'),
-  chainWork: fc.bigInt({ min: 1n, max: 3n }),
-  timestamp: fc.integer({ min: 0, max: 2 }),
-  nonce: fc.integer({ min: 0, max: 2 }),
-}).map((f) => indexEntry(f))
+const entryArb = fc
+  .record({
+    hash: fc.constantFrom('00', '01', '7f', 'ff'),
+    chainWork: fc.bigInt({ min: 1n, max: 3n }),
+    timestamp: fc.integer({ min: 0, max: 2 }),
+    nonce: fc.integer({ min: 0, max: 2 }),
+  })
+  .map((f) => indexEntry(f))
 
 t.test('compareChains is an antisymmetric, transitive total order (property)', async (t) => {
   fc.assert(
@@ -49,7 +60,8 @@ t.test('compareChains is an antisymmetric, transitive total order (property)', a
       const ab = compareChains(a, b)
       const antisymmetric = sign(ab) === -sign(compareChains(b, a))
       const reflexive = compareChains(a, a) === 0
-      const zeroOnlyForEqualKeys = (ab === 0) === (a.hash === b.hash && a.chainWork === b.chainWork && a.timestamp === b.timestamp && a.nonce === b.nonce)
+      const zeroOnlyForEqualKeys =
+        (ab === 0) === (a.hash === b.hash && a.chainWork === b.chainWork && a.timestamp === b.timestamp && a.nonce === b.nonce)
       const transitive = !(ab > 0 && compareChains(b, c) > 0) || compareChains(a, c) > 0
       return antisymmetric && reflexive && zeroOnlyForEqualKeys && transitive
     }),
@@ -157,15 +169,31 @@ t.test('fork() and path() on a small tree', async (t) => {
   // g ─ a ─ b ─ c
   //       └ d ─ e ─ f
   const index = new BlockIndex()
-  for (const [h, p] of [['g', ''], ['a', 'g'], ['b', 'a'], ['c', 'b'], ['d', 'a'], ['e', 'd'], ['f', 'e']] as const) grow(index, h, p)
+  for (const [h, p] of [
+    ['g', ''],
+    ['a', 'g'],
+    ['b', 'a'],
+    ['c', 'b'],
+    ['d', 'a'],
+    ['e', 'd'],
+    ['f', 'e'],
+  ] as const)
+    grow(index, h, p)
   const e = (h: string) => index.get(h)!
   t.equal(index.fork(e('c'), e('f')).hash, 'a')
   t.equal(index.fork(e('f'), e('c')).hash, 'a', 'symmetric')
   t.equal(index.fork(e('c'), e('b')).hash, 'b', 'an ancestor is its own fork point')
   t.equal(index.fork(e('e'), e('e')).hash, 'e')
   t.equal(index.fork(e('g'), e('f')).hash, 'g')
-  t.same(index.path(e('a'), e('f')).map((x) => x.hash), ['d', 'e', 'f'], 'oldest first, ancestor excluded')
-  t.same(index.path(e('g'), e('c')).map((x) => x.hash), ['a', 'b', 'c'])
+  t.same(
+    index.path(e('a'), e('f')).map((x) => x.hash),
+    ['d', 'e', 'f'],
+    'oldest first, ancestor excluded',
+  )
+  t.same(
+    index.path(e('g'), e('c')).map((x) => x.hash),
+    ['a', 'b', 'c'],
+  )
   t.same(index.path(e('c'), e('c')), [], 'empty path to itself')
 })
 

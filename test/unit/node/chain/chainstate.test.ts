@@ -8,7 +8,17 @@ import { merkleRoot } from '../../../../protocol/chain/merkle.js'
 import { generateKeyPair } from '../../../../protocol/chain/keys.js'
 import type { TipChange } from '../../../../node/chain/chainstate.js'
 import { ChainBatch, DataDirError } from '../../../../node/storage/chain-db.js'
-import { GENESIS_TIME, MINER, genesisRef, mine, mineChain, parentOf, tempDir, testNetwork, transfer } from '../../../../bench/lib/fixtures.js'
+import {
+  GENESIS_TIME,
+  MINER,
+  genesisRef,
+  mine,
+  mineChain,
+  parentOf,
+  tempDir,
+  testNetwork,
+  transfer,
+} from '../../../../bench/lib/fixtures.js'
 import { addressesOf, hashOf, openChain, snapshot, submitAll, txIdsOf } from '../../../helpers/node-fixtures.js'
 
 const alice = generateKeyPair()
@@ -66,15 +76,29 @@ t.test('connecting blocks updates balances, nonces, height index and tx index', 
   t.equal((await chain.getBlockByHeight(1))?.hash, hashOf(b1!))
   t.equal((await chain.getBlockByHeight(2))?.hash, hashOf(b2!))
   t.equal(await chain.getBlockByHeight(3), undefined)
-  for (const [b, height] of [[b1!, 1], [b2!, 2]] as const) {
+  for (const [b, height] of [
+    [b1!, 1],
+    [b2!, 2],
+  ] as const) {
     for (const [index, tx] of b.txs.entries()) {
       t.same(await chain.getTxLocation(toHex(txId(tx))), { blockHash: hashOf(b), height, index })
     }
   }
   // Per-account index, newest first: alice sent in b2, sent and received in b1.
   const aliceTxs = await chain.db.accountTxIds(A, 100)
-  t.same(aliceTxs, [toHex(txId(b2!.txs[1]!)), toHex(txId(b1!.txs[2]!)), toHex(txId(b1!.txs[1]!)), toHex(txId(net.genesis.txs.find((tx) => tx.to.equals(alice.address))!))])
-  t.same(events.map((e) => [e.connected.map((c) => c.hash), e.disconnected.length]), [[[hashOf(b1!)], 0], [[hashOf(b2!)], 0]])
+  t.same(aliceTxs, [
+    toHex(txId(b2!.txs[1]!)),
+    toHex(txId(b1!.txs[2]!)),
+    toHex(txId(b1!.txs[1]!)),
+    toHex(txId(net.genesis.txs.find((tx) => tx.to.equals(alice.address))!)),
+  ])
+  t.same(
+    events.map((e) => [e.connected.map((c) => c.hash), e.disconnected.length]),
+    [
+      [[hashOf(b1!)], 0],
+      [[hashOf(b2!)], 0],
+    ],
+  )
 })
 
 t.test('a block whose parent is unknown is an orphan naming the missing parent', async (t) => {
@@ -276,7 +300,10 @@ t.test('reindex rebuilds every account, the indexes and the tip from the stored 
   const { chain, close } = await openChain(net, dir(t))
   t.teardown(close)
   const [b1, b2] = twoBlocks()
-  const b3 = mine(net, parentOf(b2!), { miner: bob.address, txs: [transfer(net, carol, alice.address, 120, 0), transfer(net, bob, carol.address, 1, 1)] })
+  const b3 = mine(net, parentOf(b2!), {
+    miner: bob.address,
+    txs: [transfer(net, carol, alice.address, 120, 0), transfer(net, bob, carol.address, 1, 1)],
+  })
   const tail = mineChain(net, parentOf(b3), 4)
   // A side block that must not leak into the rebuilt state.
   const side = mine(net, parentOf(b1!), { miner: carol.address, timestamp: b2!.header.timestamp + 5 })

@@ -136,7 +136,11 @@ t.test('loadNetworkFile reports unreadable and non-JSON files', async (t) => {
   t.throws(() => loadNetworkFile(bad), refused(/is not valid JSON/))
   const good = join(dir.path, 'good.json')
   writeFileSync(good, JSON.stringify(edit((j) => delete j.magic)))
-  t.throws(() => loadNetworkFile(good), refused(new RegExp(`${good.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\.magic: `)), 'the path is in the message')
+  t.throws(
+    () => loadNetworkFile(good),
+    refused(new RegExp(`${good.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\.magic: `)),
+    'the path is in the message',
+  )
   t.ok(new NetworkFileError('x') instanceof Error)
 })
 

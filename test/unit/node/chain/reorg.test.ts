@@ -10,7 +10,17 @@ import { generateKeyPair } from '../../../../protocol/chain/keys.js'
 import type { TipChange } from '../../../../node/chain/chainstate.js'
 import { ChainBatch } from '../../../../node/storage/chain-db.js'
 import { genesisRef, mine, mineChain, parentOf, tempDir, testNetwork, transfer, type ParentRef } from '../../../../bench/lib/fixtures.js'
-import { addressesOf, buildBranch, hashOf, Ledger, openChain, snapshot, submitAll, txIdsOf, type TransferWish } from '../../../helpers/node-fixtures.js'
+import {
+  addressesOf,
+  buildBranch,
+  hashOf,
+  Ledger,
+  openChain,
+  snapshot,
+  submitAll,
+  txIdsOf,
+  type TransferWish,
+} from '../../../helpers/node-fixtures.js'
 
 // Keys 0-2 hold coins at genesis, 3-4 start empty; 3 mines branch A, 4 branch B.
 const keys = Array.from({ length: 5 }, () => generateKeyPair())
@@ -30,7 +40,11 @@ function ledgerAccounts(l: Ledger, addresses: readonly string[]): Record<string,
   return out
 }
 
-const wishArb = fc.record({ from: fc.integer({ min: 0, max: 4 }), to: fc.integer({ min: 0, max: 4 }), amount: fc.integer({ min: 1, max: 250 }) })
+const wishArb = fc.record({
+  from: fc.integer({ min: 0, max: 4 }),
+  to: fc.integer({ min: 0, max: 4 }),
+  amount: fc.integer({ min: 1, max: 250 }),
+})
 const blockWishes = fc.array(wishArb, { maxLength: 3 })
 
 t.test('property: apply A, reorg to heavier B  ==  fresh apply of B', async (t) => {
@@ -62,7 +76,7 @@ t.test('property: apply A, reorg to heavier B  ==  fresh apply of B', async (t) 
         })
         const firstB = chainB[0]!.txs[1]
         if (firstA && !(firstB && firstB.from.equals(firstA.from) && firstB.nonce === firstA.nonce && !firstB.to.equals(firstA.to))) {
-          throw new Error('B does not double-spend A\'s first transfer')
+          throw new Error("B does not double-spend A's first transfer")
         }
 
         const addrs = addressesOf(net, prefix, chainA, chainB)
@@ -85,8 +99,16 @@ t.test('property: apply A, reorg to heavier B  ==  fresh apply of B', async (t) 
           const expectStatuses = chainB.map((_, i) => (i < chainA.length ? 'side' : 'connected'))
           if (statuses.join() !== expectStatuses.join()) throw new Error(`statuses ${statuses.join()} != ${expectStatuses.join()}`)
           const reorg = events[0]!
-          if (reorg.disconnected.map((d) => d.hash).join() !== [...chainA].reverse().map(hashOf).join()) throw new Error('disconnected list is wrong')
-          if (reorg.connected.map((d) => d.hash).join() !== chainB.slice(0, chainA.length + 1).map(hashOf).join()) throw new Error('connected list is wrong')
+          if (reorg.disconnected.map((d) => d.hash).join() !== [...chainA].reverse().map(hashOf).join())
+            throw new Error('disconnected list is wrong')
+          if (
+            reorg.connected.map((d) => d.hash).join() !==
+            chainB
+              .slice(0, chainA.length + 1)
+              .map(hashOf)
+              .join()
+          )
+            throw new Error('connected list is wrong')
 
           await submitAll(b.chain, [...prefix, ...chainB])
           await submitAll(ba.chain, [...prefix, ...chainB, ...chainA]) // A arrives late: all side blocks
@@ -117,15 +139,22 @@ t.test('equal work: the earlier tip timestamp wins, whichever block arrives firs
   const p = parentOf(base[1]!)
   const early = mine(net, p, { miner: keys[3]!.address, timestamp: p.timestamp + 1000 })
   const late = mine(net, p, { miner: keys[4]!.address, timestamp: p.timestamp + 1001 })
-  for (const [name, order] of [['early first', [early, late]], ['late first', [late, early]]] as const) {
+  for (const [name, order] of [
+    ['early first', [early, late]],
+    ['late first', [late, early]],
+  ] as const) {
     const o = await openChain(net, `${root}/${name}`)
     try {
       await submitAll(o.chain, base)
       const results = await submitAll(o.chain, order)
       t.equal(o.chain.tip.hash, hashOf(early), `${name}: the earlier block is the tip`)
-      t.same(results.map((r) => r.status), name === 'early first' ? ['connected', 'side'] : ['connected', 'connected'], `${name}: statuses`)
+      t.same(
+        results.map((r) => r.status),
+        name === 'early first' ? ['connected', 'side'] : ['connected', 'connected'],
+        `${name}: statuses`,
+      )
       t.same(await o.chain.getAccount(hexKeys[3]!), { balance: 20, nonce: 0 })
-      t.same(await o.chain.db.getAccount(hexKeys[4]!), undefined, 'the loser\'s reward is undone')
+      t.same(await o.chain.db.getAccount(hexKeys[4]!), undefined, "the loser's reward is undone")
     } finally {
       await o.close()
     }
@@ -140,7 +169,10 @@ t.test('equal work and equal timestamps: the larger nonce wins, whichever arrive
   const small = mine(net, p, { miner: keys[3]!.address, timestamp: ts, startNonce: 0 })
   const big = mine(net, p, { miner: keys[4]!.address, timestamp: ts, startNonce: 1_000_000 })
   t.ok(big.header.nonce > small.header.nonce)
-  for (const [name, order] of [['small first', [small, big]], ['big first', [big, small]]] as const) {
+  for (const [name, order] of [
+    ['small first', [small, big]],
+    ['big first', [big, small]],
+  ] as const) {
     const o = await openChain(net, `${root}/${name}`)
     try {
       await submitAll(o.chain, order)
@@ -159,9 +191,17 @@ t.test('a competing branch with an invalid middle block: the node keeps the best
   const [k0, k1, , , k4] = keys
   // Main chain: a1 a2 a3. Branch from a1: b2 b3(overdraft) b4 b5, then a valid b3' b4' b5'.
   const [a1, a2, a3] = mineChain(net, genesisRef(net), 3)
-  const b2 = mine(net, parentOf(a1!), { miner: k4!.address, timestamp: a2!.header.timestamp + 7, txs: [transfer(net, k0!, k4!.address, 100, 0)] })
+  const b2 = mine(net, parentOf(a1!), {
+    miner: k4!.address,
+    timestamp: a2!.header.timestamp + 7,
+    txs: [transfer(net, k0!, k4!.address, 100, 0)],
+  })
   // k4 holds 120 (100 + reward of b2): spending 500 overdraws; caught only when connecting.
-  const b3 = mine(net, parentOf(b2), { miner: k4!.address, timestamp: a3!.header.timestamp + 7, txs: [transfer(net, k4!, k1!.address, 500, 0)] })
+  const b3 = mine(net, parentOf(b2), {
+    miner: k4!.address,
+    timestamp: a3!.header.timestamp + 7,
+    txs: [transfer(net, k4!, k1!.address, 500, 0)],
+  })
   const [b4, b5] = mineChain(net, parentOf(b3), 2, { miner: k4!.address })
   await submitAll(o.chain, [a1!, a2!, a3!])
   const all = addressesOf(net, [a1!, a2!, a3!, b2, b3, b4!, b5!])
@@ -179,10 +219,14 @@ t.test('a competing branch with an invalid middle block: the node keeps the best
   if (r5.status === 'invalid') t.equal(r5.error.code, 'INVALID_PARENT')
   t.equal(o.chain.tip.hash, hashOf(a3!), 'still on a3')
   t.same(await snapshot(o.chain, all, txIdsOf([a1!, a2!, a3!]), 6), main, 'state as before the attempt')
-  t.equal(await o.chain.getTxLocation(toHex(txId(b2.txs[1]!))), undefined, 'b2\'s transfer was rolled back')
+  t.equal(await o.chain.getTxLocation(toHex(txId(b2.txs[1]!))), undefined, "b2's transfer was rolled back")
 
   // A valid continuation of b2 (b3' b4') is now the best chain.
-  const b3v = mine(net, parentOf(b2), { miner: k4!.address, timestamp: b3.header.timestamp + 1, txs: [transfer(net, k4!, k1!.address, 110, 0)] })
+  const b3v = mine(net, parentOf(b2), {
+    miner: k4!.address,
+    timestamp: b3.header.timestamp + 1,
+    txs: [transfer(net, k4!, k1!.address, 110, 0)],
+  })
   const b4v = mine(net, parentOf(b3v), { miner: k4!.address })
   t.equal((await o.chain.submitBlock(b3v)).status, 'side')
   t.equal((await o.chain.submitBlock(b4v)).status, 'connected')
@@ -206,8 +250,14 @@ t.test('the tip event lists disconnected blocks tip-first and connected blocks o
   await submitAll(o.chain, b)
   t.equal(events.length, 1, 'one event for the whole reorg')
   const e = events[0]!
-  t.same(e.disconnected.map((d) => [d.height, d.hash]), [...a].reverse().map((x) => [x.header.height, hashOf(x)]))
-  t.same(e.connected.map((c) => [c.height, c.hash]), b.map((x) => [x.header.height, hashOf(x)]))
+  t.same(
+    e.disconnected.map((d) => [d.height, d.hash]),
+    [...a].reverse().map((x) => [x.header.height, hashOf(x)]),
+  )
+  t.same(
+    e.connected.map((c) => [c.height, c.hash]),
+    b.map((x) => [x.header.height, hashOf(x)]),
+  )
   t.equal(e.tip.hash, hashOf(b[3]!))
   t.same(e.connected[0]!.txIds, txIdsOf([b[0]!]))
 })
@@ -231,7 +281,11 @@ t.test(`a catch-up of ${LONG} stored but unconnected blocks (crash before connec
   const reopened = await openChain(net, d, { onTipChange: async (c) => void changes.push(c) })
   t.teardown(reopened.close)
   t.equal(reopened.chain.tip.hash, hashOf(blocks[LONG - 1]!))
-  t.equal(changes.reduce((n, c) => n + c.connected.length, 0), LONG, 'every block reported connected once')
+  t.equal(
+    changes.reduce((n, c) => n + c.connected.length, 0),
+    LONG,
+    'every block reported connected once',
+  )
   const addrs = addressesOf(net, blocks)
   t.same((await snapshot(reopened.chain, addrs, [], 0)).accounts, ledgerAccounts(ledger, addrs))
   const ids = txIdsOf(blocks)

@@ -45,9 +45,18 @@ async function storedPoolIds(db: ChainDb): Promise<string[]> {
 /** Checks a sequence of tip changes against one long, purely forward move over `blocks`. */
 function checkBatches(t: Test, changes: readonly TipChange[], blocks: readonly Block[], what: string): void {
   t.ok(changes.length > 1, `${what}: announced in more than one change (${changes.length})`)
-  t.ok(changes.every((c) => c.connected.length >= 1 && c.connected.length <= MAX_BATCH), `${what}: every change connects 1..${MAX_BATCH} blocks (${changes.map((c) => c.connected.length).join(', ')})`)
-  t.ok(changes.every((c) => c.disconnected.length === 0), `${what}: nothing disconnected`)
-  t.ok(changes.every((c) => c.tip.hash === c.connected[c.connected.length - 1]!.hash), `${what}: each change's tip is its last connected block`)
+  t.ok(
+    changes.every((c) => c.connected.length >= 1 && c.connected.length <= MAX_BATCH),
+    `${what}: every change connects 1..${MAX_BATCH} blocks (${changes.map((c) => c.connected.length).join(', ')})`,
+  )
+  t.ok(
+    changes.every((c) => c.disconnected.length === 0),
+    `${what}: nothing disconnected`,
+  )
+  t.ok(
+    changes.every((c) => c.tip.hash === c.connected[c.connected.length - 1]!.hash),
+    `${what}: each change's tip is its last connected block`,
+  )
   t.same(
     changes.flatMap((c) => c.connected.map((b) => [b.height, b.hash])),
     blocks.map((b) => [b.header.height, hashOf(b)]),
@@ -76,7 +85,11 @@ t.test('a 1,200-block catch-up at open is announced in batches of at most 500, e
   })
   t.equal(chain.tip.hash, hashOf(blocks[1199]!), 'the tip is the last block')
   checkBatches(t, changes, blocks, 'catch-up')
-  t.same(tipOnDiskWhenAnnounced, changes.map((c) => c.tip.hash), 'each batch is on disk before it is announced')
+  t.same(
+    tipOnDiskWhenAnnounced,
+    changes.map((c) => c.tip.hash),
+    'each batch is on disk before it is announced',
+  )
 })
 
 t.test('a reindex of 1,200 blocks emits bounded "tip" events covering every block in order', async (t) => {
@@ -158,7 +171,15 @@ t.test('startup: a reorg during the catch-up at open keeps the abandoned transac
   await storeUnconnected(chain.db, b)
   await chain.close()
 
-  const node = await BkcNode.start({ listen: '127.0.0.1', port: 0, rpcPort: 0, dataDir: data, network: net, logger: silentLogger(), keystoreKdf: { N: 1024, r: 8, p: 1 } })
+  const node = await BkcNode.start({
+    listen: '127.0.0.1',
+    port: 0,
+    rpcPort: 0,
+    dataDir: data,
+    network: net,
+    logger: silentLogger(),
+    keystoreKdf: { N: 1024, r: 8, p: 1 },
+  })
   t.teardown(() => node.stop())
   t.equal(node.chain.tip.hash, hashOf(b[3]!), 'the node moved to B while opening')
   const url = urlOf(node.rpcAddress)
@@ -182,7 +203,15 @@ t.test('startup: an abandoned transaction that B double-spends is dropped, also 
   await storeUnconnected(chain.db, b)
   await chain.close()
 
-  const opts = { listen: '127.0.0.1', port: 0, rpcPort: 0, dataDir: data, network: net, logger: silentLogger(), keystoreKdf: { N: 1024, r: 8, p: 1 } }
+  const opts = {
+    listen: '127.0.0.1',
+    port: 0,
+    rpcPort: 0,
+    dataDir: data,
+    network: net,
+    logger: silentLogger(),
+    keystoreKdf: { N: 1024, r: 8, p: 1 },
+  }
   const node = await BkcNode.start(opts)
   t.equal(node.chain.tip.hash, hashOf(b[2]!), 'the node moved to B while opening')
   t.equal(await rpcResult(urlOf(node.rpcAddress), 'getTransaction', [tId]), null, 'T is gone: its nonce is spent on B')
@@ -195,7 +224,15 @@ t.test('startup: an abandoned transaction that B double-spends is dropped, also 
 
 t.test('in a running node: T abandoned by a reorg is pending, on disk too, and survives a restart', async (t) => {
   const data = dir(t, 'bkc-review-node-')
-  const opts = { listen: '127.0.0.1', port: 0, rpcPort: 0, dataDir: data, network: net, logger: silentLogger(), keystoreKdf: { N: 1024, r: 8, p: 1 } }
+  const opts = {
+    listen: '127.0.0.1',
+    port: 0,
+    rpcPort: 0,
+    dataDir: data,
+    network: net,
+    logger: silentLogger(),
+    keystoreKdf: { N: 1024, r: 8, p: 1 },
+  }
   const T = transfer(net, alice, bob.address, 10, 0)
   const tId = toHex(txId(T))
   const a = [mine(net, genesisRef(net), { txs: [T] })]
@@ -208,7 +245,11 @@ t.test('in a running node: T abandoned by a reorg is pending, on disk too, and s
   await node.stop()
   const again = await BkcNode.start(opts)
   t.teardown(() => again.stop())
-  t.equal((await rpcResult<{ status: string }>(urlOf(again.rpcAddress), 'getTransaction', [tId])).status, 'pending', 'still pending after a restart')
+  t.equal(
+    (await rpcResult<{ status: string }>(urlOf(again.rpcAddress), 'getTransaction', [tId])).status,
+    'pending',
+    'still pending after a restart',
+  )
 })
 
 // ---------------------------------------------------------------- reindex re-checks context
@@ -232,8 +273,11 @@ async function reindexWithCrafted(t: Test, craft: (tip: Block) => Block): Promis
   t.equal(reindexed.chain.tip.hash, hashOf(main[4]!), 'the node stays on the old tip')
   t.equal(reindexed.chain.tip.height, 5, 'at height 5')
   t.equal(reindexed.chain.entry(hashOf(crafted))?.status, 'invalid', 'the crafted block is marked invalid')
-  t.ok(descendants.every((b) => reindexed.chain.entry(hashOf(b))?.status === 'invalid'), 'and its descendants too')
-  t.equal((await reindexed.chain.getBlockByHeight(6)), undefined, 'nothing above the old tip')
+  t.ok(
+    descendants.every((b) => reindexed.chain.entry(hashOf(b))?.status === 'invalid'),
+    'and its descendants too',
+  )
+  t.equal(await reindexed.chain.getBlockByHeight(6), undefined, 'nothing above the old tip')
   await reindexed.close()
 
   // A plain restart afterwards must not pick the rejected branch up again.

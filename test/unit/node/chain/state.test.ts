@@ -12,12 +12,18 @@ import { applyBlock, applyGenesis, revertChanges, touchedAddresses, type Account
 import { genesisRef, hexAddress, mine, testNetwork } from '../../../../bench/lib/fixtures.js'
 import { genesisAccounts, unsignedTransfer, withWrites } from '../../../helpers/tamper.js'
 
-const [A, B, C, M] = [generateKeyPair(), generateKeyPair(), generateKeyPair(), generateKeyPair()].map((k) => k.address) as [Buffer, Buffer, Buffer, Buffer]
+const [A, B, C, M] = [generateKeyPair(), generateKeyPair(), generateKeyPair(), generateKeyPair()].map((k) => k.address) as [
+  Buffer,
+  Buffer,
+  Buffer,
+  Buffer,
+]
 const hex = toHex
 const net = testNetwork({ reward: 20 })
 const rejects = (code: RejectCode) => ({ name: 'ValidationError', code })
 /** A block rewarding `miner` with `transfers` after the reward (state ignores the header). */
-const blockOf = (transfers: Transaction[], miner: Buffer = M): Block => mine(net, genesisRef(net), { miner, txs: transfers, unsolved: true })
+const blockOf = (transfers: Transaction[], miner: Buffer = M): Block =>
+  mine(net, genesisRef(net), { miner, txs: transfers, unsolved: true })
 const accounts = (entries: Array<[Buffer, number, number?]>): Map<string, Account> =>
   new Map(entries.map(([a, balance, nonce]) => [hex(a), { balance, nonce: nonce ?? 0 }]))
 const pay = unsignedTransfer
@@ -30,7 +36,13 @@ t.test('applyGenesis credits every allocation with nonce 0; undo deletes them', 
   t.same(changes.get(hexAddress(k1)), { balance: 100, nonce: 0 })
   t.same(changes.get(hexAddress(k2)), { balance: 7, nonce: 0 })
   t.equal(changes.size, 2)
-  t.same(new Map(undo), new Map([[hexAddress(k1), null], [hexAddress(k2), null]]))
+  t.same(
+    new Map(undo),
+    new Map([
+      [hexAddress(k1), null],
+      [hexAddress(k2), null],
+    ]),
+  )
   t.same(genesisAccounts(gnet), changes)
   t.equal(applyGenesis(testNetwork().genesis).changes.size, 0, 'empty genesis')
 })
@@ -55,7 +67,11 @@ t.test('double spend inside one block', async (t) => {
   const start = accounts([[A, 100]])
   t.doesNotThrow(() => applyBlock(blockOf([pay(A, B, 60, 0)]), start))
   t.doesNotThrow(() => applyBlock(blockOf([pay(A, C, 60, 0)]), start))
-  t.throws(() => applyBlock(blockOf([pay(A, B, 60, 0), pay(A, C, 60, 1)]), start), rejects('INSUFFICIENT_BALANCE'), 'together they exceed it')
+  t.throws(
+    () => applyBlock(blockOf([pay(A, B, 60, 0), pay(A, C, 60, 1)]), start),
+    rejects('INSUFFICIENT_BALANCE'),
+    'together they exceed it',
+  )
   const ok = applyBlock(blockOf([pay(A, B, 60, 0), pay(A, C, 40, 1)]), start)
   t.same(ok.changes.get(hex(A)), { balance: 0, nonce: 2 })
 })
@@ -78,7 +94,11 @@ t.test('receive then spend in order within a block', async (t) => {
 })
 
 t.test('the reward is credited after the transfers', async (t) => {
-  t.throws(() => applyBlock(blockOf([pay(M, A, 1, 0)], M), new Map()), rejects('INSUFFICIENT_BALANCE'), 'miner spends the reward of its own block')
+  t.throws(
+    () => applyBlock(blockOf([pay(M, A, 1, 0)], M), new Map()),
+    rejects('INSUFFICIENT_BALANCE'),
+    'miner spends the reward of its own block',
+  )
   const { changes } = applyBlock(blockOf([pay(M, A, 5, 0)], M), accounts([[M, 5]]))
   t.same(changes.get(hex(M)), { balance: 20, nonce: 1 }, 'spends what it had, then gets the reward')
 })
@@ -90,7 +110,18 @@ t.test('paying oneself keeps the balance and uses a nonce', async (t) => {
 
 t.test('balances that would pass 2^53-1 are refused', async (t) => {
   const max = Number.MAX_SAFE_INTEGER
-  t.throws(() => applyBlock(blockOf([pay(A, B, 1, 0)]), accounts([[A, 1], [B, max]])), rejects('OVERFLOW'), 'transfer')
+  t.throws(
+    () =>
+      applyBlock(
+        blockOf([pay(A, B, 1, 0)]),
+        accounts([
+          [A, 1],
+          [B, max],
+        ]),
+      ),
+    rejects('OVERFLOW'),
+    'transfer',
+  )
   t.throws(() => applyBlock(blockOf([]), accounts([[M, max - 19]])), rejects('OVERFLOW'), 'reward')
   t.same(applyBlock(blockOf([]), accounts([[M, max - 20]])).changes.get(hex(M)), { balance: max, nonce: 0 })
 })
@@ -111,7 +142,10 @@ interface Plan {
 }
 const planArb: fc.Arbitrary<Plan> = fc.record({
   // Only the first four keys may pre-exist, so the last two are always new accounts.
-  initial: fc.uniqueArray(fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 0, max: 5 })), { selector: (e) => e[0], maxLength: 4 }),
+  initial: fc.uniqueArray(fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 0, max: 5 })), {
+    selector: (e) => e[0],
+    maxLength: 4,
+  }),
   steps: fc.array(fc.tuple(fc.nat(5), fc.nat(5), fc.nat()), { maxLength: 12 }),
   miner: fc.nat(5),
 })

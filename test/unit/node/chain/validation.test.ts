@@ -6,10 +6,24 @@ import { ZERO_ADDRESS, txId, type Transaction } from '../../../../protocol/chain
 import { generateKeyPair } from '../../../../protocol/chain/keys.js'
 import type { RejectCode } from '../../../../node/chain/errors.js'
 import {
-  checkBlockContext, checkBlockSanity, checkReward, checkTransferSanity, type BlockContext,
+  checkBlockContext,
+  checkBlockSanity,
+  checkReward,
+  checkTransferSanity,
+  type BlockContext,
 } from '../../../../node/chain/validation.js'
 import { targetFromLeadingZeroBits } from '../../../../node/miner/pow.js'
-import { GENESIS_TIME, MINER, genesisRef, hexAddress, mine, parentOf, reward, testNetwork, transfer } from '../../../../bench/lib/fixtures.js'
+import {
+  GENESIS_TIME,
+  MINER,
+  genesisRef,
+  hexAddress,
+  mine,
+  parentOf,
+  reward,
+  testNetwork,
+  transfer,
+} from '../../../../bench/lib/fixtures.js'
 import { be32, flipBit, highSTwin, mineEdited, offCurveX, rootOf, withFailingPow } from '../../../helpers/tamper.js'
 
 const alice = generateKeyPair()
@@ -85,7 +99,11 @@ t.test('miner must be a public key', async (t) => {
 })
 
 t.test('transaction root', async (t) => {
-  t.throws(() => sane(mine(net, g, { txs: [pay(5, 0)], tamper: (h) => (h.txRoot = Buffer.alloc(32)) })), rejects('BAD_TX_ROOT'), 'zero root')
+  t.throws(
+    () => sane(mine(net, g, { txs: [pay(5, 0)], tamper: (h) => (h.txRoot = Buffer.alloc(32)) })),
+    rejects('BAD_TX_ROOT'),
+    'zero root',
+  )
   t.throws(
     () => sane(mine(net, g, { txs: [pay(5, 0), pay(6, 1)], tamper: (h, txs) => (h.txRoot = rootOf([txs[0]!, txs[2]!, txs[1]!])) })),
     rejects('BAD_TX_ROOT'),
@@ -101,7 +119,11 @@ t.test('transaction root', async (t) => {
 t.test('duplicate transaction', async (t) => {
   const tx = pay(5, 0)
   t.throws(() => sane(mineEdited(net, g, (txs) => txs.push(tx), { txs: [tx] })), rejects('DUPLICATE_TX'))
-  t.throws(() => sane(mineEdited(net, g, (txs) => txs.push({ ...tx }), { txs: [tx, pay(6, 1)] })), rejects('DUPLICATE_TX'), 'non-adjacent copy')
+  t.throws(
+    () => sane(mineEdited(net, g, (txs) => txs.push({ ...tx }), { txs: [tx, pay(6, 1)] })),
+    rejects('DUPLICATE_TX'),
+    'non-adjacent copy',
+  )
 })
 
 t.test('transfer signatures', async (t) => {
@@ -124,7 +146,11 @@ t.test('transfer signatures', async (t) => {
 t.test('transfer amount and recipient', async (t) => {
   t.throws(() => sane(mine(net, g, { txs: [pay(0, 0)] })), rejects('BAD_AMOUNT'), 'zero amount, validly signed')
   const offCurve = Buffer.concat([Buffer.from([3]), be32(offCurveX(1000n))])
-  for (const [label, to] of [['zero address', ZERO_ADDRESS], ['off-curve x', offCurve], ['prefix 04', Buffer.concat([Buffer.from([4]), bob.address.subarray(1)])]] as const) {
+  for (const [label, to] of [
+    ['zero address', ZERO_ADDRESS],
+    ['off-curve x', offCurve],
+    ['prefix 04', Buffer.concat([Buffer.from([4]), bob.address.subarray(1)])],
+  ] as const) {
     t.throws(() => sane(mine(net, g, { txs: [transfer(net, alice, to, 5, 0)] })), rejects('BAD_ADDRESS'), `recipient: ${label}`)
   }
   t.throws(() => checkTransferSanity(reward(net, bob.address, 1, 5), net.networkId), rejects('EXTRA_REWARD'), 'reward form alone')
@@ -150,8 +176,16 @@ t.test('checkReward directly', async (t) => {
 
 t.test('context: height', async (t) => {
   const block = mine(net, g)
-  t.throws(() => checkBlockContext(block.header, ctxOf(block, { parentHeight: 1 }), net.consensus), rejects('BAD_HEIGHT'), 'same height as parent')
-  t.throws(() => checkBlockContext(block.header, ctxOf(block, { parentHeight: -1 }), net.consensus), rejects('BAD_HEIGHT'), 'skips a height')
+  t.throws(
+    () => checkBlockContext(block.header, ctxOf(block, { parentHeight: 1 }), net.consensus),
+    rejects('BAD_HEIGHT'),
+    'same height as parent',
+  )
+  t.throws(
+    () => checkBlockContext(block.header, ctxOf(block, { parentHeight: -1 }), net.consensus),
+    rejects('BAD_HEIGHT'),
+    'skips a height',
+  )
   const tall = mine(net, { ...g, height: 5 })
   t.doesNotThrow(() => sane(tall), 'stateless checks do not know the parent')
   t.throws(() => checkBlockContext(tall.header, ctxOf(tall, { parentHeight: 0 }), net.consensus), rejects('BAD_HEIGHT'))
@@ -160,12 +194,24 @@ t.test('context: height', async (t) => {
 t.test('context: time', async (t) => {
   const block = mine(net, parentOf(mine(net, g)))
   const ts = block.header.timestamp
-  t.throws(() => checkBlockContext(block.header, ctxOf(block, { medianTimePast: ts }), net.consensus), rejects('TIME_TOO_OLD'), 'equal to median time past')
-  t.throws(() => checkBlockContext(block.header, ctxOf(block, { medianTimePast: ts + 5000 }), net.consensus), rejects('TIME_TOO_OLD'), 'before it')
+  t.throws(
+    () => checkBlockContext(block.header, ctxOf(block, { medianTimePast: ts }), net.consensus),
+    rejects('TIME_TOO_OLD'),
+    'equal to median time past',
+  )
+  t.throws(
+    () => checkBlockContext(block.header, ctxOf(block, { medianTimePast: ts + 5000 }), net.consensus),
+    rejects('TIME_TOO_OLD'),
+    'before it',
+  )
   t.doesNotThrow(() => checkBlockContext(block.header, ctxOf(block, { medianTimePast: ts - 1 }), net.consensus), '1 ms after it')
   const max = net.consensus.maxFutureBlockTimeMs
   t.doesNotThrow(() => checkBlockContext(block.header, ctxOf(block, { now: ts - max }), net.consensus), 'exactly at the future limit')
-  t.throws(() => checkBlockContext(block.header, ctxOf(block, { now: ts - max - 1 }), net.consensus), rejects('TIME_TOO_NEW'), '1 ms past it')
+  t.throws(
+    () => checkBlockContext(block.header, ctxOf(block, { now: ts - max - 1 }), net.consensus),
+    rejects('TIME_TOO_NEW'),
+    '1 ms past it',
+  )
   t.throws(
     () => checkBlockContext(block.header, ctxOf(block, { now: ts - max - 1 }), net.consensus),
     { name: 'ValidationError', code: 'TIME_TOO_NEW', permanent: false },

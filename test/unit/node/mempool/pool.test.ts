@@ -14,7 +14,12 @@ const [alice, bob, carol] = [generateKeyPair(), generateKeyPair(), generateKeyPa
 const sink = generateKeyPair().address
 const NOW = GENESIS_TIME + 10_000
 const opts = (patch: Partial<MempoolOptions> = {}): MempoolOptions => ({
-  maxTxs: 100, maxNonceGap: 4, maxPerSender: 10, maxFutureMs: 60_000, networkId: net.networkId, ...patch,
+  maxTxs: 100,
+  maxNonceGap: 4,
+  maxPerSender: 10,
+  maxFutureMs: 60_000,
+  networkId: net.networkId,
+  ...patch,
 })
 const refuses = (code: PoolErrorCode) => ({ name: 'PoolError', code })
 const acct = (balance: number, nonce = 0): Account => ({ balance, nonce })
@@ -92,7 +97,11 @@ t.test('admission: balance covers this amount plus pending spends with lower non
   admit(pool, pay(alice, 40, 1), acct(100))
   const gapped = pay(alice, 1, 3)
   t.throws(() => pool.check(gapped, idOf(gapped), acct(100), NOW), refuses('INSUFFICIENT_BALANCE'), 'pending spends count across a gap')
-  t.throws(() => pool.check(pay(bob, 101, 0), idOf(pay(bob, 101, 0)), acct(100), NOW), refuses('INSUFFICIENT_BALANCE'), 'more than the balance')
+  t.throws(
+    () => pool.check(pay(bob, 101, 0), idOf(pay(bob, 101, 0)), acct(100), NOW),
+    refuses('INSUFFICIENT_BALANCE'),
+    'more than the balance',
+  )
   // Spends with higher nonces are not counted: a lower nonce replacing a gap is judged on what comes before it.
   const pool2 = new Mempool(opts())
   admit(pool2, pay(carol, 90, 2), acct(100))
@@ -129,7 +138,11 @@ t.test('selectForBlock: merges senders oldest first and respects maxTxs', async 
   admit(pool, pay(carol, 1, 0), big, 7)
   admit(pool, pay(bob, 1, 1), big, 20)
   admit(pool, pay(carol, 1, 1), big, 8)
-  const accounts = new Map([[hex(alice), big], [hex(bob), big], [hex(carol), big]])
+  const accounts = new Map([
+    [hex(alice), big],
+    [hex(bob), big],
+    [hex(carol), big],
+  ])
   const label = (e: { from: string; tx: Transaction }) => `${e.from === hex(alice) ? 'a' : e.from === hex(bob) ? 'b' : 'c'}${e.tx.nonce}`
   t.same(pool.selectForBlock(accounts, 100).map(label), ['b0', 'c0', 'c1', 'a0', 'a1', 'b1'])
   t.same(pool.selectForBlock(accounts, 3).map(label), ['b0', 'c0', 'c1'], 'maxTxs')
@@ -142,7 +155,13 @@ t.test('revalidate drops used nonces and overdrawn tails', async (t) => {
   amounts.forEach((amount, n) => admit(pool, pay(alice, amount, n), acct(1000)))
   admit(pool, pay(bob, 5, 0), acct(100))
   // The chain moved: alice's nonces 0 and 1 were mined and her balance is now 30.
-  const removed = pool.revalidate(new Map([[hex(alice), acct(30, 2)], [hex(bob), acct(100)]]), [hex(alice), hex(bob)])
+  const removed = pool.revalidate(
+    new Map([
+      [hex(alice), acct(30, 2)],
+      [hex(bob), acct(100)],
+    ]),
+    [hex(alice), hex(bob)],
+  )
   t.same(nonces(removed).sort(), [0, 1, 3, 4, 5], 'used nonces, the spend of 50, and the 1s behind it that could never be mined')
   t.same(nonces(pool.fromSender(hex(alice))), [2])
   t.equal(pool.fromSender(hex(bob)).length, 1, 'a sender not overdrawn is untouched')
@@ -181,11 +200,14 @@ t.test('random add/remove sequences keep size, fromSender, get and senders consi
         }
         if (pool.size !== model.size) return false
         for (const s of SENDERS) {
-          const expected = [...model.values()].filter((x) => x.from.equals(s.address)).map((x) => x.nonce).sort((a, b) => a - b)
+          const expected = [...model.values()]
+            .filter((x) => x.from.equals(s.address))
+            .map((x) => x.nonce)
+            .sort((a, b) => a - b)
           const got = pool.fromSender(hex(s))
           if (nonces(got).join() !== expected.join()) return false
           if (got.some((e) => pool.get(e.id) !== e || !model.has(e.id))) return false
-          if (pool.senders().includes(hex(s)) !== (expected.length > 0)) return false
+          if (pool.senders().includes(hex(s)) !== expected.length > 0) return false
         }
         for (const x of SIGNED) if (pool.has(idOf(x)) !== model.has(idOf(x))) return false
       }

@@ -85,7 +85,10 @@ t.test('stop() then start() at once: the stop resolves and exactly one loop mine
   // One loop: one template at a time, so every block it finds extends the tip
   // it was built on, and submissions never overlap.
   t.equal(maxConcurrentSubmits(), 1, 'never two submissions at once')
-  t.ok(submitted.every((s) => s.status === 'connected'), 'every mined block was connected (no competing loop)')
+  t.ok(
+    submitted.every((s) => s.status === 'connected'),
+    'every mined block was connected (no competing loop)',
+  )
   t.same(
     submitted.map((s) => s.height),
     Array.from({ length: submitted.length }, (_, i) => i + 1),
@@ -111,7 +114,10 @@ t.test('stop() and start() flapping many times leaves one working loop', async (
   const stoppedAt = chain.chain.tip.height
   await sleep(1000)
   t.equal(chain.chain.tip.height, stoppedAt, 'nothing is mined after the final stop()')
-  t.ok(submitted.every((s) => s.status === 'connected'), 'every mined block was connected')
+  t.ok(
+    submitted.every((s) => s.status === 'connected'),
+    'every mined block was connected',
+  )
 })
 
 t.test('after close(), start() throws MinerClosedError and nothing is mined', async (t) => {

@@ -134,7 +134,11 @@ t.test('PowSearcher', async (t) => {
   const two = new PowSearcher({ threads: 2 })
   t.teardown(() => Promise.all([one.close(), two.close()]))
   // Warm up: both threads of each searcher are running afterwards.
-  await within(Promise.all([one, two].map((s) => s.search({ prefix: Buffer.alloc(8), target: targetFromLeadingZeroBits(4), startNonce: 0 }))), 30_000, 'warm-up')
+  await within(
+    Promise.all([one, two].map((s) => s.search({ prefix: Buffer.alloc(8), target: targetFromLeadingZeroBits(4), startNonce: 0 }))),
+    30_000,
+    'warm-up',
+  )
 
   t.test('finds a valid nonce for an easy target', async (t) => {
     const prefix = randomBytes(143)
@@ -156,23 +160,29 @@ t.test('PowSearcher', async (t) => {
       fc.maxSafeNat(),
     )
     await fc.assert(
-      fc.asyncProperty(fc.uint8Array({ maxLength: 160 }), start, fc.integer({ min: 0, max: 63 }), fc.boolean(), async (prefix, startNonce, k, below) => {
-        const end = Math.min(TWO_POW_53, startNonce + 2000)
-        // Target: the lowest hash among the first k+1 nonces, or one less. The
-        // answer is then that nonce, or (one less) a nonce past the window
-        // while the window's best ties with the target on its first 4 bytes
-        // and must be rejected on the rest.
-        let best = TWO_POW_256
-        for (let n = startNonce; n < Math.min(end, startNonce + k + 1); n++) {
-          const v = big(referenceHash(prefix, n))
-          if (v < best) best = v
-        }
-        const target = toBytes32(below && best > 0n ? best - 1n : best)
-        const expected = firstSolution(prefix, target, startNonce, end)
-        const r = await within(one.search({ prefix: Buffer.from(prefix), target, startNonce, maxNonces: 2000 }), 10_000, 'search')
-        if (expected === null) return !r.found && r.reason === 'exhausted' && r.hashes === end - startNonce
-        return r.found && r.nonce === expected && r.hash.equals(referenceHash(prefix, expected)) && r.hashes === expected - startNonce + 1
-      }),
+      fc.asyncProperty(
+        fc.uint8Array({ maxLength: 160 }),
+        start,
+        fc.integer({ min: 0, max: 63 }),
+        fc.boolean(),
+        async (prefix, startNonce, k, below) => {
+          const end = Math.min(TWO_POW_53, startNonce + 2000)
+          // Target: the lowest hash among the first k+1 nonces, or one less. The
+          // answer is then that nonce, or (one less) a nonce past the window
+          // while the window's best ties with the target on its first 4 bytes
+          // and must be rejected on the rest.
+          let best = TWO_POW_256
+          for (let n = startNonce; n < Math.min(end, startNonce + k + 1); n++) {
+            const v = big(referenceHash(prefix, n))
+            if (v < best) best = v
+          }
+          const target = toBytes32(below && best > 0n ? best - 1n : best)
+          const expected = firstSolution(prefix, target, startNonce, end)
+          const r = await within(one.search({ prefix: Buffer.from(prefix), target, startNonce, maxNonces: 2000 }), 10_000, 'search')
+          if (expected === null) return !r.found && r.reason === 'exhausted' && r.hashes === end - startNonce
+          return r.found && r.nonce === expected && r.hash.equals(referenceHash(prefix, expected)) && r.hashes === expected - startNonce + 1
+        },
+      ),
       { numRuns: 40 },
     )
   })
@@ -223,11 +233,17 @@ t.test('PowSearcher', async (t) => {
       const r = await within(pending, 2000, 'aborted search')
       t.equal(r.found, false)
       t.match(r, { reason: 'aborted' })
-      t.equal(r.hashes, r.threadHashes.reduce((a, b) => a + b, 0))
+      t.equal(
+        r.hashes,
+        r.threadHashes.reduce((a, b) => a + b, 0),
+      )
 
       const prefix = randomBytes(143)
       const next = await within(s.search({ prefix, target: targetFromLeadingZeroBits(8), startNonce: 0 }), 10_000, 'next search')
-      t.ok(next.found && next.hash.equals(referenceHash(prefix, next.nonce)) && hashMeetsTarget(next.hash, targetFromLeadingZeroBits(8)), 'next job gets its own result')
+      t.ok(
+        next.found && next.hash.equals(referenceHash(prefix, next.nonce)) && hashMeetsTarget(next.hash, targetFromLeadingZeroBits(8)),
+        'next job gets its own result',
+      )
     }
     t.equal(one.abort(), undefined, 'abort with nothing pending is a no-op')
   })
@@ -242,9 +258,15 @@ t.test('PowSearcher', async (t) => {
       const fresh = two.search({ prefix: newPrefix, target: targetFromLeadingZeroBits(6), startNonce: 0 })
       const [a, b] = await within(Promise.all([old, fresh]), 10_000, 'searches')
       // The old job may legitimately have found its own solution first.
-      if (a.found) t.ok(hashMeetsTarget(headerHash(oldPrefix, a.nonce), targetFromLeadingZeroBits(20)) && a.hash.equals(headerHash(oldPrefix, a.nonce)))
+      if (a.found)
+        t.ok(
+          hashMeetsTarget(headerHash(oldPrefix, a.nonce), targetFromLeadingZeroBits(20)) && a.hash.equals(headerHash(oldPrefix, a.nonce)),
+        )
       else t.equal(a.reason, 'aborted')
-      t.ok(b.found && b.hash.equals(referenceHash(newPrefix, b.nonce)) && hashMeetsTarget(b.hash, targetFromLeadingZeroBits(6)), 'new job result is for the new prefix')
+      t.ok(
+        b.found && b.hash.equals(referenceHash(newPrefix, b.nonce)) && hashMeetsTarget(b.hash, targetFromLeadingZeroBits(6)),
+        'new job result is for the new prefix',
+      )
     }
     // The replaced job often finds its easy solution just after being
     // replaced; that late answer must not stop or settle the new job.
@@ -263,9 +285,24 @@ t.test('PowSearcher', async (t) => {
 
   t.test('maxNonces and maxMs', async (t) => {
     const prefix = randomBytes(143)
-    t.same(await one.search({ prefix, target: IMPOSSIBLE, startNonce: 5, maxNonces: 3000 }), { found: false, reason: 'exhausted', hashes: 3000, threadHashes: [3000] })
-    t.same(await two.search({ prefix, target: IMPOSSIBLE, startNonce: 5, maxNonces: 0 }), { found: false, reason: 'exhausted', hashes: 0, threadHashes: [] })
-    t.same(await two.search({ prefix, target: IMPOSSIBLE, startNonce: TWO_POW_53 - 1, maxNonces: 10 }), { found: false, reason: 'exhausted', hashes: 1, threadHashes: [1] })
+    t.same(await one.search({ prefix, target: IMPOSSIBLE, startNonce: 5, maxNonces: 3000 }), {
+      found: false,
+      reason: 'exhausted',
+      hashes: 3000,
+      threadHashes: [3000],
+    })
+    t.same(await two.search({ prefix, target: IMPOSSIBLE, startNonce: 5, maxNonces: 0 }), {
+      found: false,
+      reason: 'exhausted',
+      hashes: 0,
+      threadHashes: [],
+    })
+    t.same(await two.search({ prefix, target: IMPOSSIBLE, startNonce: TWO_POW_53 - 1, maxNonces: 10 }), {
+      found: false,
+      reason: 'exhausted',
+      hashes: 1,
+      threadHashes: [1],
+    })
     const r = await within(two.search({ prefix, target: IMPOSSIBLE, startNonce: 0, maxMs: 100 }), 2000, 'timed search')
     t.match(r, { found: false, reason: 'timeout' })
   })
@@ -300,7 +337,14 @@ t.test('PowSearcher', async (t) => {
     // Reach in to kill a real worker thread: nothing public can crash one.
     const workers = (s as unknown as { workers: (Worker | null)[] }).workers
     await workers[1]!.terminate()
-    const err = await within(pending.then(() => null, (e: unknown) => e), 2000, 'crashed search')
+    const err = await within(
+      pending.then(
+        () => null,
+        (e: unknown) => e,
+      ),
+      2000,
+      'crashed search',
+    )
     t.ok(err instanceof PowSearchError && err.code === 'WORKER_CRASHED', 'rejects with WORKER_CRASHED')
     const prefix = randomBytes(143)
     const r = await within(s.search({ prefix, target: IMPOSSIBLE, startNonce: 0, maxNonces: 20_000 }), 30_000, 'search after crash')
@@ -339,14 +383,12 @@ t.test('a pending search keeps the process alive; an idle searcher does not', as
   let errOut = ''
   child.stdout.on('data', (d: Buffer) => (out += d.toString()))
   child.stderr.on('data', (d: Buffer) => (errOut += d.toString()))
-  const code = await within(
-    new Promise<number | null>((resolve) => child.on('close', resolve)),
-    60_000,
-    'child process',
-  ).catch((e: unknown) => {
-    child.kill()
-    throw e
-  })
+  const code = await within(new Promise<number | null>((resolve) => child.on('close', resolve)), 60_000, 'child process').catch(
+    (e: unknown) => {
+      child.kill()
+      throw e
+    },
+  )
   t.equal(code, 0, errOut)
   const r = JSON.parse(out) as PowResult
   t.same(r, { found: false, reason: 'exhausted', hashes: 50_000, threadHashes: [25_000, 25_000] })

@@ -3,8 +3,14 @@
 import t from 'tap'
 import fc from 'fast-check'
 import {
-  AddrError, AddrMan, addrKey, normalizeHost, parseHostPort,
-  type AddrManOptions, type AddrSource, type PeerAddress,
+  AddrError,
+  AddrMan,
+  addrKey,
+  normalizeHost,
+  parseHostPort,
+  type AddrManOptions,
+  type AddrSource,
+  type PeerAddress,
 } from '../../../../node/p2p/addrman.js'
 
 const T0 = 1_700_000_000_000
@@ -44,10 +50,41 @@ t.test('parseHostPort accepts IPv4, IPv6 and names, with or without a port', asy
 
 t.test('parseHostPort refuses malformed input with an AddrError', async (t) => {
   const bad = [
-    '', '1.2.3.4:0', ':5555', 'a b', ' 1.2.3.4', '1.2.3.4 ', '1.2.3.4:\t1', '[::1]:70000', '1.2.3.4:65536',
-    '1.2.3.4:', '1.2.3.4:-1', '1.2.3.4:+5', '1.2.3.4:0x10', '1.2.3.4:1e3', '1.2.3.4:5:6', '[::1', '[::1]x',
-    '[::1]:', '[]:5', '[1.2.3.4]:5', '[host]:5', 'fe80::1%eth0', 'host_name', '-bad.com', 'bad-.com', 'bad..name',
-    '.lead', 'trail.', '1.2.3', '01.2.3.4', '999.1.1.1', 'héllo', 'a'.repeat(254), `${'a'.repeat(64)}.com`, '[::1]:5:6',
+    '',
+    '1.2.3.4:0',
+    ':5555',
+    'a b',
+    ' 1.2.3.4',
+    '1.2.3.4 ',
+    '1.2.3.4:\t1',
+    '[::1]:70000',
+    '1.2.3.4:65536',
+    '1.2.3.4:',
+    '1.2.3.4:-1',
+    '1.2.3.4:+5',
+    '1.2.3.4:0x10',
+    '1.2.3.4:1e3',
+    '1.2.3.4:5:6',
+    '[::1',
+    '[::1]x',
+    '[::1]:',
+    '[]:5',
+    '[1.2.3.4]:5',
+    '[host]:5',
+    'fe80::1%eth0',
+    'host_name',
+    '-bad.com',
+    'bad-.com',
+    'bad..name',
+    '.lead',
+    'trail.',
+    '1.2.3',
+    '01.2.3.4',
+    '999.1.1.1',
+    'héllo',
+    'a'.repeat(254),
+    `${'a'.repeat(64)}.com`,
+    '[::1]:5:6',
   ]
   for (const text of bad) t.throws(() => parseHostPort(text, 5555), { name: 'AddrError' }, JSON.stringify(text))
   t.throws(() => parseHostPort('1.2.3.4', 0), AddrError, 'the default port is checked too')
@@ -82,14 +119,31 @@ t.test('property: parseHostPort(addrKey(a)) gives back the normalised address', 
 t.test('add stores valid addresses and refuses the rest', async (t) => {
   const book = makeBook()
   t.ok(book.add(at('10.0.0.1'), 'gossip'))
-  t.same(book.get(at('10.0.0.1')), { host: '10.0.0.1', port: 5555, source: 'gossip', lastSeen: T0, lastTry: 0, lastSuccess: 0, failures: 0 })
+  t.same(book.get(at('10.0.0.1')), {
+    host: '10.0.0.1',
+    port: 5555,
+    source: 'gossip',
+    lastSeen: T0,
+    lastTry: 0,
+    lastSuccess: 0,
+    failures: 0,
+  })
   t.ok(book.add(at('127.0.0.1'), 'manual'), 'loopback is fine on a devnet')
   t.ok(book.add(at('ff::1'), 'gossip'), '00ff::1 is not multicast')
   const refused: Array<[PeerAddress, string]> = [
-    [at('10.0.0.2', 0), 'port 0'], [at('10.0.0.2', 65536), 'port too big'], [at('10.0.0.2', 1.5), 'fractional port'],
-    [at(''), 'empty host'], [at('a b'), 'space'], [at('1.2.3'), 'bad IPv4'], [{ host: 7, port: 1 } as unknown as PeerAddress, 'host not a string'],
-    [at('0.0.0.0'), 'unspecified'], [at('::'), 'unspecified v6'], [at('224.0.0.1'), 'multicast'], [at('255.255.255.255'), 'broadcast'],
-    [at('ff02::1'), 'v6 multicast'], [null as unknown as PeerAddress, 'null'],
+    [at('10.0.0.2', 0), 'port 0'],
+    [at('10.0.0.2', 65536), 'port too big'],
+    [at('10.0.0.2', 1.5), 'fractional port'],
+    [at(''), 'empty host'],
+    [at('a b'), 'space'],
+    [at('1.2.3'), 'bad IPv4'],
+    [{ host: 7, port: 1 } as unknown as PeerAddress, 'host not a string'],
+    [at('0.0.0.0'), 'unspecified'],
+    [at('::'), 'unspecified v6'],
+    [at('224.0.0.1'), 'multicast'],
+    [at('255.255.255.255'), 'broadcast'],
+    [at('ff02::1'), 'v6 multicast'],
+    [null as unknown as PeerAddress, 'null'],
   ]
   for (const [a, why] of refused) t.notOk(book.add(a, 'gossip'), why)
   t.notOk(book.add(at('10.0.0.3'), 'carrier-pigeon' as AddrSource), 'unknown source')
@@ -104,7 +158,15 @@ t.test('add refreshes a known address without downgrading it', async (t) => {
   const book = makeBook()
   t.ok(book.add(at('10.0.0.1'), 'bootstrap', T0 - HOUR))
   t.ok(book.add(at('10.0.0.1'), 'gossip', T0 - 2 * HOUR), 'a known address is accepted')
-  t.same(book.get(at('10.0.0.1')), { host: '10.0.0.1', port: 5555, source: 'bootstrap', lastSeen: T0 - HOUR, lastTry: 0, lastSuccess: 0, failures: 0 })
+  t.same(book.get(at('10.0.0.1')), {
+    host: '10.0.0.1',
+    port: 5555,
+    source: 'bootstrap',
+    lastSeen: T0 - HOUR,
+    lastTry: 0,
+    lastSuccess: 0,
+    failures: 0,
+  })
   book.add(at('10.0.0.1'), 'gossip', T0 - 60 * SEC)
   t.equal(book.get(at('10.0.0.1'))!.lastSeen, T0 - 60 * SEC, 'newer lastSeen wins')
   t.equal(book.get(at('10.0.0.1'))!.source, 'bootstrap', 'gossip never downgrades bootstrap')
@@ -127,7 +189,10 @@ t.test('our own addresses are never stored', async (t) => {
   t.notOk(book.add(at('::ffff:10.0.0.9', 5555), 'gossip'))
   t.notOk(book.add(at('0:0::1', 6000), 'bootstrap'))
   t.ok(book.add(at('10.0.0.9', 5556), 'gossip'), 'another port of the same host is someone else')
-  const restored = AddrMan.fromJSON({ version: 1, entries: [{ host: '10.0.0.9', port: 5555, source: 'manual', lastSeen: 1, lastTry: 0, lastSuccess: 0, failures: 0 }] }, { self: [at('10.0.0.9')] })
+  const restored = AddrMan.fromJSON(
+    { version: 1, entries: [{ host: '10.0.0.9', port: 5555, source: 'manual', lastSeen: 1, lastTry: 0, lastSuccess: 0, failures: 0 }] },
+    { self: [at('10.0.0.9')] },
+  )
   t.equal(restored.size, 0, 'nor loaded from a file')
 })
 
@@ -137,14 +202,26 @@ t.test('a full book evicts the worst gossip, never bootstrap or manual', async (
   book.add(at('10.0.0.2'), 'manual', T0 - 10 * HOUR)
   book.add(at('10.0.0.3'), 'gossip', T0 - 2 * HOUR)
   t.ok(book.add(at('10.0.0.4'), 'gossip', T0 - HOUR), 'a fresher gossip address gets in')
-  t.same(book.toJSON().entries.map((e) => e.host).sort(), ['10.0.0.1', '10.0.0.2', '10.0.0.4'])
+  t.same(
+    book
+      .toJSON()
+      .entries.map((e) => e.host)
+      .sort(),
+    ['10.0.0.1', '10.0.0.2', '10.0.0.4'],
+  )
   t.notOk(book.add(at('10.0.0.5'), 'gossip', T0 - 3 * HOUR), 'an older one does not push out a newer one')
   t.notOk(book.add(at('10.0.0.5'), 'gossip', T0 - HOUR), 'nor does an equal one')
   t.ok(book.add(at('10.0.0.6'), 'manual', T0 - 99 * HOUR), 'a manual address always gets in while gossip can make way')
   t.equal(book.size, 3)
   t.notOk(book.add(at('10.0.0.7'), 'manual'), 'a book full of protected addresses refuses even manual ones')
   t.notOk(book.add(at('10.0.0.7'), 'gossip'))
-  t.same(book.toJSON().entries.map((e) => e.source).sort(), ['bootstrap', 'manual', 'manual'])
+  t.same(
+    book
+      .toJSON()
+      .entries.map((e) => e.source)
+      .sort(),
+    ['bootstrap', 'manual', 'manual'],
+  )
 })
 
 t.test('eviction keeps addresses that worked and drops failing ones first', async (t) => {
@@ -205,9 +282,12 @@ t.test('candidates: order, limit, exclusion and backoff', async (t) => {
   book.add(at('10.0.0.5'), 'manual', T0 - 9 * HOUR)
   book.add(at('10.0.0.6'), 'bootstrap', T0 - 8 * HOUR)
   t.same(keysOf(book.candidates(NONE, 10)), [
-    '10.0.0.6:5555', '10.0.0.5:5555', // configured first, newest lastSeen first
-    '10.0.0.4:5555', '10.0.0.3:5555', // then the ones that worked, latest success first
-    '10.0.0.2:5555', '10.0.0.1:5555', // then the rest, newest lastSeen first
+    '10.0.0.6:5555',
+    '10.0.0.5:5555', // configured first, newest lastSeen first
+    '10.0.0.4:5555',
+    '10.0.0.3:5555', // then the ones that worked, latest success first
+    '10.0.0.2:5555',
+    '10.0.0.1:5555', // then the rest, newest lastSeen first
   ])
   t.same(keysOf(book.candidates(NONE, 3)), ['10.0.0.6:5555', '10.0.0.5:5555', '10.0.0.4:5555'])
   t.same(book.candidates(NONE, 0), [])
@@ -290,12 +370,22 @@ t.test('sample offers fresh addresses, preferring ones that worked', async (t) =
   }
   book.add(at('10.0.3.1'), 'gossip', T0 - 3 * HOUR - 1)
   for (let round = 0; round < 20; round++) {
-    t.same(book.sample(2).map((e) => e.host).sort(), ['10.0.2.1', '10.0.2.2'], 'the proven ones first')
+    t.same(
+      book
+        .sample(2)
+        .map((e) => e.host)
+        .sort(),
+      ['10.0.2.1', '10.0.2.2'],
+      'the proven ones first',
+    )
   }
   const all = book.sample(100)
   t.equal(all.length, 7, 'never an entry older than 3 h while fresher ones exist')
   t.notOk(all.some((e) => e.host === '10.0.3.1'))
-  t.same(all.find((e) => e.host === '10.0.1.1'), { host: '10.0.1.1', port: 5555, lastSeen: T0 - HOUR })
+  t.same(
+    all.find((e) => e.host === '10.0.1.1'),
+    { host: '10.0.1.1', port: 5555, lastSeen: T0 - HOUR },
+  )
   t.same(book.sample(0), [])
   t.same(book.sample(-5), [])
   t.equal(book.sample(3).length, 3)
@@ -305,16 +395,33 @@ t.test('sample falls back to old entries and skips discouraged, failing and over
   const book = makeBook()
   book.add(at('10.0.0.1'), 'gossip', T0 - 10 * HOUR)
   book.add(at('10.0.0.2'), 'bootstrap', T0 - 20 * HOUR)
-  t.same(book.sample(10).map((e) => e.host).sort(), ['10.0.0.1', '10.0.0.2'], 'nothing fresh: old ones rather than none')
+  t.same(
+    book
+      .sample(10)
+      .map((e) => e.host)
+      .sort(),
+    ['10.0.0.1', '10.0.0.2'],
+    'nothing fresh: old ones rather than none',
+  )
   book.add(at('10.0.0.3'), 'gossip')
   book.add(at('10.0.0.4'), 'gossip')
   book.add(at(`${'a'.repeat(61)}.com`), 'gossip') // 65 characters
   book.add(at('10.0.0.5'), 'gossip')
   for (let i = 0; i < 3; i++) book.markFailure(at('10.0.0.4'))
   book.discourage('10.0.0.5', HOUR)
-  t.same(book.sample(10).map((e) => e.host), ['10.0.0.3'], 'not discouraged, not failing, fits in ADDR host (≤64)')
+  t.same(
+    book.sample(10).map((e) => e.host),
+    ['10.0.0.3'],
+    'not discouraged, not failing, fits in ADDR host (≤64)',
+  )
   book.clock.t += HOUR
-  t.same(book.sample(10).map((e) => e.host).sort(), ['10.0.0.3', '10.0.0.5'])
+  t.same(
+    book
+      .sample(10)
+      .map((e) => e.host)
+      .sort(),
+    ['10.0.0.3', '10.0.0.5'],
+  )
 })
 
 t.test('sample order comes from the injected random source', async (t) => {
@@ -327,7 +434,11 @@ t.test('sample order comes from the injected random source', async (t) => {
   const high = orderWith(() => 0.999)
   t.same([...low].sort(), [...high].sort(), 'same set')
   t.not(low.join(), high.join(), 'different order')
-  t.same(orderWith(() => 0), low, 'deterministic for a given source')
+  t.same(
+    orderWith(() => 0),
+    low,
+    'deterministic for a given source',
+  )
   t.equal(orderWith(() => NaN).length, 6, 'a broken source still yields a permutation')
   t.equal(new Set(orderWith(() => 1)).size, 6)
 })
@@ -342,7 +453,12 @@ type Op =
 
 const POOL = Array.from({ length: 24 }, (_, i) => at(`10.0.${i % 12}.1`, 5000 + (i >> 1)))
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({ kind: fc.constant('add' as const), i: fc.nat(23), source: fc.constantFrom<AddrSource>('bootstrap', 'manual', 'gossip', 'inbound', 'gossip', 'gossip'), ago: fc.nat(100 * HOUR) }),
+  fc.record({
+    kind: fc.constant('add' as const),
+    i: fc.nat(23),
+    source: fc.constantFrom<AddrSource>('bootstrap', 'manual', 'gossip', 'inbound', 'gossip', 'gossip'),
+    ago: fc.nat(100 * HOUR),
+  }),
   fc.record({ kind: fc.constantFrom('attempt' as const, 'failure' as const, 'success' as const, 'remove' as const), i: fc.nat(23) }),
   fc.record({ kind: fc.constant('discourage' as const), i: fc.nat(23), ms: fc.nat(60_000) }),
   fc.record({ kind: fc.constant('tick' as const), ms: fc.nat(10 * 60_000) }),
@@ -350,41 +466,46 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 
 t.test('property: the book stays bounded and candidates are known, allowed addresses', async (t) => {
   fc.assert(
-    fc.property(fc.integer({ min: 1, max: 10 }), fc.array(opArb, { maxLength: 80 }), fc.subarray(POOL.map(addrKey)), (maxEntries, ops, excluded) => {
-      const book = makeBook({ maxEntries, baseBackoffMs: 1000, maxBackoffMs: 30_000 })
-      const exclude = new Set(excluded)
-      const protectedKeys = new Set<string>()
-      for (const op of ops) {
-        if (op.kind === 'tick') book.clock.t += op.ms
-        else if (op.kind === 'add') {
-          const ok = book.add(POOL[op.i]!, op.source, book.clock.t - op.ago)
-          if (ok && (op.source === 'bootstrap' || op.source === 'manual')) protectedKeys.add(addrKey(POOL[op.i]!))
-        } else if (op.kind === 'discourage') book.discourage(POOL[op.i]!.host, op.ms)
-        else if (op.kind === 'remove') {
-          book.remove(POOL[op.i]!)
-          protectedKeys.delete(addrKey(POOL[op.i]!))
-        } else if (op.kind === 'attempt') book.markAttempt(POOL[op.i]!)
-        else if (op.kind === 'failure') book.markFailure(POOL[op.i]!)
-        else book.markSuccess(POOL[op.i]!)
+    fc.property(
+      fc.integer({ min: 1, max: 10 }),
+      fc.array(opArb, { maxLength: 80 }),
+      fc.subarray(POOL.map(addrKey)),
+      (maxEntries, ops, excluded) => {
+        const book = makeBook({ maxEntries, baseBackoffMs: 1000, maxBackoffMs: 30_000 })
+        const exclude = new Set(excluded)
+        const protectedKeys = new Set<string>()
+        for (const op of ops) {
+          if (op.kind === 'tick') book.clock.t += op.ms
+          else if (op.kind === 'add') {
+            const ok = book.add(POOL[op.i]!, op.source, book.clock.t - op.ago)
+            if (ok && (op.source === 'bootstrap' || op.source === 'manual')) protectedKeys.add(addrKey(POOL[op.i]!))
+          } else if (op.kind === 'discourage') book.discourage(POOL[op.i]!.host, op.ms)
+          else if (op.kind === 'remove') {
+            book.remove(POOL[op.i]!)
+            protectedKeys.delete(addrKey(POOL[op.i]!))
+          } else if (op.kind === 'attempt') book.markAttempt(POOL[op.i]!)
+          else if (op.kind === 'failure') book.markFailure(POOL[op.i]!)
+          else book.markSuccess(POOL[op.i]!)
 
-        if (book.size > maxEntries) return false
-        const known = new Set(book.toJSON().entries.map(addrKey))
-        if (known.size !== book.size) return false
-        for (const k of protectedKeys) if (!known.has(k)) return false // bootstrap/manual are never evicted
-        const picked = book.candidates(exclude, 100)
-        const pickedKeys = new Set(picked.map(addrKey))
-        if (pickedKeys.size !== picked.length) return false
-        for (const a of picked) {
-          const k = addrKey(a)
-          if (!known.has(k) || exclude.has(k) || book.isDiscouraged(a.host) || book.nextTryAt(a) > book.clock.t) return false
+          if (book.size > maxEntries) return false
+          const known = new Set(book.toJSON().entries.map(addrKey))
+          if (known.size !== book.size) return false
+          for (const k of protectedKeys) if (!known.has(k)) return false // bootstrap/manual are never evicted
+          const picked = book.candidates(exclude, 100)
+          const pickedKeys = new Set(picked.map(addrKey))
+          if (pickedKeys.size !== picked.length) return false
+          for (const a of picked) {
+            const k = addrKey(a)
+            if (!known.has(k) || exclude.has(k) || book.isDiscouraged(a.host) || book.nextTryAt(a) > book.clock.t) return false
+          }
+          const next = book.nextCandidateAt(exclude)
+          if (picked.length > 0 !== (next === book.clock.t)) return false
+          if (next < book.clock.t) return false
+          if (book.sample(100).length > book.size) return false
         }
-        const next = book.nextCandidateAt(exclude)
-        if ((picked.length > 0) !== (next === book.clock.t)) return false
-        if (next < book.clock.t) return false
-        if (book.sample(100).length > book.size) return false
-      }
-      return true
-    }),
+        return true
+      },
+    ),
   )
   t.pass('invariants hold')
 })
@@ -432,36 +553,87 @@ t.test('property: any reachable book survives a JSON round trip', async (t) => {
 })
 
 t.test('fromJSON skips malformed entries and never throws', async (t) => {
-  for (const junk of [null, undefined, 42, 'peers', [], {}, { version: 2, entries: [] }, { version: 1 }, { version: 1, entries: 'x' }, { version: '1', entries: [] }]) {
+  for (const junk of [
+    null,
+    undefined,
+    42,
+    'peers',
+    [],
+    {},
+    { version: 2, entries: [] },
+    { version: 1 },
+    { version: 1, entries: 'x' },
+    { version: '1', entries: [] },
+  ]) {
     t.equal(AddrMan.fromJSON(junk).size, 0, JSON.stringify(junk) ?? 'undefined')
   }
   const good = { host: '10.0.0.1', port: 5555, source: 'gossip', lastSeen: T0 - HOUR, lastTry: T0 - HOUR, lastSuccess: 0, failures: 2 }
   const entries: unknown[] = [
-    null, 7, 'x', [], {},
-    { ...good, host: '10.0.0.1 ' }, { ...good, port: 0 }, { ...good, port: '5555' }, { ...good, source: 'friend' },
-    { ...good, source: 'toString' }, { ...good, lastSeen: -1 }, { ...good, lastTry: 'soon' }, { ...good, lastSuccess: null },
-    { ...good, failures: 1.5 }, { ...good, failures: -1 }, { ...good, host: '0.0.0.0' },
-    Object.defineProperty({}, 'host', { enumerable: true, get: () => { throw new Error('boom') } }),
+    null,
+    7,
+    'x',
+    [],
+    {},
+    { ...good, host: '10.0.0.1 ' },
+    { ...good, port: 0 },
+    { ...good, port: '5555' },
+    { ...good, source: 'friend' },
+    { ...good, source: 'toString' },
+    { ...good, lastSeen: -1 },
+    { ...good, lastTry: 'soon' },
+    { ...good, lastSuccess: null },
+    { ...good, failures: 1.5 },
+    { ...good, failures: -1 },
+    { ...good, host: '0.0.0.0' },
+    Object.defineProperty({}, 'host', {
+      enumerable: true,
+      get: () => {
+        throw new Error('boom')
+      },
+    }),
     good,
     { ...good, host: '::ffff:10.0.0.1', source: 'manual' }, // a duplicate: the first one wins
     { ...good, host: '10.0.0.2', lastSeen: T0 + 10 * HOUR, lastTry: T0 + 10 * HOUR, lastSuccess: T0 + 10 * HOUR, failures: 1e9 },
   ]
   const book = AddrMan.fromJSON({ version: 1, entries }, { now: () => T0 })
-  t.same(book.toJSON().entries, [
-    good,
-    { host: '10.0.0.2', port: 5555, source: 'gossip', lastSeen: T0, lastTry: T0, lastSuccess: T0, failures: 1000 },
-  ], 'future times clamp to now, failures saturate')
+  t.same(
+    book.toJSON().entries,
+    [good, { host: '10.0.0.2', port: 5555, source: 'gossip', lastSeen: T0, lastTry: T0, lastSuccess: T0, failures: 1000 }],
+    'future times clamp to now, failures saturate',
+  )
   fc.assert(fc.property(fc.anything(), (junk) => AddrMan.fromJSON(junk).size >= 0))
   fc.assert(fc.property(fc.array(fc.anything()), (junk) => AddrMan.fromJSON({ version: 1, entries: junk }).size === 0))
 })
 
 t.test('fromJSON of an oversized file keeps bootstrap/manual and the best gossip', async (t) => {
-  const entry = (host: string, source: AddrSource, lastSeen: number) => ({ host, port: 1, source, lastSeen, lastTry: 0, lastSuccess: 0, failures: 0 })
-  const book = AddrMan.fromJSON({
-    version: 1,
-    entries: [entry('10.0.0.1', 'gossip', T0 - 1), entry('10.0.0.2', 'manual', 0), entry('10.0.0.3', 'gossip', T0 - 3), entry('10.0.0.4', 'gossip', T0 - 2)],
-  }, { maxEntries: 3, now: () => T0 })
-  t.same(book.toJSON().entries.map((e) => e.host).sort(), ['10.0.0.1', '10.0.0.2', '10.0.0.4'])
+  const entry = (host: string, source: AddrSource, lastSeen: number) => ({
+    host,
+    port: 1,
+    source,
+    lastSeen,
+    lastTry: 0,
+    lastSuccess: 0,
+    failures: 0,
+  })
+  const book = AddrMan.fromJSON(
+    {
+      version: 1,
+      entries: [
+        entry('10.0.0.1', 'gossip', T0 - 1),
+        entry('10.0.0.2', 'manual', 0),
+        entry('10.0.0.3', 'gossip', T0 - 3),
+        entry('10.0.0.4', 'gossip', T0 - 2),
+      ],
+    },
+    { maxEntries: 3, now: () => T0 },
+  )
+  t.same(
+    book
+      .toJSON()
+      .entries.map((e) => e.host)
+      .sort(),
+    ['10.0.0.1', '10.0.0.2', '10.0.0.4'],
+  )
 })
 
 t.test('constructor refuses nonsensical options', async (t) => {

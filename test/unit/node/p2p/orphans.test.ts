@@ -2,12 +2,21 @@
 import t from 'tap'
 import fc from 'fast-check'
 import {
-  DEFAULT_MAX_ORPHANS, DEFAULT_MAX_ORPHANS_PER_PEER, DEFAULT_MAX_ORPHAN_BYTES, OrphanPool, type Orphan,
+  DEFAULT_MAX_ORPHANS,
+  DEFAULT_MAX_ORPHANS_PER_PEER,
+  DEFAULT_MAX_ORPHAN_BYTES,
+  OrphanPool,
+  type Orphan,
 } from '../../../../node/p2p/sync-rules.js'
 
 let clock = 0
 const orphan = (hash: string, prev: string, opts: { size?: number; peer?: number } = {}): Orphan<string> => ({
-  hash, prev, block: `block:${hash}`, size: opts.size ?? 100, peer: opts.peer ?? 1, receivedAt: clock++,
+  hash,
+  prev,
+  block: `block:${hash}`,
+  size: opts.size ?? 100,
+  peer: opts.peer ?? 1,
+  receivedAt: clock++,
 })
 const hashes = (os: readonly Orphan<string>[]): string[] => os.map((o) => o.hash)
 
@@ -70,7 +79,7 @@ t.test('missingRoot follows a chain of 3 orphans to the missing ancestor', async
   t.equal(p.missingRoot('root'), 'root', 'a hash not in the pool is its own missing root')
   // Once the root arrives and its children are connected, the chain drains.
   const drained: string[] = []
-  for (let parents = ['root']; parents.length > 0;) {
+  for (let parents = ['root']; parents.length > 0; ) {
     const next = parents.flatMap((h) => p.takeChildren(h))
     drained.push(...hashes(next))
     parents = hashes(next)
@@ -92,7 +101,10 @@ t.test('maxBlocks evicts the oldest first', async (t) => {
   const p = new OrphanPool<string>({ maxBlocks: 3 })
   for (const [i, h] of ['h1', 'h2', 'h3', 'h4'].entries()) t.ok(p.add(orphan(h, 'p' + h, { peer: i })))
   t.equal(p.size, 3)
-  t.same(['h1', 'h2', 'h3', 'h4'].map((h) => p.has(h)), [false, true, true, true])
+  t.same(
+    ['h1', 'h2', 'h3', 'h4'].map((h) => p.has(h)),
+    [false, true, true, true],
+  )
   t.same(p.takeChildren('ph1'), [], 'the evicted one is gone from the parent index too')
   t.equal(p.bytes, 300)
 })
@@ -104,7 +116,11 @@ t.test('maxBytes evicts the oldest until the new one fits', async (t) => {
   p.add(orphan('h3', 'x', { size: 100, peer: 3 }))
   t.equal(p.bytes, 900)
   t.ok(p.add(orphan('h4', 'x', { size: 600, peer: 4 })))
-  t.same(['h1', 'h2', 'h3', 'h4'].map((h) => p.has(h)), [false, false, true, true], 'two evicted to make room')
+  t.same(
+    ['h1', 'h2', 'h3', 'h4'].map((h) => p.has(h)),
+    [false, false, true, true],
+    'two evicted to make room',
+  )
   t.equal(p.bytes, 700)
   t.ok(p.add(orphan('h6', 'x', { size: 300, peer: 6 })), 'fills to exactly maxBytes')
   t.same([p.size, p.bytes, p.has('h3')], [3, 1000, true], 'nothing evicted when it fits exactly')
@@ -121,17 +137,20 @@ t.test('an orphan larger than maxBytes is refused without evicting anything', as
   t.equal(p.bytes, 600)
 })
 
-t.test('maxPerPeer evicts that peer\'s oldest, not older orphans of others', async (t) => {
+t.test("maxPerPeer evicts that peer's oldest, not older orphans of others", async (t) => {
   const p = new OrphanPool<string>({ maxPerPeer: 2 })
   p.add(orphan('other', 'x', { peer: 9 }))
   p.add(orphan('m1', 'x', { peer: 1 }))
   p.add(orphan('m2', 'x', { peer: 1 }))
   t.ok(p.add(orphan('m3', 'x', { peer: 1 })))
-  t.same(['other', 'm1', 'm2', 'm3'].map((h) => p.has(h)), [true, false, true, true])
+  t.same(
+    ['other', 'm1', 'm2', 'm3'].map((h) => p.has(h)),
+    [true, false, true, true],
+  )
   t.equal(p.size, 3)
 })
 
-t.test('removePeer drops only that peer\'s orphans', async (t) => {
+t.test("removePeer drops only that peer's orphans", async (t) => {
   const p = new OrphanPool<string>()
   p.add(orphan('a1', 'x', { peer: 1, size: 10 }))
   p.add(orphan('b1', 'x', { peer: 2, size: 20 }))
@@ -156,11 +175,24 @@ t.test('matches a reference model and never exceeds its bounds (property)', asyn
     | { op: 'take'; prev: number }
     | { op: 'removePeer'; peer: number }
   const opArb: fc.Arbitrary<Op> = fc.oneof(
-    { weight: 8, arbitrary: fc.record({ op: fc.constant('add' as const), hash: fc.integer({ min: 0, max: 40 }), prev: fc.integer({ min: 0, max: 40 }), size: fc.integer({ min: 0, max: 400 }), peer: fc.integer({ min: 0, max: 3 }) }) },
+    {
+      weight: 8,
+      arbitrary: fc.record({
+        op: fc.constant('add' as const),
+        hash: fc.integer({ min: 0, max: 40 }),
+        prev: fc.integer({ min: 0, max: 40 }),
+        size: fc.integer({ min: 0, max: 400 }),
+        peer: fc.integer({ min: 0, max: 3 }),
+      }),
+    },
     { weight: 2, arbitrary: fc.record({ op: fc.constant('take' as const), prev: fc.integer({ min: 0, max: 40 }) }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant('removePeer' as const), peer: fc.integer({ min: 0, max: 3 }) }) },
   )
-  const limitsArb = fc.record({ maxBlocks: fc.integer({ min: 1, max: 12 }), maxBytes: fc.integer({ min: 1, max: 2000 }), maxPerPeer: fc.integer({ min: 1, max: 6 }) })
+  const limitsArb = fc.record({
+    maxBlocks: fc.integer({ min: 1, max: 12 }),
+    maxBytes: fc.integer({ min: 1, max: 2000 }),
+    maxPerPeer: fc.integer({ min: 1, max: 6 }),
+  })
   fc.assert(
     fc.property(limitsArb, fc.array(opArb, { maxLength: 150 }), (limits, ops) => {
       const pool = new OrphanPool<string>(limits)

@@ -80,7 +80,7 @@ t.test('corrupt or unreadable files give an empty book and a warning', async (t)
     garbage: 'not json at all \u0000\u00ff',
     truncated: JSON.stringify(sampleBook().toJSON()).slice(0, 60),
     array: '[1,2,3]',
-    'null': 'null',
+    null: 'null',
     'wrong version': '{"version":2,"entries":[]}',
     'no entries': '{"version":1}',
     'entries not an array': '{"version":1,"entries":{}}',

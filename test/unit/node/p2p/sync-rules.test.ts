@@ -6,10 +6,20 @@ import fc from 'fast-check'
 import { LruSet } from '../../../../lib/lru.js'
 import { TokenBucket } from '../../../../lib/token-bucket.js'
 import {
-  BLOCK_BIN_HEADER_BYTES, BLOCKS_PAYLOAD_OVERHEAD_BYTES, fitBlocks, forkHeight, heightsToServe, locatorHeights,
+  BLOCK_BIN_HEADER_BYTES,
+  BLOCKS_PAYLOAD_OVERHEAD_BYTES,
+  fitBlocks,
+  forkHeight,
+  heightsToServe,
+  locatorHeights,
 } from '../../../../node/p2p/sync-rules.js'
 import {
-  MAX_BLOCK_BYTES, MAX_BLOCKS_PER_MESSAGE, MAX_LOCATOR, MAX_P2P_PAYLOAD_BYTES, encodeMessage, p2pCatalogue,
+  MAX_BLOCK_BYTES,
+  MAX_BLOCKS_PER_MESSAGE,
+  MAX_LOCATOR,
+  MAX_P2P_PAYLOAD_BYTES,
+  encodeMessage,
+  p2pCatalogue,
 } from '../../../../protocol/chain/messages.js'
 
 t.test('LruSet', async (t) => {
@@ -79,7 +89,13 @@ t.test('LruSet', async (t) => {
   t.test('matches a reference model under random operations (property)', async (t) => {
     type Op = { op: 'add' | 'has' | 'delete'; k: number } | { op: 'clear' }
     const opArb: fc.Arbitrary<Op> = fc.oneof(
-      { weight: 10, arbitrary: fc.record({ op: fc.constantFrom('add' as const, 'has' as const, 'delete' as const), k: fc.integer({ min: 0, max: 15 }) }) },
+      {
+        weight: 10,
+        arbitrary: fc.record({
+          op: fc.constantFrom('add' as const, 'has' as const, 'delete' as const),
+          k: fc.integer({ min: 0, max: 15 }),
+        }),
+      },
       { weight: 1, arbitrary: fc.constant({ op: 'clear' as const }) },
     )
     fc.assert(
@@ -131,7 +147,22 @@ t.test('locatorHeights', async (t) => {
   t.test('a big tip', async (t) => {
     const tip = 1_000_000
     const hs = locatorHeights(tip)
-    t.same(hs.slice(0, 14), [tip, tip - 1, tip - 2, tip - 3, tip - 4, tip - 5, tip - 6, tip - 7, tip - 8, tip - 9, tip - 11, tip - 15, tip - 23, tip - 39])
+    t.same(hs.slice(0, 14), [
+      tip,
+      tip - 1,
+      tip - 2,
+      tip - 3,
+      tip - 4,
+      tip - 5,
+      tip - 6,
+      tip - 7,
+      tip - 8,
+      tip - 9,
+      tip - 11,
+      tip - 15,
+      tip - 23,
+      tip - 39,
+    ])
     t.equal(hs.at(-1), 0)
     t.ok(hs.length <= MAX_LOCATOR)
     t.ok(hs.length < 40, `logarithmic size (${hs.length})`)
@@ -181,7 +212,7 @@ t.test('forkHeight', async (t) => {
   t.test('match at various positions', async (t) => {
     t.equal(forkHeight([ours[100]!, ours[99]!], lookup), 100, 'first entry: peer is at our tip')
     t.equal(forkHeight(['x1', 'x2', ours[60]!, ours[59]!], lookup), 60, 'first match wins')
-    t.equal(forkHeight(['x1', ours[10]!, ours[90]!], lookup), 10, 'order is the locator\'s, not the highest height')
+    t.equal(forkHeight(['x1', ours[10]!, ours[90]!], lookup), 10, "order is the locator's, not the highest height")
     t.equal(forkHeight(['x1', 'x2', ours[0]!], lookup), 0, 'last entry')
   })
 
@@ -215,17 +246,28 @@ t.test('heightsToServe', async (t) => {
   t.same(heightsToServe(0, 10, 0), [], 'max 0')
   t.same(heightsToServe(0, 10, -3), [], 'negative max')
   t.equal(heightsToServe(0, 10_000, 10_000).length, MAX_BLOCKS_PER_MESSAGE, 'never more than one BLOCKS message carries')
-  for (const [from, tip, max] of [[-2, 5, 1], [1.5, 5, 1], [0, -1, 1], [0, 5, NaN], [0, NaN, 1]] as const) {
+  for (const [from, tip, max] of [
+    [-2, 5, 1],
+    [1.5, 5, 1],
+    [0, -1, 1],
+    [0, 5, NaN],
+    [0, NaN, 1],
+  ] as const) {
     t.throws(() => heightsToServe(from, tip, max), RangeError, `${from} ${tip} ${max}`)
   }
 
   t.test('property: consecutive from from+1, within tip and max', async (t) => {
     fc.assert(
-      fc.property(fc.integer({ min: -1, max: 2000 }), fc.integer({ min: 0, max: 2000 }), fc.integer({ min: 1, max: 600 }), (from, tip, max) => {
-        const hs = heightsToServe(from, tip, max)
-        const expected = Math.max(0, Math.min(max, MAX_BLOCKS_PER_MESSAGE, tip - from))
-        return hs.length === expected && hs.every((h, i) => h === from + 1 + i && h <= tip && h >= 0)
-      }),
+      fc.property(
+        fc.integer({ min: -1, max: 2000 }),
+        fc.integer({ min: 0, max: 2000 }),
+        fc.integer({ min: 1, max: 600 }),
+        (from, tip, max) => {
+          const hs = heightsToServe(from, tip, max)
+          const expected = Math.max(0, Math.min(max, MAX_BLOCKS_PER_MESSAGE, tip - from))
+          return hs.length === expected && hs.every((h, i) => h === from + 1 + i && h <= tip && h >= 0)
+        },
+      ),
     )
     t.pass('bounds hold')
   })
@@ -249,11 +291,16 @@ t.test('fitBlocks', async (t) => {
 
   t.test('at least one whenever the first fits by the worst-case accounting, else none (property)', async (t) => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 5000 }), fc.array(fc.integer({ min: 0, max: 5000 })), fc.integer({ min: 0, max: 20_000 }), (firstSize, rest, budget) => {
-        const n = fitBlocks([firstSize, ...rest], budget)
-        const firstFits = BLOCKS_PAYLOAD_OVERHEAD_BYTES + BLOCK_BIN_HEADER_BYTES + firstSize <= budget
-        return firstFits ? n >= 1 : n === 0
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 5000 }),
+        fc.array(fc.integer({ min: 0, max: 5000 })),
+        fc.integer({ min: 0, max: 20_000 }),
+        (firstSize, rest, budget) => {
+          const n = fitBlocks([firstSize, ...rest], budget)
+          const firstFits = BLOCKS_PAYLOAD_OVERHEAD_BYTES + BLOCK_BIN_HEADER_BYTES + firstSize <= budget
+          return firstFits ? n >= 1 : n === 0
+        },
+      ),
     )
     t.pass('first block rule holds')
   })
@@ -306,7 +353,15 @@ t.test('fitBlocks', async (t) => {
 t.test('TokenBucket', async (t) => {
   const fakeClock = (start = 1000) => {
     let now = start
-    return { now: () => now, advance: (ms: number) => { now += ms }, set: (ms: number) => { now = ms } }
+    return {
+      now: () => now,
+      advance: (ms: number) => {
+        now += ms
+      },
+      set: (ms: number) => {
+        now = ms
+      },
+    }
   }
 
   t.test('starts full, drains, refuses when empty', async (t) => {

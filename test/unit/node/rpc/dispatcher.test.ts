@@ -88,7 +88,11 @@ async function call(body: string, table = makeTable(), opts = {}): Promise<any> 
 t.test('parse error: unparseable JSON gets -32700 with id null', async (t) => {
   for (const body of ['', 'not json', '{"jsonrpc":"2.0","method":"noop"', '[1,2', "{'a':1}", '\u0000']) {
     const res = await call(body)
-    t.same(res, { jsonrpc: '2.0', id: null, error: { code: RPC.PARSE_ERROR, message: 'parse error: body is not valid JSON' } }, JSON.stringify(body))
+    t.same(
+      res,
+      { jsonrpc: '2.0', id: null, error: { code: RPC.PARSE_ERROR, message: 'parse error: body is not valid JSON' } },
+      JSON.stringify(body),
+    )
   }
 })
 
@@ -149,13 +153,17 @@ t.test('empty batch is a single invalid-request error, not an array', async (t) 
 })
 
 t.test('batch limit', async (t) => {
-  const batch = (n: number) => JSON.stringify(Array.from({ length: n }, (_, i) => ({ jsonrpc: '2.0', method: 'subtract', params: [i, 0], id: i })))
+  const batch = (n: number) =>
+    JSON.stringify(Array.from({ length: n }, (_, i) => ({ jsonrpc: '2.0', method: 'subtract', params: [i, 0], id: i })))
   const over = await call(batch(4), makeTable(), { maxBatch: 3 })
   t.notOk(Array.isArray(over))
   t.equal(over.error.code, RPC.INVALID_REQUEST)
   t.match(over.error.message, /limit of 3/)
   const at = await call(batch(3), makeTable(), { maxBatch: 3 })
-  t.same(at.map((r: any) => r.result), [0, 1, 2])
+  t.same(
+    at.map((r: any) => r.result),
+    [0, 1, 2],
+  )
   // Default limit is 100.
   t.equal((await call(batch(100))).length, 100)
   t.match((await call(batch(101))).error.message, /101 requests exceeds the limit of 100/)
@@ -190,7 +198,8 @@ t.test('mixed batch: order kept, notifications silent, invalid entries answered 
 t.test('a batch of invalid non-objects gets one error each', async (t) => {
   const res = await call('[1,2,3]')
   t.equal(res.length, 3)
-  for (const r of res) t.same(r, { jsonrpc: '2.0', id: null, error: { code: RPC.INVALID_REQUEST, message: 'invalid request: expected a JSON object' } })
+  for (const r of res)
+    t.same(r, { jsonrpc: '2.0', id: null, error: { code: RPC.INVALID_REQUEST, message: 'invalid request: expected a JSON object' } })
 })
 
 t.test('notifications produce nothing, even when they fail', async (t) => {
@@ -231,8 +240,15 @@ t.test('positional params: missing, too many, invalid', async (t) => {
     message: 'invalid param "amount": must be a positive integer (a JSON number or a decimal string)',
     data: { param: 'amount' },
   })
-  t.match((await call(req('getBalance', ['02ab']))).error, { code: RPC.INVALID_PARAMS, message: /^invalid param "address": must be a hex string of 33 bytes/ })
-  t.same((await call(req('getBalance'))).error, { code: RPC.INVALID_PARAMS, message: 'missing param "address"', data: { param: 'address' } }, 'params omitted entirely')
+  t.match((await call(req('getBalance', ['02ab']))).error, {
+    code: RPC.INVALID_PARAMS,
+    message: /^invalid param "address": must be a hex string of 33 bytes/,
+  })
+  t.same(
+    (await call(req('getBalance'))).error,
+    { code: RPC.INVALID_PARAMS, message: 'missing param "address"', data: { param: 'address' } },
+    'params omitted entirely',
+  )
 })
 
 t.test('optional params take their default when omitted or null', async (t) => {
@@ -244,8 +260,15 @@ t.test('optional params take their default when omitted or null', async (t) => {
 
 t.test('by-name params', async (t) => {
   t.same((await call(req('transfer', { amount: '7', to: ADDRESS }))).result, { to: ADDRESS, amount: 7, memo: '' })
-  t.same((await call(req('transfer', { to: ADDRESS }))).error, { code: RPC.INVALID_PARAMS, message: 'missing param "amount"', data: { param: 'amount' } })
-  t.same((await call(req('transfer', { to: ADDRESS, amount: 1, colour: 'red' }))).error, { code: RPC.INVALID_PARAMS, message: 'unknown param "colour"' })
+  t.same((await call(req('transfer', { to: ADDRESS }))).error, {
+    code: RPC.INVALID_PARAMS,
+    message: 'missing param "amount"',
+    data: { param: 'amount' },
+  })
+  t.same((await call(req('transfer', { to: ADDRESS, amount: 1, colour: 'red' }))).error, {
+    code: RPC.INVALID_PARAMS,
+    message: 'unknown param "colour"',
+  })
   t.match((await call(req('transfer', { to: ADDRESS, amount: 1, a: 1, b: 2 }))).error.message, /^unknown params "a", "b"$/)
   // JSON.parse makes "__proto__" an own key: it is an unknown name, not a prototype switch.
   t.match((await call('{"jsonrpc":"2.0","method":"getBalance","params":{"__proto__":{"address":"' + ADDRESS + '"}},"id":1}')).error, {
@@ -256,7 +279,11 @@ t.test('by-name params', async (t) => {
 })
 
 t.test('RpcError from a handler passes through with its code, message and data', async (t) => {
-  t.same((await call(req('locked'))).error, { code: APP.ACCOUNT_LOCKED, message: 'account is locked', data: { address: ADDRESS, unlockIn: '5' } })
+  t.same((await call(req('locked'))).error, {
+    code: APP.ACCOUNT_LOCKED,
+    message: 'account is locked',
+    data: { address: ADDRESS, unlockIn: '5' },
+  })
   const noData = await call(req('notFound'))
   t.same(noData.error, { code: APP.ACCOUNT_NOT_FOUND, message: 'no such account' })
   t.notOk('data' in noData.error)
@@ -316,7 +343,10 @@ t.test('batch entries run strictly one after another, in order', async (t) => {
   const log: string[] = []
   const table: MethodTable = {
     step: {
-      params: [{ name: 'tag', parse: (v) => v }, { name: 'ticks', parse: (v) => v }],
+      params: [
+        { name: 'tag', parse: (v) => v },
+        { name: 'ticks', parse: (v) => v },
+      ],
       handler: async (tag: string, ticks: number) => {
         log.push(`start ${tag}`)
         // Earlier entries wait longer: run concurrently, they would finish last.
@@ -356,7 +386,7 @@ t.test('property: any JSON body yields null or a JSON-RPC 2.0 response, never a 
         r.jsonrpc === '2.0' &&
         Object.keys(r)[0] === 'jsonrpc' &&
         Object.keys(r)[1] === 'id' &&
-        ('result' in r) !== ('error' in r) &&
+        'result' in r !== 'error' in r &&
         (!('error' in r) || (Number.isInteger(r.error.code) && typeof r.error.message === 'string')),
     )
   }
@@ -372,8 +402,15 @@ t.test('property: any JSON body yields null or a JSON-RPC 2.0 response, never a 
   const request = fc.record(
     {
       jsonrpc: fc.constantFrom('2.0', '1.0', 2),
-      method: fc.oneof(fc.constantFrom('getBalance', 'transfer', 'subtract', 'noop', 'locked', 'crash', 'circular', '__proto__', 'record'), fc.string()),
-      params: fc.oneof(fc.array(fc.jsonValue({ maxDepth: 2 }), { maxLength: 4 }), fc.dictionary(fc.constantFrom('to', 'amount', 'memo', 'tag', 'x'), fc.jsonValue({ maxDepth: 2 })), fc.jsonValue({ maxDepth: 1 })),
+      method: fc.oneof(
+        fc.constantFrom('getBalance', 'transfer', 'subtract', 'noop', 'locked', 'crash', 'circular', '__proto__', 'record'),
+        fc.string(),
+      ),
+      params: fc.oneof(
+        fc.array(fc.jsonValue({ maxDepth: 2 }), { maxLength: 4 }),
+        fc.dictionary(fc.constantFrom('to', 'amount', 'memo', 'tag', 'x'), fc.jsonValue({ maxDepth: 2 })),
+        fc.jsonValue({ maxDepth: 1 }),
+      ),
       id: fc.oneof(fc.string(), fc.integer(), fc.constant(null), fc.jsonValue({ maxDepth: 1 })),
     },
     { requiredKeys: [] },
@@ -404,7 +441,12 @@ t.test('params parsers', async (t) => {
     t.equal(h('deadBEEF'), 'deadbeef')
     t.equal(h('0xDEADbeef'), 'deadbeef')
     t.equal(h('0XDEADBEEF'), 'deadbeef')
-    rejects(t, h, ['deadbee', 'deadbeef00', '0xdeadbee', 'deadbeeg', ' deadbeef', '0x', '', 12345678, null, ['de']], 'must be a hex string of 4 bytes (8 hex digits, optional 0x prefix)')
+    rejects(
+      t,
+      h,
+      ['deadbee', 'deadbeef00', '0xdeadbee', 'deadbeeg', ' deadbeef', '0x', '', 12345678, null, ['de']],
+      'must be a hex string of 4 bytes (8 hex digits, optional 0x prefix)',
+    )
     t.throws(() => hex({ bytes: 0 }), TypeError)
   })
 
@@ -432,7 +474,28 @@ t.test('params parsers', async (t) => {
     rejects(
       t,
       p,
-      ['1e3', '0x10', ' 5', '5 ', '5.0', '', '-0', '007', '+5', '9007199254740992', '99999999999999999999', '1_000', '５', 1.5, null, true, [], 2 ** 53, '-1', -1],
+      [
+        '1e3',
+        '0x10',
+        ' 5',
+        '5 ',
+        '5.0',
+        '',
+        '-0',
+        '007',
+        '+5',
+        '9007199254740992',
+        '99999999999999999999',
+        '1_000',
+        '５',
+        1.5,
+        null,
+        true,
+        [],
+        2 ** 53,
+        '-1',
+        -1,
+      ],
       'must be a non-negative integer (a JSON number or a decimal string)',
     )
     rejects(t, integerLike({ min: 1, max: 10 }), ['11', 0], 'must be an integer from 1 to 10 (a JSON number or a decimal string)')
@@ -452,8 +515,14 @@ t.test('params parsers', async (t) => {
   })
 
   t.test('defineMethod checks its params', async (t) => {
-    t.throws(() => defineMethod({ params: [required('a', integer()), required('a', integer())], handler: () => 1 }), /duplicate param name "a"/)
-    t.throws(() => defineMethod({ params: [optional('a', integer()), required('b', integer())], handler: () => 1 }), /required param "b" follows an optional one/)
+    t.throws(
+      () => defineMethod({ params: [required('a', integer()), required('a', integer())], handler: () => 1 }),
+      /duplicate param name "a"/,
+    )
+    t.throws(
+      () => defineMethod({ params: [optional('a', integer()), required('b', integer())], handler: () => 1 }),
+      /required param "b" follows an optional one/,
+    )
     const def = defineMethod({ params: [optional('n', integer())], handler: (n) => n ?? 'none', description: 'demo' })
     t.equal(def.description, 'demo')
     t.same(await call(req('demo'), { demo: def }), { jsonrpc: '2.0', id: 1, result: 'none' })

@@ -50,7 +50,10 @@ async function startServer(t: Tap, opts: { hold?: Promise<void>; warnings?: stri
   return { server, port: server.address.port, calls, warnings }
 }
 
-function request(port: number, opts: { method?: string; body?: string | Buffer; headers?: http.OutgoingHttpHeaders; agent?: http.Agent | false } = {}): Promise<Reply> {
+function request(
+  port: number,
+  opts: { method?: string; body?: string | Buffer; headers?: http.OutgoingHttpHeaders; agent?: http.Agent | false } = {},
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       { host: '127.0.0.1', port, path: '/', method: opts.method ?? 'POST', headers: opts.headers ?? {}, agent: opts.agent ?? false },
@@ -202,11 +205,14 @@ t.test('Expect: 100-continue with an oversized length is refused before the body
   // A small body with Expect: 100-continue goes through normally.
   const ok = await new Promise<Reply>((resolve, reject) => {
     const body = rpc('add', [4, 5])
-    const req = http.request({ host: '127.0.0.1', port, method: 'POST', agent: false, headers: { Expect: '100-continue', 'Content-Length': body.length } }, (res) => {
-      let text = ''
-      res.on('data', (c) => (text += c))
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text }))
-    })
+    const req = http.request(
+      { host: '127.0.0.1', port, method: 'POST', agent: false, headers: { Expect: '100-continue', 'Content-Length': body.length } },
+      (res) => {
+        let text = ''
+        res.on('data', (c) => (text += c))
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text }))
+      },
+    )
     req.on('continue', () => req.end(body))
     req.on('error', reject)
     req.flushHeaders()
@@ -266,7 +272,9 @@ t.test('listen failures reject with a clear message', async (t) => {
   await t.rejects(startRpcServer({ host: '192.0.2.1', port: 0, dispatcher }), {
     message: 'cannot listen for JSON-RPC on 192.0.2.1:0: address not available on this machine',
   })
-  await t.rejects(startRpcServer({ host: '127.0.0.1', port: 70000, dispatcher }), { message: /cannot listen for JSON-RPC on 127\.0\.0\.1:70000: port must be/ })
+  await t.rejects(startRpcServer({ host: '127.0.0.1', port: 70000, dispatcher }), {
+    message: /cannot listen for JSON-RPC on 127\.0\.0\.1:70000: port must be/,
+  })
 })
 
 t.test('port 0 reports the real port', async (t) => {

@@ -22,7 +22,13 @@ const BOUND_MS = 5000
 function settlesWithin(p: Promise<unknown>, ms = BOUND_MS): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined
   const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))
-  return Promise.race([p.then(() => true, () => true), late]).finally(() => clearTimeout(timer))
+  return Promise.race([
+    p.then(
+      () => true,
+      () => true,
+    ),
+    late,
+  ]).finally(() => clearTimeout(timer))
 }
 
 /** A promise and the function that resolves it. */
@@ -50,7 +56,11 @@ t.test('Semaphore: at most `slots` holders at once, and all of them are used', a
     ),
   )
   t.equal(peak, 3, 'three ran together, never more')
-  t.same(done, Array.from({ length: 20 }, (_, i) => i), 'every job ran and returned its value')
+  t.same(
+    done,
+    Array.from({ length: 20 }, (_, i) => i),
+    'every job ran and returned its value',
+  )
   t.equal(running, 0, 'none left running')
 })
 
@@ -90,12 +100,22 @@ t.test('Semaphore: waiters run in FIFO order', async (t) => {
   )
   g.open()
   await Promise.all([holder, ...waiters])
-  t.same(order, Array.from({ length: 30 }, (_, i) => i), 'started in the order they queued')
+  t.same(
+    order,
+    Array.from({ length: 30 }, (_, i) => i),
+    'started in the order they queued',
+  )
 })
 
 t.test('Semaphore: a holder that throws releases its slot', async (t) => {
   const sem = new Semaphore(1, 4, 'jobs')
-  await t.rejects(sem.run(async () => { throw new Error('boom') }), /boom/, 'the holder\'s error reaches its caller')
+  await t.rejects(
+    sem.run(async () => {
+      throw new Error('boom')
+    }),
+    /boom/,
+    "the holder's error reaches its caller",
+  )
   t.equal(await sem.run(async () => 1), 1, 'the slot is free again')
 
   // A throwing holder with a queue behind it hands its slot to the next waiter.
@@ -110,38 +130,57 @@ t.test('Semaphore: a holder that throws releases its slot', async (t) => {
   t.equal(await next, 'next ran', 'the waiter behind it ran')
 
   // Many failures in a row leak nothing: full capacity (1 slot + 4 queued) afterwards.
-  const failures = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => sem.run(async () => { throw new Error(`e${i}`) })))
-  t.same(failures.map((f) => f.status === 'rejected' && (f.reason as Error).message), ['e0', 'e1', 'e2', 'e3', 'e4'].concat(Array(15).fill('too many jobs in progress; retry shortly')), 'one holder and four queued fail with their own errors, the rest are busy')
+  const failures = await Promise.allSettled(
+    Array.from({ length: 20 }, (_, i) =>
+      sem.run(async () => {
+        throw new Error(`e${i}`)
+      }),
+    ),
+  )
+  t.same(
+    failures.map((f) => f.status === 'rejected' && (f.reason as Error).message),
+    ['e0', 'e1', 'e2', 'e3', 'e4'].concat(Array(15).fill('too many jobs in progress; retry shortly')),
+    'one holder and four queued fail with their own errors, the rest are busy',
+  )
   t.equal(await sem.run(async () => 'after'), 'after', 'the slot is free after the failures')
   const h = gate()
   const batch = [sem.run(() => h.opened), ...Array.from({ length: 4 }, () => sem.run(async () => undefined))]
-  await t.rejects(sem.run(async () => undefined), BusyError, 'the sixth is busy, exactly as for a fresh semaphore')
+  await t.rejects(
+    sem.run(async () => undefined),
+    BusyError,
+    'the sixth is busy, exactly as for a fresh semaphore',
+  )
   h.open()
   await Promise.all(batch)
 })
 
 t.test('Semaphore property: n jobs at once → min(n, slots) run, max(0, n − slots − queue) are busy', async (t) => {
   await fc.assert(
-    fc.asyncProperty(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 0, max: 5 }), fc.integer({ min: 0, max: 15 }), async (slots, queue, n) => {
-      const sem = new Semaphore(slots, queue, 'jobs')
-      let running = 0
-      let peak = 0
-      let ran = 0
-      const outcomes = await Promise.allSettled(
-        Array.from({ length: n }, () =>
-          sem.run(async () => {
-            running++
-            peak = Math.max(peak, running)
-            await sleep(1)
-            running--
-            ran++
-          }),
-        ),
-      )
-      const busy = outcomes.filter((o) => o.status === 'rejected' && o.reason instanceof BusyError).length
-      const ok = outcomes.filter((o) => o.status === 'fulfilled').length
-      return busy === Math.max(0, n - slots - queue) && ok === n - busy && ran === ok && peak === Math.min(n, slots)
-    }),
+    fc.asyncProperty(
+      fc.integer({ min: 1, max: 4 }),
+      fc.integer({ min: 0, max: 5 }),
+      fc.integer({ min: 0, max: 15 }),
+      async (slots, queue, n) => {
+        const sem = new Semaphore(slots, queue, 'jobs')
+        let running = 0
+        let peak = 0
+        let ran = 0
+        const outcomes = await Promise.allSettled(
+          Array.from({ length: n }, () =>
+            sem.run(async () => {
+              running++
+              peak = Math.max(peak, running)
+              await sleep(1)
+              running--
+              ran++
+            }),
+          ),
+        )
+        const busy = outcomes.filter((o) => o.status === 'rejected' && o.reason instanceof BusyError).length
+        const ok = outcomes.filter((o) => o.status === 'fulfilled').length
+        return busy === Math.max(0, n - slots - queue) && ok === n - busy && ran === ok && peak === Math.min(n, slots)
+      },
+    ),
     { numRuns: 60 },
   )
   t.pass('busy count, concurrency and completions match the model')
@@ -169,9 +208,7 @@ t.test('40 concurrent unlocks with a wrong password: some BUSY, the rest WRONG_P
   await node.keystore.create('alice', 'right password')
 
   let outstanding = 40
-  const unlocks = Array.from({ length: 40 }, () =>
-    rpcCall(url, 'unlock', ['alice', 'wrong password']).finally(() => outstanding--),
-  )
+  const unlocks = Array.from({ length: 40 }, () => rpcCall(url, 'unlock', ['alice', 'wrong password']).finally(() => outstanding--))
   await sleep(20) // the burst is on its way
   const balance = await rpcCall(url, 'getBalance', [someone])
   const outstandingWhenAnswered = outstanding
@@ -185,7 +222,10 @@ t.test('40 concurrent unlocks with a wrong password: some BUSY, the rest WRONG_P
   t.equal(busy + wrong, 40, `every reply is BUSY or WRONG_PASSWORD (got ${JSON.stringify([...new Set(codes)])})`)
   t.ok(busy > 0, `some unlocks were refused as busy (${busy})`)
   t.ok(wrong >= 2, `the ones admitted ran to the password check (${wrong})`)
-  t.ok(wrong <= 2 + 16 + 2, 'no more ran than two slots and a queue of 16 allow (plus a little slack for replies that came back before the rest arrived)')
+  t.ok(
+    wrong <= 2 + 16 + 2,
+    'no more ran than two slots and a queue of 16 allow (plus a little slack for replies that came back before the rest arrived)',
+  )
   t.match(replies.find((r) => r.error?.code === -32031)?.error?.message, /busy|too many/i, 'the BUSY message says so')
   // After the burst the node unlocks normally again.
   t.equal((await rpcCall(url, 'unlock', ['alice', 'right password'])).error, undefined, 'a later correct unlock works')
@@ -306,13 +346,22 @@ t.test('request bytes in flight are capped: a second half-sent body gets 503 BUS
   await write(a.socket, bodyA.slice(40 * KiB))
   const okA = await within('the reply to the first request', a.response()).catch((err: Error) => err)
   if (okA instanceof Error) t.fail(okA.message)
-  else t.same({ status: okA.status, body: JSON.parse(okA.body) }, { status: 200, body: { jsonrpc: '2.0', id: 7, result: 'pong' } }, 'the first request is answered in full')
+  else
+    t.same(
+      { status: okA.status, body: JSON.parse(okA.body) },
+      { status: 200, body: { jsonrpc: '2.0', id: 7, result: 'pong' } },
+      'the first request is answered in full',
+    )
   await within('the first connection to close', a.closed).catch((err: Error) => t.fail(err.message))
 
   // Both bodies' bytes are released: a new 50 KiB request fits again (it would
   // not if A's 50 KiB or B's refused 40 KiB were still counted).
   for (let i = 0; i < 3; i++) {
-    const res = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: paddedPing(50 * KiB), signal: AbortSignal.timeout(BOUND_MS) })
+    const res = await fetch(`http://127.0.0.1:${port}/`, {
+      method: 'POST',
+      body: paddedPing(50 * KiB),
+      signal: AbortSignal.timeout(BOUND_MS),
+    })
     t.equal(res.status, 200, `request ${i + 1} after the release: HTTP 200`)
     t.same(await res.json(), { jsonrpc: '2.0', id: 7, result: 'pong' }, 'with the answer')
   }
@@ -330,7 +379,11 @@ t.test('a client that goes away mid-body gives its bytes back', async (t) => {
   }
   await sleep(100)
   // Three abandoned 40 KiB bodies would be 120 KiB if they were still counted.
-  const res = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: paddedPing(50 * KiB), signal: AbortSignal.timeout(BOUND_MS) })
+  const res = await fetch(`http://127.0.0.1:${port}/`, {
+    method: 'POST',
+    body: paddedPing(50 * KiB),
+    signal: AbortSignal.timeout(BOUND_MS),
+  })
   t.equal(res.status, 200, 'a 50 KiB request fits afterwards')
 })
 
@@ -340,12 +393,19 @@ t.test('a body over maxBodyBytes releases its bytes too (413, then the budget is
   t.teardown(() => big.socket.destroy())
   // No Content-Length up front (chunked), so the limit trips while reading.
   const chunk = (s: string): string => `${s.length.toString(16)}\r\n${s}\r\n`
-  await write(big.socket, 'POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n' + chunk(' '.repeat(30 * KiB)) + chunk(' '.repeat(31 * KiB)))
+  await write(
+    big.socket,
+    'POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n' + chunk(' '.repeat(30 * KiB)) + chunk(' '.repeat(31 * KiB)),
+  )
   const tooLarge = await within('the 413', big.response()).catch((err: Error) => err)
   if (tooLarge instanceof Error) t.fail(tooLarge.message)
   else t.equal(tooLarge.status, 413, 'HTTP 413')
   for (let i = 0; i < 2; i++) {
-    const res = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: paddedPing(55 * KiB), signal: AbortSignal.timeout(BOUND_MS) })
+    const res = await fetch(`http://127.0.0.1:${port}/`, {
+      method: 'POST',
+      body: paddedPing(55 * KiB),
+      signal: AbortSignal.timeout(BOUND_MS),
+    })
     t.equal(res.status, 200, 'a 55 KiB request fits in the 64 KiB budget afterwards')
   }
 })

@@ -3,8 +3,18 @@ import t from 'tap'
 import fc from 'fast-check'
 import { CodecError } from '../../../../protocol/wire/codec-error.js'
 import {
-  BLOCK_VERSION, HEADER_BYTES, HEADER_PREFIX_BYTES, blockHash, decodeBlock, decodeHeader, encodeBlock, encodeHeader,
-  encodeHeaderPrefix, encodedBlockSize, type Block, type BlockHeader,
+  BLOCK_VERSION,
+  HEADER_BYTES,
+  HEADER_PREFIX_BYTES,
+  blockHash,
+  decodeBlock,
+  decodeHeader,
+  encodeBlock,
+  encodeHeader,
+  encodeHeaderPrefix,
+  encodedBlockSize,
+  type Block,
+  type BlockHeader,
 } from '../../../../protocol/chain/block-codec.js'
 import { TX_BYTES, encodeTx, type Transaction } from '../../../../protocol/chain/tx-codec.js'
 import { merkleRoot } from '../../../../protocol/chain/merkle.js'
@@ -26,7 +36,12 @@ const headerArb: fc.Arbitrary<BlockHeader> = fc.record({
   nonce: u64,
 })
 const txArb: fc.Arbitrary<Transaction> = fc.record({
-  from: bytes(33), to: bytes(33), amount: u64, nonce: u64, timestamp: u64, signature: bytes(64),
+  from: bytes(33),
+  to: bytes(33),
+  amount: u64,
+  nonce: u64,
+  timestamp: u64,
+  signature: bytes(64),
 })
 const blockArb: fc.Arbitrary<Block> = fc.record({ header: headerArb, txs: fc.array(txArb, { maxLength: 6 }) })
 
@@ -41,7 +56,12 @@ const sampleHeader = (): BlockHeader => ({
   nonce: 42,
 })
 const sampleTx = (n: number): Transaction => ({
-  from: Buffer.alloc(33, 4), to: Buffer.alloc(33, 5), amount: n + 1, nonce: n, timestamp: 9, signature: Buffer.alloc(64, 6),
+  from: Buffer.alloc(33, 4),
+  to: Buffer.alloc(33, 5),
+  amount: n + 1,
+  nonce: n,
+  timestamp: 9,
+  signature: Buffer.alloc(64, 6),
 })
 
 t.test('block round trip (property)', async (t) => {
@@ -49,8 +69,12 @@ t.test('block round trip (property)', async (t) => {
     fc.property(blockArb, (block) => {
       const enc = encodeBlock(block)
       const dec = decodeBlock(enc)
-      return enc.length === encodedBlockSize(block.txs.length) && encodeBlock(dec).equals(enc) &&
-        blockHash(dec.header).equals(blockHash(block.header)) && dec.txs.length === block.txs.length
+      return (
+        enc.length === encodedBlockSize(block.txs.length) &&
+        encodeBlock(dec).equals(enc) &&
+        blockHash(dec.header).equals(blockHash(block.header)) &&
+        dec.txs.length === block.txs.length
+      )
     }),
   )
   t.pass('round trips')
@@ -197,8 +221,10 @@ t.test('merkle root: different id lists give different roots (property)', async 
     { numRuns: 500 },
   )
   fc.assert(
-    fc.property(fc.array(fc.integer({ min: 0, max: 255 }).map(id), { minLength: 1, maxLength: 12 }), (l) =>
-      !merkleRoot(l).equals(merkleRoot([...l, l[l.length - 1]!])) && !merkleRoot(l).equals(merkleRoot(l.slice(0, -1)))),
+    fc.property(
+      fc.array(fc.integer({ min: 0, max: 255 }).map(id), { minLength: 1, maxLength: 12 }),
+      (l) => !merkleRoot(l).equals(merkleRoot([...l, l[l.length - 1]!])) && !merkleRoot(l).equals(merkleRoot(l.slice(0, -1))),
+    ),
   )
   t.pass('roots differ')
 })

@@ -5,10 +5,28 @@ import fc from 'fast-check'
 import { sign as osslSign, verify as osslVerify } from 'node:crypto'
 import elliptic from 'elliptic'
 import {
-  ADDRESS_BYTES, addressFromPrivateKey, generateKeyPair, isLowS, isValidAddress, sign, verify, verifyWithElliptic,
+  ADDRESS_BYTES,
+  addressFromPrivateKey,
+  generateKeyPair,
+  isLowS,
+  isValidAddress,
+  sign,
+  verify,
+  verifyWithElliptic,
 } from '../../../../protocol/chain/keys.js'
 import {
-  CURVE_N, CURVE_P, HALF_N, be32, big, flipBit, highSTwin, isCurveX, offCurveX, opensslPrivateKey, opensslPublicKey, toLowS,
+  CURVE_N,
+  CURVE_P,
+  HALF_N,
+  be32,
+  big,
+  flipBit,
+  highSTwin,
+  isCurveX,
+  offCurveX,
+  opensslPrivateKey,
+  opensslPublicKey,
+  toLowS,
 } from '../../../helpers/tamper.js'
 
 const ec = new elliptic.ec('secp256k1')
@@ -16,7 +34,10 @@ const ec = new elliptic.ec('secp256k1')
 // A private key is any 32 bytes in [1, n-1].
 const privateKeyArb = fc.bigInt({ min: 1n, max: CURVE_N - 1n }).map(be32)
 const messageArb = fc.uint8Array({ minLength: 0, maxLength: 200 })
-const both = (address: Uint8Array, msg: Uint8Array, sig: Uint8Array): [boolean, boolean] => [verify(address, msg, sig), verifyWithElliptic(address, msg, sig)]
+const both = (address: Uint8Array, msg: Uint8Array, sig: Uint8Array): [boolean, boolean] => [
+  verify(address, msg, sig),
+  verifyWithElliptic(address, msg, sig),
+]
 
 t.test('generateKeyPair gives a 32-byte key and its 33-byte compressed address', async (t) => {
   const k = generateKeyPair()
@@ -32,7 +53,13 @@ t.test('a real signature verifies on both paths and is low-S (property)', async 
     fc.property(privateKeyArb, messageArb, (priv, msg) => {
       const address = addressFromPrivateKey(priv)
       const sig = sign(priv, msg)
-      return sig.length === 64 && isLowS(sig) && big(sig.subarray(32)) <= HALF_N && verify(address, msg, sig) && verifyWithElliptic(address, msg, sig)
+      return (
+        sig.length === 64 &&
+        isLowS(sig) &&
+        big(sig.subarray(32)) <= HALF_N &&
+        verify(address, msg, sig) &&
+        verifyWithElliptic(address, msg, sig)
+      )
     }),
     { numRuns: 100 },
   )
@@ -156,8 +183,10 @@ t.test('isValidAddress accepts exactly compressed curve points', async (t) => {
 
 t.test('isValidAddress agrees with the curve equation on random x (property)', async (t) => {
   fc.assert(
-    fc.property(fc.bigInt({ min: 0n, max: CURVE_P - 1n }), fc.constantFrom(2, 3), (x, prefix) =>
-      isValidAddress(Buffer.concat([Buffer.from([prefix]), be32(x)])) === isCurveX(x),
+    fc.property(
+      fc.bigInt({ min: 0n, max: CURVE_P - 1n }),
+      fc.constantFrom(2, 3),
+      (x, prefix) => isValidAddress(Buffer.concat([Buffer.from([prefix]), be32(x)])) === isCurveX(x),
     ),
     { numRuns: 200 },
   )

@@ -4,7 +4,16 @@ import t from 'tap'
 import fc from 'fast-check'
 import { CodecError } from '../../../../protocol/wire/codec-error.js'
 import {
-  TX_BYTES, TX_UNSIGNED_BYTES, TX_VERSION, ZERO_ADDRESS, ZERO_SIGNATURE, decodeTx, encodeTx, isRewardForm, txId, txSigningMessage,
+  TX_BYTES,
+  TX_UNSIGNED_BYTES,
+  TX_VERSION,
+  ZERO_ADDRESS,
+  ZERO_SIGNATURE,
+  decodeTx,
+  encodeTx,
+  isRewardForm,
+  txId,
+  txSigningMessage,
   type Transaction,
 } from '../../../../protocol/chain/tx-codec.js'
 import { generateKeyPair, verify } from '../../../../protocol/chain/keys.js'
@@ -39,8 +48,16 @@ t.test('encode/decode round trip (property)', async (t) => {
     fc.property(txArb, (tx) => {
       const enc = encodeTx(tx)
       const dec = decodeTx(enc)
-      return enc.length === TX_BYTES && dec.from.equals(tx.from) && dec.to.equals(tx.to) && dec.amount === tx.amount &&
-        dec.nonce === tx.nonce && dec.timestamp === tx.timestamp && dec.signature.equals(tx.signature) && encodeTx(dec).equals(enc)
+      return (
+        enc.length === TX_BYTES &&
+        dec.from.equals(tx.from) &&
+        dec.to.equals(tx.to) &&
+        dec.amount === tx.amount &&
+        dec.nonce === tx.nonce &&
+        dec.timestamp === tx.timestamp &&
+        dec.signature.equals(tx.signature) &&
+        encodeTx(dec).equals(enc)
+      )
     }),
   )
   t.pass('round trips')
@@ -77,7 +94,11 @@ t.test('decode refuses other versions', async (t) => {
 })
 
 t.test('decode refuses u64 fields above 2^53-1, accepts 2^53-1', async (t) => {
-  for (const [name, off] of [['amount', 67], ['nonce', 75], ['timestamp', 83]] as const) {
+  for (const [name, off] of [
+    ['amount', 67],
+    ['nonce', 75],
+    ['timestamp', 83],
+  ] as const) {
     const enc = encodeTx({ ...sample(), [name]: MAX })
     t.equal(decodeTx(enc)[name], MAX, `${name} = 2^53-1 decodes`)
     enc.writeUInt32BE(0x200000, off) // 2^53
@@ -99,7 +120,8 @@ t.test('encode refuses malformed fields instead of writing garbage', async (t) =
   ]
   for (const [label, patch, code] of cases) {
     t.throws(() => encodeTx({ ...sample(), ...patch }), codec(code), label)
-    if (!('signature' in patch)) t.throws(() => txSigningMessage('net', { ...sample(), ...patch }), codec(code), `${label} (signing message)`)
+    if (!('signature' in patch))
+      t.throws(() => txSigningMessage('net', { ...sample(), ...patch }), codec(code), `${label} (signing message)`)
   }
 })
 

@@ -6,7 +6,18 @@ import { MessageError, ProtocolError } from '../../../../protocol/wire/errors.js
 import { packPlain } from '../../../../protocol/wire/msgpack.js'
 import { TunnelError, type AuthBody } from '../../../../protocol/tunnel/messages.js'
 import {
-  checkSecretProof, createPacketCipher, deriveKeys, MAX_FRAMES_PER_KEY, openAuth, PacketCipher, sealAuth, secretProof, transcriptHash, TunnelKeyPair, TUNNEL_AEAD, type ClientHello,
+  checkSecretProof,
+  createPacketCipher,
+  deriveKeys,
+  MAX_FRAMES_PER_KEY,
+  openAuth,
+  PacketCipher,
+  sealAuth,
+  secretProof,
+  transcriptHash,
+  TunnelKeyPair,
+  TUNNEL_AEAD,
+  type ClientHello,
 } from '../../../../protocol/tunnel/crypto.js'
 import { ClientHandshake, ServerHandshake } from '../../../../protocol/tunnel/handshake.js'
 import type { DecodeResult } from '../../../../protocol/wire/catalogue.js'
@@ -47,7 +58,9 @@ function refHkdf(ikm: Buffer, salt: Buffer, info: Buffer, length: number): Buffe
   const blocks: Buffer[] = []
   let previous = Buffer.alloc(0)
   for (let i = 1; blocks.length * 32 < length; i++) {
-    previous = createHmac('sha256', prk).update(Buffer.concat([previous, info, Buffer.of(i)])).digest()
+    previous = createHmac('sha256', prk)
+      .update(Buffer.concat([previous, info, Buffer.of(i)]))
+      .digest()
     blocks.push(previous)
   }
   return Buffer.concat(blocks).subarray(0, length)
@@ -59,7 +72,7 @@ function refHello(version: number, key: Uint8Array, ephemeral: Uint8Array, encry
   return Buffer.concat([v, key, ephemeral, Buffer.of(encrypt ? 1 : 0)])
 }
 
-t.test('reference HKDF reproduces RFC 5869 test case 1, as does node:crypto hkdfSync', async t => {
+t.test('reference HKDF reproduces RFC 5869 test case 1, as does node:crypto hkdfSync', async (t) => {
   const ikm = Buffer.alloc(22, 0x0b)
   const salt = hex('000102030405060708090a0b0c')
   const info = hex('f0f1f2f3f4f5f6f7f8f9')
@@ -68,7 +81,7 @@ t.test('reference HKDF reproduces RFC 5869 test case 1, as does node:crypto hkdf
   t.equal(Buffer.from(hkdfSync('sha256', ikm, salt, info, 42)).toString('hex'), okm)
 })
 
-t.test('X25519: RFC 7748 §6.1 vector', async t => {
+t.test('X25519: RFC 7748 §6.1 vector', async (t) => {
   const alice = TunnelKeyPair.fromPrivateKey(hex('77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a'))
   const bob = TunnelKeyPair.fromPrivateKey(hex('5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb'))
   t.equal(alice.publicKey.toString('hex'), '8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a')
@@ -78,21 +91,24 @@ t.test('X25519: RFC 7748 §6.1 vector', async t => {
   t.equal(bob.agree(alice.publicKey).toString('hex'), shared)
 })
 
-t.test('X25519: node:crypto agrees with tweetnacl scalarMult on any keys (property)', async t => {
-  fc.assert(fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ minLength: 32, maxLength: 32 }), (a, b) => {
-    const ours = TunnelKeyPair.fromPrivateKey(a)
-    const theirPublic = nacl.scalarMult.base(b)
-    if (!ours.publicKey.equals(nacl.scalarMult.base(a))) return false
-    if (!ours.privateKeyBytes().equals(a)) return false
-    return ours.agree(theirPublic).equals(nacl.scalarMult(a, theirPublic))
-  }), { numRuns: 40 })
+t.test('X25519: node:crypto agrees with tweetnacl scalarMult on any keys (property)', async (t) => {
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ minLength: 32, maxLength: 32 }), (a, b) => {
+      const ours = TunnelKeyPair.fromPrivateKey(a)
+      const theirPublic = nacl.scalarMult.base(b)
+      if (!ours.publicKey.equals(nacl.scalarMult.base(a))) return false
+      if (!ours.privateKeyBytes().equals(a)) return false
+      return ours.agree(theirPublic).equals(nacl.scalarMult(a, theirPublic))
+    }),
+    { numRuns: 40 },
+  )
   const generated = TunnelKeyPair.generate()
   t.same(Buffer.from(nacl.scalarMult.base(generated.privateKeyBytes())), generated.publicKey, 'generated keys are tweetnacl keys too')
   const box = nacl.box.keyPair()
   t.same(TunnelKeyPair.fromPrivateKey(box.secretKey).publicKey, Buffer.from(box.publicKey), 'a nacl.box key pair loads')
 })
 
-t.test('keys: storage round trip, no private key in JSON, bad lengths', async t => {
+t.test('keys: storage round trip, no private key in JSON, bad lengths', async (t) => {
   const k = TunnelKeyPair.generate()
   t.same(TunnelKeyPair.fromPrivateKey(k.privateKeyBytes()).publicKey, k.publicKey)
   t.equal(k.publicKey.length, 32)
@@ -101,7 +117,7 @@ t.test('keys: storage round trip, no private key in JSON, bad lengths', async t 
   expectCode(t, () => k.agree(Buffer.alloc(31, 9)), 'BAD_KEY')
 })
 
-t.test('low-order and non-canonical peer keys are refused with BAD_KEY', async t => {
+t.test('low-order and non-canonical peer keys are refused with BAD_KEY', async (t) => {
   const k = TunnelKeyPair.generate()
   const lowOrder = [
     '0000000000000000000000000000000000000000000000000000000000000000',
@@ -120,28 +136,33 @@ t.test('low-order and non-canonical peer keys are refused with BAD_KEY', async t
   expectCode(t, () => new ServerHandshake({ ...client.hello, clientKey: hex(lowOrder[0]!) }, { staticKey: k }), 'BAD_KEY')
 })
 
-t.test('handshake end to end: both sides derive the same keys, matching the reference schedule', async t => {
+t.test('handshake end to end: both sides derive the same keys, matching the reference schedule', async (t) => {
   const { clientKey, serverKey, client, server, session } = handshake({ secret: 'lab secret' })
   t.same(session.keys, server.session.keys, 'same transcript and keys')
   t.ok(session.encrypted && server.session.encrypted)
   t.same(session.peerKey, serverKey.publicKey)
   t.same(server.session.peerKey, clientKey.publicKey)
   const keys = [session.keys.authKey, session.keys.clientToServer, session.keys.serverToClient]
-  t.equal(new Set(keys.map(k => k.toString('hex'))).size, 3, 'three distinct 32-byte keys')
+  t.equal(new Set(keys.map((k) => k.toString('hex'))).size, 3, 'three distinct 32-byte keys')
 
   // Recompute from the spec with tweetnacl and a hand-written HKDF.
   const sh = server.hello
   const ch = client.hello
-  const h = createHash('sha256').update('bkc-tunnel-v1')
+  const h = createHash('sha256')
+    .update('bkc-tunnel-v1')
     .update(refHello(ch.version, ch.clientKey, ch.ephemeral, ch.encrypt))
-    .update(refHello(sh.version, sh.serverKey, sh.ephemeral, sh.encrypt)).digest()
+    .update(refHello(sh.version, sh.serverKey, sh.ephemeral, sh.encrypt))
+    .digest()
   t.same(session.keys.transcript, h, 'transcript hash')
   t.same(transcriptHash(ch, sh), h)
-  t.same(createPacketCipher('client', session.keys).seal(Buffer.of(1)), createPacketCipher('client', server.session.keys).seal(Buffer.of(1)),
-    'either side\'s keys make the same client cipher')
+  t.same(
+    createPacketCipher('client', session.keys).seal(Buffer.of(1)),
+    createPacketCipher('client', server.session.keys).seal(Buffer.of(1)),
+    "either side's keys make the same client cipher",
+  )
 })
 
-t.test('key schedule matches an independent implementation from fixed keys', async t => {
+t.test('key schedule matches an independent implementation from fixed keys', async (t) => {
   const cs = TunnelKeyPair.fromPrivateKey(Buffer.alloc(32, 0x11))
   const ce = TunnelKeyPair.fromPrivateKey(Buffer.alloc(32, 0x22))
   const ss = TunnelKeyPair.fromPrivateKey(Buffer.alloc(32, 0x33))
@@ -151,8 +172,11 @@ t.test('key schedule matches an independent implementation from fixed keys', asy
   const session = client.finish(server.hello, AUTH)
   const dh = (priv: number, pub: Buffer): Buffer => Buffer.from(nacl.scalarMult(Buffer.alloc(32, priv), pub))
   const ikm = Buffer.concat([dh(0x22, se.publicKey), dh(0x11, se.publicKey), dh(0x22, ss.publicKey)])
-  const h = createHash('sha256').update('bkc-tunnel-v1')
-    .update(refHello(1, cs.publicKey, ce.publicKey, true)).update(refHello(1, ss.publicKey, se.publicKey, true)).digest()
+  const h = createHash('sha256')
+    .update('bkc-tunnel-v1')
+    .update(refHello(1, cs.publicKey, ce.publicKey, true))
+    .update(refHello(1, ss.publicKey, se.publicKey, true))
+    .digest()
   const okm = refHkdf(ikm, h, Buffer.from('bkc-tunnel-v1'), 96)
   const expected = { transcript: h, authKey: okm.subarray(0, 32), clientToServer: okm.subarray(32, 64), serverToClient: okm.subarray(64) }
   t.same(session.keys, expected, 'client side')
@@ -166,7 +190,7 @@ t.test('key schedule matches an independent implementation from fixed keys', asy
   t.equal(TUNNEL_AEAD, 'aes-256-gcm')
 })
 
-t.test('AUTH opens to the client claim; the network secret proof checks', async t => {
+t.test('AUTH opens to the client claim; the network secret proof checks', async (t) => {
   const { server, session } = handshake({ secret: 'lab secret' })
   const opened = server.openAuth(session.auth)
   if (!opened.ok) throw opened.error
@@ -188,12 +212,18 @@ t.test('AUTH opens to the client claim; the network secret proof checks', async 
   t.ok(checkSecretProof(Buffer.from('k'), Buffer.alloc(32), secretProof('k', Buffer.alloc(32))), 'string and bytes secrets agree')
 })
 
-t.test('a client announcing someone else\'s key cannot produce a valid AUTH', async t => {
+t.test("a client announcing someone else's key cannot produce a valid AUTH", async (t) => {
   const victim = TunnelKeyPair.generate()
   const attacker = TunnelKeyPair.generate()
   const serverKey = TunnelKeyPair.generate()
   const ephemeral = TunnelKeyPair.generate()
-  const hello: ClientHello = { type: 'CLIENT_HELLO', version: 1, clientKey: victim.publicKey, ephemeral: ephemeral.publicKey, encrypt: true }
+  const hello: ClientHello = {
+    type: 'CLIENT_HELLO',
+    version: 1,
+    clientKey: victim.publicKey,
+    ephemeral: ephemeral.publicKey,
+    encrypt: true,
+  }
   const server = new ServerHandshake(hello, { staticKey: serverKey })
   // The attacker knows everything public and its own private keys; its best derivation uses its own static key.
   const forged = deriveKeys('client', { staticKey: attacker, ephemeralKey: ephemeral }, hello, server.hello)
@@ -203,14 +233,16 @@ t.test('a client announcing someone else\'s key cannot produce a valid AUTH', as
   t.ok(server.openAuth({ type: 'AUTH', sealed: sealAuth(genuine, { ...AUTH, secretProof: Buffer.alloc(0) }) }).ok)
 })
 
-t.test('tampered, replayed or downgraded handshakes fail AUTH', async t => {
+t.test('tampered, replayed or downgraded handshakes fail AUTH', async (t) => {
   const { server, session, clientKey, serverKey } = handshake()
-  fc.assert(fc.property(fc.nat(session.auth.sealed.length * 8 - 1), bit => {
-    const bad = Buffer.from(session.auth.sealed)
-    bad[bit >> 3]! ^= 1 << (bit & 7)
-    const r = server.openAuth({ type: 'AUTH', sealed: bad })
-    return !r.ok && r.error.code === 'BAD_AUTH'
-  }))
+  fc.assert(
+    fc.property(fc.nat(session.auth.sealed.length * 8 - 1), (bit) => {
+      const bad = Buffer.from(session.auth.sealed)
+      bad[bit >> 3]! ^= 1 << (bit & 7)
+      const r = server.openAuth({ type: 'AUTH', sealed: bad })
+      return !r.ok && r.error.code === 'BAD_AUTH'
+    }),
+  )
   expectAuthError(t, openAuth(session.keys, session.auth.sealed.subarray(0, 15)), 'BAD_AUTH')
   // Replay: a recorded CLIENT_HELLO + AUTH against a fresh server handshake (new server ephemeral).
   const client = new ClientHandshake({ staticKey: clientKey })
@@ -230,7 +262,7 @@ t.test('tampered, replayed or downgraded handshakes fail AUTH', async t => {
   expectAuthError(t, real.openAuth(c3.finish(mitm.hello, AUTH).auth), 'BAD_AUTH')
 })
 
-t.test('an AUTH that authenticates but holds a bad body is a MessageError', async t => {
+t.test('an AUTH that authenticates but holds a bad body is a MessageError', async (t) => {
   const { server, session } = handshake()
   // PacketCipher at counter 0 uses the all-zero nonce, as AUTH does.
   const sealer = new PacketCipher({ sendKey: session.keys.authKey, receiveKey: session.keys.authKey })
@@ -239,8 +271,13 @@ t.test('an AUTH that authenticates but holds a bad body is a MessageError', asyn
   t.ok(!r.ok && r.error instanceof MessageError && r.error.code === 'INVALID', r.ok ? 'opened' : r.error.message)
 })
 
-t.test('encryption is on only when both hellos ask for it', async t => {
-  for (const [c, s] of [[true, true], [true, false], [false, true], [false, false]] as const) {
+t.test('encryption is on only when both hellos ask for it', async (t) => {
+  for (const [c, s] of [
+    [true, true],
+    [true, false],
+    [false, true],
+    [false, false],
+  ] as const) {
     const { server, session } = handshake({ clientEncrypt: c, serverEncrypt: s })
     t.equal(session.encrypted, c && s, `client ${c}, server ${s}`)
     t.equal(server.session.encrypted, c && s)
@@ -253,7 +290,7 @@ t.test('encryption is on only when both hellos ask for it', async t => {
   expectCode(t, () => client.finish(server.hello, AUTH), 'ENCRYPTION_REQUIRED')
 })
 
-t.test('versions, pinned server keys, single use', async t => {
+t.test('versions, pinned server keys, single use', async (t) => {
   const staticKey = TunnelKeyPair.generate()
   const serverKey = TunnelKeyPair.generate()
   const client = new ClientHandshake({ staticKey })
@@ -264,7 +301,11 @@ t.test('versions, pinned server keys, single use', async t => {
   const pinned = new ClientHandshake({ staticKey, serverKey: serverKey.publicKey })
   t.ok(pinned.finish(new ServerHandshake(pinned.hello, { staticKey: serverKey }).hello, AUTH))
   const wrong = new ClientHandshake({ staticKey, serverKey: serverKey.publicKey })
-  expectCode(t, () => wrong.finish(new ServerHandshake(wrong.hello, { staticKey: TunnelKeyPair.generate() }).hello, AUTH), 'SERVER_KEY_MISMATCH')
+  expectCode(
+    t,
+    () => wrong.finish(new ServerHandshake(wrong.hello, { staticKey: TunnelKeyPair.generate() }).hello, AUTH),
+    'SERVER_KEY_MISMATCH',
+  )
 
   const once = new ClientHandshake({ staticKey })
   const s = new ServerHandshake(once.hello, { staticKey: serverKey })
@@ -275,7 +316,7 @@ t.test('versions, pinned server keys, single use', async t => {
   t.throws(() => bad.finish(new ServerHandshake(bad.hello, { staticKey: serverKey }).hello, { ...AUTH, ip: '1.2.3' }), MessageError)
 })
 
-t.test('link ciphers: the two sides interoperate both ways', async t => {
+t.test('link ciphers: the two sides interoperate both ways', async (t) => {
   const { server, session } = handshake()
   const c = session.cipher!
   const s = server.session.cipher!
@@ -287,14 +328,22 @@ t.test('link ciphers: the two sides interoperate both ways', async t => {
   }
   t.equal(c.sealed, 5)
   t.equal(c.opened, 5)
-  t.same(createPacketCipher('client', session.keys).seal(Buffer.of(1)), createPacketCipher('client', session.keys).seal(Buffer.of(1)), 'deterministic from the keys')
+  t.same(
+    createPacketCipher('client', session.keys).seal(Buffer.of(1)),
+    createPacketCipher('client', session.keys).seal(Buffer.of(1)),
+    'deterministic from the keys',
+  )
 })
 
-t.test('PacketCipher: nonce is 4 zero bytes ‖ counter u64 BE (AES-256-GCM known answer)', async t => {
+t.test('PacketCipher: nonce is 4 zero bytes ‖ counter u64 BE (AES-256-GCM known answer)', async (t) => {
   const zero = Buffer.alloc(32)
   const p = new PacketCipher({ sendKey: zero, receiveKey: zero })
   t.equal(p.seal(Buffer.alloc(16)).toString('hex'), 'cea7403d4d606b6e074ec5d3baf39d18d0d1c8a799996bf0265b98b5d48ab919')
-  for (const [algorithm, counter] of [['aes-256-gcm', 1], ['chacha20-poly1305', 0], ['chacha20-poly1305', 2 ** 48 - 1]] as const) {
+  for (const [algorithm, counter] of [
+    ['aes-256-gcm', 1],
+    ['chacha20-poly1305', 0],
+    ['chacha20-poly1305', 2 ** 48 - 1],
+  ] as const) {
     const key = randomBytes(32)
     const q = new PacketCipher({ sendKey: key, receiveKey: key, algorithm, sendCounter: counter })
     const nonce = Buffer.alloc(12)
@@ -306,7 +355,7 @@ t.test('PacketCipher: nonce is 4 zero bytes ‖ counter u64 BE (AES-256-GCM know
   }
 })
 
-t.test('PacketCipher: replayed, reordered, dropped or tampered frames do not open', async t => {
+t.test('PacketCipher: replayed, reordered, dropped or tampered frames do not open', async (t) => {
   const k1 = randomBytes(32)
   const k2 = randomBytes(32)
   const a = new PacketCipher({ sendKey: k1, receiveKey: k2 })
@@ -325,16 +374,18 @@ t.test('PacketCipher: replayed, reordered, dropped or tampered frames do not ope
   const f3 = a.seal(Buffer.from('three'))
   t.equal(b.open(f3), null, 'a dropped frame (2) makes the next one fail')
   t.same(b.open(f2, Buffer.of(1)), Buffer.from('two'))
-  t.equal(new PacketCipher({ sendKey: k1, receiveKey: k2 }).open(f0, Buffer.of(1)), null, 'the other direction\'s key')
-  fc.assert(fc.property(fc.nat(f3.length * 8 - 1), bit => {
-    const bad = Buffer.from(f3)
-    bad[bit >> 3]! ^= 1 << (bit & 7)
-    return b.open(bad) === null
-  }))
+  t.equal(new PacketCipher({ sendKey: k1, receiveKey: k2 }).open(f0, Buffer.of(1)), null, "the other direction's key")
+  fc.assert(
+    fc.property(fc.nat(f3.length * 8 - 1), (bit) => {
+      const bad = Buffer.from(f3)
+      bad[bit >> 3]! ^= 1 << (bit & 7)
+      return b.open(bad) === null
+    }),
+  )
   t.same(b.open(f3), Buffer.from('three'))
 })
 
-t.test('PacketCipher: refuses to seal past 2^48 frames; headroom; argument checks', async t => {
+t.test('PacketCipher: refuses to seal past 2^48 frames; headroom; argument checks', async (t) => {
   const key = randomBytes(32)
   const p = new PacketCipher({ sendKey: key, receiveKey: key, sendCounter: MAX_FRAMES_PER_KEY - 1, receiveCounter: MAX_FRAMES_PER_KEY - 1 })
   const last = p.seal(Buffer.of(1))
@@ -355,7 +406,7 @@ t.test('PacketCipher: refuses to seal past 2^48 frames; headroom; argument check
   t.throws(() => new PacketCipher({ sendKey: key, receiveKey: key, receiveCounter: 2 ** 48 + 1 }), RangeError)
 })
 
-t.test('AUTH body is checked before sealing', async t => {
+t.test('AUTH body is checked before sealing', async (t) => {
   const { session } = handshake()
   const bad: AuthBody = { ip: 'not an ip', mtu: 1400, secretProof: Buffer.alloc(0) }
   t.throws(() => sealAuth(session.keys, bad), MessageError)

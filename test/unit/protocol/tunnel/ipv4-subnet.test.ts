@@ -36,7 +36,7 @@ function packet(shape: PacketShape = {}): Buffer {
   return buf
 }
 
-t.test('ipFromString accepts strict dotted quads only', async t => {
+t.test('ipFromString accepts strict dotted quads only', async (t) => {
   const good: Array<[string, number]> = [
     ['0.0.0.0', 0],
     ['255.255.255.255', 0xffffffff],
@@ -48,22 +48,45 @@ t.test('ipFromString accepts strict dotted quads only', async t => {
   for (const [text, value] of good) t.equal(ipFromString(text), value, text)
 
   const bad = [
-    '', '1.2.3', '1.2.3.4.5', '01.2.3.4', '1.2.3.04', '1.2.3.00', '010.0.0.1', '256.1.1.1', '1.2.3.256',
-    '1000.1.1.1', '1.2.3.4 ', ' 1.2.3.4', '1.2.3.4\n', '0x7f.0.0.1', '+1.2.3.4', '-1.2.3.4', '1..3.4',
-    '1.2.3.', '.1.2.3', '127.1', '1.2.3.4/32', '1e2.0.0.1', '\uff11.2.3.4', '1.2.3.4:80', '::1', 'localhost',
+    '',
+    '1.2.3',
+    '1.2.3.4.5',
+    '01.2.3.4',
+    '1.2.3.04',
+    '1.2.3.00',
+    '010.0.0.1',
+    '256.1.1.1',
+    '1.2.3.256',
+    '1000.1.1.1',
+    '1.2.3.4 ',
+    ' 1.2.3.4',
+    '1.2.3.4\n',
+    '0x7f.0.0.1',
+    '+1.2.3.4',
+    '-1.2.3.4',
+    '1..3.4',
+    '1.2.3.',
+    '.1.2.3',
+    '127.1',
+    '1.2.3.4/32',
+    '1e2.0.0.1',
+    '\uff11.2.3.4',
+    '1.2.3.4:80',
+    '::1',
+    'localhost',
   ]
   for (const text of bad) t.equal(ipFromString(text), null, JSON.stringify(text))
   t.equal(ipFromString(42 as unknown as string), null, 'non-string')
 })
 
-t.test('ipToString prints unsigned 32-bit values and rejects anything else', async t => {
+t.test('ipToString prints unsigned 32-bit values and rejects anything else', async (t) => {
   t.equal(ipToString(0), '0.0.0.0')
   t.equal(ipToString(0xffffffff), '255.255.255.255')
   t.equal(ipToString(3232249093), '192.168.53.5')
   for (const bad of [-1, 2 ** 32, 1.5, Number.NaN, Infinity]) t.throws(() => ipToString(bad), RangeError, String(bad))
-  fc.assert(fc.property(fc.nat({ max: 0xffffffff }), n => ipFromString(ipToString(n)) === n))
+  fc.assert(fc.property(fc.nat({ max: 0xffffffff }), (n) => ipFromString(ipToString(n)) === n))
   fc.assert(
-    fc.property(fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)), octets => {
+    fc.property(fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)), (octets) => {
       const text = octets.join('.')
       const ip = ipFromString(text)
       return ip !== null && ipToString(ip) === text
@@ -71,14 +94,14 @@ t.test('ipToString prints unsigned 32-bit values and rejects anything else', asy
   )
 })
 
-t.test('ipVersion reads the high nibble', async t => {
+t.test('ipVersion reads the high nibble', async (t) => {
   t.equal(ipVersion(new Uint8Array(0)), -1)
   t.equal(ipVersion(Uint8Array.of(0x45)), 4)
   t.equal(ipVersion(Uint8Array.of(0x60, 0, 0, 0)), 6)
   t.equal(ipVersion(Uint8Array.of(0xf0)), 15)
 })
 
-t.test('ipv4Problem validates what a router needs', async t => {
+t.test('ipv4Problem validates what a router needs', async (t) => {
   const cases: Array<[string, Uint8Array, string | null]> = [
     ['minimal header, no payload', packet({ totalLength: 20 }), null],
     ['header + payload', packet(), null],
@@ -105,7 +128,7 @@ t.test('ipv4Problem validates what a router needs', async t => {
   }
 })
 
-t.test('readIPv4 returns the addresses and lengths, also from a view into a larger buffer', async t => {
+t.test('readIPv4 returns the addresses and lengths, also from a view into a larger buffer', async (t) => {
   const p = packet({ ihl: 6, totalLength: 1400, src: 0xc0a83505, dst: 0xffffffff })
   t.same(readIPv4(p), { src: 0xc0a83505, dst: 0xffffffff, headerLength: 24, totalLength: 1400 })
 
@@ -116,7 +139,7 @@ t.test('readIPv4 returns the addresses and lengths, also from a view into a larg
   t.equal(ipv4Destination(view), 0x80000000)
 })
 
-t.test('readIPv4 never throws on arbitrary bytes and only accepts consistent headers', async t => {
+t.test('readIPv4 never throws on arbitrary bytes and only accepts consistent headers', async (t) => {
   const anyBytes = fc.uint8Array({ maxLength: 80 })
   // Mostly version-4 first bytes and small Total Lengths, so the deep branches are reached often.
   const v4ish = fc
@@ -132,7 +155,7 @@ t.test('readIPv4 never throws on arbitrary bytes and only accepts consistent hea
     })
   let accepted = 0
   fc.assert(
-    fc.property(fc.oneof(anyBytes, v4ish), bytes => {
+    fc.property(fc.oneof(anyBytes, v4ish), (bytes) => {
       const header = readIPv4(bytes)
       if (header === null) return ipv4Problem(bytes) !== null
       if (ipv4Problem(bytes) !== null) return false
@@ -151,7 +174,7 @@ t.test('readIPv4 never throws on arbitrary bytes and only accepts consistent hea
   t.ok(accepted > 0, `some generated packets were valid (${accepted})`)
 })
 
-t.test('parseSubnet accepts CIDR text', async t => {
+t.test('parseSubnet accepts CIDR text', async (t) => {
   const s = parseSubnet(DEFAULT_SUBNET)
   t.equal(s.network, 0xc0a80000)
   t.equal(s.prefix, 16)
@@ -169,11 +192,24 @@ t.test('parseSubnet accepts CIDR text', async t => {
   t.equal(parseSubnet('255.255.255.254/31').last, 0xffffffff)
 })
 
-t.test('parseSubnet rejects bad syntax and host bits with typed errors', async t => {
+t.test('parseSubnet rejects bad syntax and host bits with typed errors', async (t) => {
   const bad = [
-    '', '192.168.0.0', '192.168.0.0/', '192.168.0.0/33', '192.168.0.0/016', '192.168.0.0/ 16',
-    '192.168.0.0/16 ', ' 192.168.0.0/16', '192.168.0/16', '192.168.0.0/-1', '192.168.0.0//16',
-    '192.168.0.0/16/1', '/16', '192.168.00.0/16', '192.168.0.0/1e1', '192.168.0.0/0x10',
+    '',
+    '192.168.0.0',
+    '192.168.0.0/',
+    '192.168.0.0/33',
+    '192.168.0.0/016',
+    '192.168.0.0/ 16',
+    '192.168.0.0/16 ',
+    ' 192.168.0.0/16',
+    '192.168.0/16',
+    '192.168.0.0/-1',
+    '192.168.0.0//16',
+    '192.168.0.0/16/1',
+    '/16',
+    '192.168.00.0/16',
+    '192.168.0.0/1e1',
+    '192.168.0.0/0x10',
   ]
   for (const text of bad) {
     t.throws(() => parseSubnet(text), { name: 'SubnetError', code: 'BAD_SYNTAX' }, JSON.stringify(text))
@@ -193,7 +229,7 @@ t.test('parseSubnet rejects bad syntax and host bits with typed errors', async t
   t.throws(() => new Subnet(0, 33), RangeError)
 })
 
-t.test('Subnet.contains matches prefix arithmetic at the edges and at random', async t => {
+t.test('Subnet.contains matches prefix arithmetic at the edges and at random', async (t) => {
   const s = parseSubnet('192.168.0.0/16')
   t.ok(s.contains(0xc0a80000))
   t.ok(s.contains(0xc0a8ffff))
@@ -217,7 +253,7 @@ t.test('Subnet.contains matches prefix arithmetic at the edges and at random', a
   )
 })
 
-t.test('isHostAddress excludes network and broadcast except for /31 and /32', async t => {
+t.test('isHostAddress excludes network and broadcast except for /31 and /32', async (t) => {
   const s = parseSubnet('192.168.0.0/16')
   t.notOk(s.isHostAddress(0xc0a80000), 'network')
   t.notOk(s.isHostAddress(0xc0a8ffff), 'broadcast')

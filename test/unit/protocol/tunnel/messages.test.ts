@@ -6,9 +6,24 @@ import { FrameError, MessageError, ProtocolError } from '../../../../protocol/wi
 import { packPlain } from '../../../../protocol/wire/msgpack.js'
 import { DEVNET_P2P_MAGIC } from '../../../../protocol/chain/messages.js'
 import {
-  createTunnelFrameDecoder, decodeAuthBody, decodePacketFrame, decodeTunnelFrame, encodeAuthBody, encodePacketFrame,
-  encodeTunnelFrame, isDottedIPv4, isPacketFrame, tryDecodeTunnelFrame, MAX_PACKET_BYTES, MAX_TUNNEL_PAYLOAD_BYTES,
-  PACKET_FRAME_TYPE, SEALED_PACKET_FRAME_TYPE, SEALED_TYPE_BIT, TUNNEL_MAGIC, TUNNEL_MESSAGE_TYPES, TunnelError,
+  createTunnelFrameDecoder,
+  decodeAuthBody,
+  decodePacketFrame,
+  decodeTunnelFrame,
+  encodeAuthBody,
+  encodePacketFrame,
+  encodeTunnelFrame,
+  isDottedIPv4,
+  isPacketFrame,
+  tryDecodeTunnelFrame,
+  MAX_PACKET_BYTES,
+  MAX_TUNNEL_PAYLOAD_BYTES,
+  PACKET_FRAME_TYPE,
+  SEALED_PACKET_FRAME_TYPE,
+  SEALED_TYPE_BIT,
+  TUNNEL_MAGIC,
+  TUNNEL_MESSAGE_TYPES,
+  TunnelError,
   type TunnelMessage,
 } from '../../../../protocol/tunnel/messages.js'
 import { PacketCipher } from '../../../../protocol/tunnel/crypto.js'
@@ -40,7 +55,7 @@ const SAMPLES: TunnelMessage[] = [
   { type: 'RESTARTING' },
   { type: 'ERROR', code: 'BAD_AUTH', reason: 'AUTH does not authenticate' },
 ]
-const SEALABLE = SAMPLES.filter(m => !['CLIENT_HELLO', 'SERVER_HELLO', 'AUTH'].includes(m.type))
+const SEALABLE = SAMPLES.filter((m) => !['CLIENT_HELLO', 'SERVER_HELLO', 'AUTH'].includes(m.type))
 
 function expectError(t: Asserts, fn: () => unknown, code: string, Class: typeof ProtocolError = ProtocolError): void {
   try {
@@ -59,18 +74,27 @@ function expectReject(t: Asserts, type: number, payload: Uint8Array, code: strin
   else t.equal(result.error.code, code, result.error.message)
 }
 
-t.test('type numbers: one per message, sealed form sets bit 7', async t => {
+t.test('type numbers: one per message, sealed form sets bit 7', async (t) => {
   t.same(TUNNEL_MESSAGE_TYPES, {
-    CLIENT_HELLO: 1, SERVER_HELLO: 2, AUTH: 3, WELCOME: 4, REFUSED: 5, KEEPALIVE: 6, RESTARTING: 7, ERROR: 8, PACKET: 0x10, GSO_PACKET: 0x11,
+    CLIENT_HELLO: 1,
+    SERVER_HELLO: 2,
+    AUTH: 3,
+    WELCOME: 4,
+    REFUSED: 5,
+    KEEPALIVE: 6,
+    RESTARTING: 7,
+    ERROR: 8,
+    PACKET: 0x10,
+    GSO_PACKET: 0x11,
   })
   t.equal(SEALED_PACKET_FRAME_TYPE, PACKET_FRAME_TYPE | SEALED_TYPE_BIT)
   t.equal(TUNNEL_MAGIC, Buffer.from('bkt1').readUInt32BE(0))
-  t.equal(new Set(SAMPLES.map(m => m.type)).size, Object.keys(TUNNEL_MESSAGE_TYPES).length, 'a sample per type')
+  t.equal(new Set(SAMPLES.map((m) => m.type)).size, Object.keys(TUNNEL_MESSAGE_TYPES).length, 'a sample per type')
 })
 
-t.test('every message round trips plain through a real frame decoder', async t => {
+t.test('every message round trips plain through a real frame decoder', async (t) => {
   const decoder = createTunnelFrameDecoder()
-  const frames = decoder.push(Buffer.concat(SAMPLES.map(m => encodeTunnelFrame(m))))
+  const frames = decoder.push(Buffer.concat(SAMPLES.map((m) => encodeTunnelFrame(m))))
   t.equal(frames.length, SAMPLES.length)
   frames.forEach((f, i) => {
     t.equal(f.type, TUNNEL_MESSAGE_TYPES[SAMPLES[i]!.type], `${SAMPLES[i]!.type} type byte`)
@@ -78,27 +102,30 @@ t.test('every message round trips plain through a real frame decoder', async t =
   })
 })
 
-t.test('every sealable message round trips sealed, both directions, split at any byte', async t => {
-  await fc.assert(fc.property(fc.array(fc.integer({ min: 1, max: 2000 }), { minLength: 1, maxLength: 20 }), cuts => {
-    const { client, server } = cipherPair()
-    const stream = Buffer.concat(SEALABLE.map(m => encodeTunnelFrame(m, server)))
-    const decoder = createTunnelFrameDecoder()
-    const got: TunnelMessage[] = []
-    let at = 0
-    for (let i = 0; at < stream.length; i++) {
-      const step = cuts[i % cuts.length]!
-      for (const f of decoder.push(stream.subarray(at, at + step))) got.push(decodeTunnelFrame(f, client))
-      at += step
-    }
-    t.same(got, SEALABLE)
-    t.equal(client.opened, SEALABLE.length)
-    // and back
-    const [back] = createTunnelFrameDecoder().push(encodeTunnelFrame(SEALABLE[0]!, client))
-    t.same(decodeTunnelFrame(back!, server), SEALABLE[0])
-  }), { numRuns: 30 })
+t.test('every sealable message round trips sealed, both directions, split at any byte', async (t) => {
+  await fc.assert(
+    fc.property(fc.array(fc.integer({ min: 1, max: 2000 }), { minLength: 1, maxLength: 20 }), (cuts) => {
+      const { client, server } = cipherPair()
+      const stream = Buffer.concat(SEALABLE.map((m) => encodeTunnelFrame(m, server)))
+      const decoder = createTunnelFrameDecoder()
+      const got: TunnelMessage[] = []
+      let at = 0
+      for (let i = 0; at < stream.length; i++) {
+        const step = cuts[i % cuts.length]!
+        for (const f of decoder.push(stream.subarray(at, at + step))) got.push(decodeTunnelFrame(f, client))
+        at += step
+      }
+      t.same(got, SEALABLE)
+      t.equal(client.opened, SEALABLE.length)
+      // and back
+      const [back] = createTunnelFrameDecoder().push(encodeTunnelFrame(SEALABLE[0]!, client))
+      t.same(decodeTunnelFrame(back!, server), SEALABLE[0])
+    }),
+    { numRuns: 30 },
+  )
 })
 
-t.test('sealed frames: bit 7 set, header exactly as encodeFrame would write it, 16 bytes longer', async t => {
+t.test('sealed frames: bit 7 set, header exactly as encodeFrame would write it, 16 bytes longer', async (t) => {
   const { client } = cipherPair()
   for (const m of SEALABLE) {
     const plain = encodeTunnelFrame(m)
@@ -109,15 +136,15 @@ t.test('sealed frames: bit 7 set, header exactly as encodeFrame would write it, 
   }
 })
 
-t.test('the handshake is never sealed', async t => {
+t.test('the handshake is never sealed', async (t) => {
   const { client } = cipherPair()
-  for (const m of SAMPLES.filter(m => !SEALABLE.includes(m))) expectError(t, () => encodeTunnelFrame(m, client), 'INVALID', MessageError)
+  for (const m of SAMPLES.filter((m) => !SEALABLE.includes(m))) expectError(t, () => encodeTunnelFrame(m, client), 'INVALID', MessageError)
   t.equal(client.sealed, 0, 'no counter consumed')
   // A sealed-looking handshake type is not a type at all.
   for (const type of [0x81, 0x82, 0x83]) expectReject(t, type, fill(40, 0), 'UNKNOWN_TYPE', client)
 })
 
-t.test('sealing rules on receive: keys in force ⇔ frame sealed, and it must authenticate', async t => {
+t.test('sealing rules on receive: keys in force ⇔ frame sealed, and it must authenticate', async (t) => {
   const { client, server } = cipherPair()
   const plain = encodeTunnelFrame({ type: 'KEEPALIVE' })
   const [plainFrame] = createTunnelFrameDecoder().push(plain)
@@ -132,7 +159,7 @@ t.test('sealing rules on receive: keys in force ⇔ frame sealed, and it must au
   t.same(decodeTunnelFrame(sealed, client), { type: 'KEEPALIVE' }, 'the genuine frame still opens')
 })
 
-t.test('a sealed frame cannot be retyped: the type byte is associated data', async t => {
+t.test('a sealed frame cannot be retyped: the type byte is associated data', async (t) => {
   const { client, server } = cipherPair()
   const sealed = encodeTunnelFrame({ type: 'KEEPALIVE' }, server)
   for (const type of [SEALED_PACKET_FRAME_TYPE, SEALED_TYPE_BIT | TUNNEL_MESSAGE_TYPES.RESTARTING]) {
@@ -142,19 +169,21 @@ t.test('a sealed frame cannot be retyped: the type byte is associated data', asy
   }
 })
 
-t.test('tampered sealed payloads fail with DECRYPT_FAILED (any bit)', async t => {
+t.test('tampered sealed payloads fail with DECRYPT_FAILED (any bit)', async (t) => {
   const { client, server } = cipherPair()
   const payload = encodeTunnelFrame({ type: 'PACKET', data: fill(100, 9) }, server).subarray(14)
-  fc.assert(fc.property(fc.nat(payload.length * 8 - 1), bit => {
-    const bad = Buffer.from(payload)
-    bad[bit >> 3]! ^= 1 << (bit & 7)
-    const r = tryDecodeTunnelFrame(frame(SEALED_PACKET_FRAME_TYPE, bad), client)
-    return !r.ok && r.error.code === 'DECRYPT_FAILED'
-  }))
+  fc.assert(
+    fc.property(fc.nat(payload.length * 8 - 1), (bit) => {
+      const bad = Buffer.from(payload)
+      bad[bit >> 3]! ^= 1 << (bit & 7)
+      const r = tryDecodeTunnelFrame(frame(SEALED_PACKET_FRAME_TYPE, bad), client)
+      return !r.ok && r.error.code === 'DECRYPT_FAILED'
+    }),
+  )
   t.same(decodeTunnelFrame(frame(SEALED_PACKET_FRAME_TYPE, payload), client), { type: 'PACKET', data: fill(100, 9) })
 })
 
-t.test('PACKET frames: raw payload, zero-copy decode, size limits', async t => {
+t.test('PACKET frames: raw payload, zero-copy decode, size limits', async (t) => {
   const data = randomBytes(1400)
   const wire = encodePacketFrame(data)
   t.same(wire, encodeTunnelFrame({ type: 'PACKET', data }), 'same bytes as the general encoder')
@@ -186,7 +215,7 @@ t.test('PACKET frames: raw payload, zero-copy decode, size limits', async t => {
   expectReject(t, PACKET_FRAME_TYPE, fill(MAX_PACKET_BYTES + 1, 1), 'INVALID')
 })
 
-t.test('frame layer refusals with the tunnel decoder', async t => {
+t.test('frame layer refusals with the tunnel decoder', async (t) => {
   const header = (magic: number, type: number, length: number): Buffer => {
     const h = Buffer.alloc(14)
     h.writeUInt32BE(magic, 0)
@@ -194,16 +223,25 @@ t.test('frame layer refusals with the tunnel decoder', async t => {
     h.writeUInt32BE(length, 6)
     return h
   }
-  expectError(t, () => createTunnelFrameDecoder().push(header(TUNNEL_MAGIC, PACKET_FRAME_TYPE, MAX_TUNNEL_PAYLOAD_BYTES + 1)), 'FRAME_TOO_LARGE', FrameError)
-  t.same(createTunnelFrameDecoder().push(header(TUNNEL_MAGIC, PACKET_FRAME_TYPE, MAX_TUNNEL_PAYLOAD_BYTES)), [], 'the cap itself is fine (waits for payload)')
+  expectError(
+    t,
+    () => createTunnelFrameDecoder().push(header(TUNNEL_MAGIC, PACKET_FRAME_TYPE, MAX_TUNNEL_PAYLOAD_BYTES + 1)),
+    'FRAME_TOO_LARGE',
+    FrameError,
+  )
+  t.same(
+    createTunnelFrameDecoder().push(header(TUNNEL_MAGIC, PACKET_FRAME_TYPE, MAX_TUNNEL_PAYLOAD_BYTES)),
+    [],
+    'the cap itself is fine (waits for payload)',
+  )
   expectError(t, () => createTunnelFrameDecoder().push(encodeFrame(DEVNET_P2P_MAGIC, 3, Buffer.of(0x80))), 'BAD_MAGIC', FrameError)
 })
 
-t.test('unknown types are refused', async t => {
+t.test('unknown types are refused', async (t) => {
   for (const type of [0x00, 0x09, 0x0f, 0x12, 0x20, 0x7f, 0x80, 0x88 + 1, 0xff]) expectReject(t, type, Buffer.of(0x80), 'UNKNOWN_TYPE')
 })
 
-t.test('schema refusals: sizes, types, missing and extra fields', async t => {
+t.test('schema refusals: sizes, types, missing and extra fields', async (t) => {
   const T = TUNNEL_MESSAGE_TYPES
   const hello = { version: 1, clientKey: fill(32, 1), ephemeral: fill(32, 2), encrypt: true }
   expectReject(t, T.CLIENT_HELLO, packPlain({ ...hello, clientKey: fill(31, 1) }), 'INVALID')
@@ -229,7 +267,7 @@ t.test('schema refusals: sizes, types, missing and extra fields', async t => {
   expectError(t, () => encodeTunnelFrame({ type: 'NOPE' } as unknown as TunnelMessage), 'UNKNOWN_TYPE', MessageError)
 })
 
-t.test('AUTH body: round trip and refusals', async t => {
+t.test('AUTH body: round trip and refusals', async (t) => {
   const body = { ip: '192.168.53.5', mtu: 1400, secretProof: fill(32, 7) }
   t.same(decodeAuthBody(encodeAuthBody(body)), body)
   t.same(decodeAuthBody(encodeAuthBody({ ...body, secretProof: Buffer.alloc(0) })).secretProof, Buffer.alloc(0))
@@ -239,25 +277,32 @@ t.test('AUTH body: round trip and refusals', async t => {
   expectError(t, () => decodeAuthBody(Buffer.of(0xc1)), 'MALFORMED', MessageError)
 })
 
-t.test('isDottedIPv4 accepts exactly the canonical dotted quads', async t => {
-  fc.assert(fc.property(fc.array(fc.nat(255), { minLength: 4, maxLength: 4 }), octets => isDottedIPv4(octets.join('.'))))
-  fc.assert(fc.property(fc.string({ maxLength: 20 }), text => {
-    const canonical = text.split('.').length === 4 && text.split('.').every(p => /^\d+$/.test(p) && String(Number(p)) === p && Number(p) <= 255)
-    return isDottedIPv4(text) === canonical
-  }), { numRuns: 2000 })
+t.test('isDottedIPv4 accepts exactly the canonical dotted quads', async (t) => {
+  fc.assert(fc.property(fc.array(fc.nat(255), { minLength: 4, maxLength: 4 }), (octets) => isDottedIPv4(octets.join('.'))))
+  fc.assert(
+    fc.property(fc.string({ maxLength: 20 }), (text) => {
+      const canonical =
+        text.split('.').length === 4 && text.split('.').every((p) => /^\d+$/.test(p) && String(Number(p)) === p && Number(p) <= 255)
+      return isDottedIPv4(text) === canonical
+    }),
+    { numRuns: 2000 },
+  )
   t.notOk(isDottedIPv4(3232249093))
 })
 
-t.test('tryDecodeTunnelFrame never throws on arbitrary frames, with or without keys', async t => {
+t.test('tryDecodeTunnelFrame never throws on arbitrary frames, with or without keys', async (t) => {
   const { client } = cipherPair()
-  fc.assert(fc.property(fc.nat(255), fc.uint8Array({ maxLength: 200 }), fc.boolean(), (type, payload, keyed) => {
-    const r = tryDecodeTunnelFrame(frame(type, payload), keyed ? client : null)
-    return r.ok || r.error instanceof ProtocolError
-  }), { numRuns: 3000 })
+  fc.assert(
+    fc.property(fc.nat(255), fc.uint8Array({ maxLength: 200 }), fc.boolean(), (type, payload, keyed) => {
+      const r = tryDecodeTunnelFrame(frame(type, payload), keyed ? client : null)
+      return r.ok || r.error instanceof ProtocolError
+    }),
+    { numRuns: 3000 },
+  )
   t.pass('no throw')
 })
 
-t.test('GSO_PACKET: a virtio header plus at most one maximum-size packet', async t => {
+t.test('GSO_PACKET: a virtio header plus at most one maximum-size packet', async (t) => {
   const T = TUNNEL_MESSAGE_TYPES
   expectReject(t, T.GSO_PACKET, Buffer.alloc(9), 'INVALID')
   const max = Buffer.alloc(10 + 65_535, 0x45)

@@ -15,7 +15,7 @@ function decoder(maxPayloadBytes = CAP): FrameDecoder {
 
 /** Splits `bytes` at the given cut points (any order, duplicates allowed). */
 function split(bytes: Buffer, cuts: number[]): Buffer[] {
-  const points = [...new Set(cuts.map(c => c % (bytes.length + 1)))].sort((a, b) => a - b)
+  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b)
   const out: Buffer[] = []
   let from = 0
   for (const p of points) {
@@ -27,11 +27,11 @@ function split(bytes: Buffer, cuts: number[]): Buffer[] {
 }
 
 function pushAll(d: FrameDecoder, chunks: Buffer[]): Frame[] {
-  return chunks.flatMap(c => d.push(c))
+  return chunks.flatMap((c) => d.push(c))
 }
 
 function plain(frames: Frame[]): Array<{ type: number; flags: number; payload: string }> {
-  return frames.map(f => ({ type: f.type, flags: f.flags, payload: f.payload.toString('hex') }))
+  return frames.map((f) => ({ type: f.type, flags: f.flags, payload: f.payload.toString('hex') }))
 }
 
 function expectFrameError(t: Asserts, fn: () => unknown, code: string): FrameError | undefined {
@@ -46,7 +46,7 @@ function expectFrameError(t: Asserts, fn: () => unknown, code: string): FrameErr
   return undefined
 }
 
-t.test('encodeFrame lays out the 14-byte big-endian header', async t => {
+t.test('encodeFrame lays out the 14-byte big-endian header', async (t) => {
   const payload = Buffer.from('hello')
   const frame = encodeFrame(MAGIC, 0x2a, payload)
   t.equal(frame.length, FRAME_HEADER_BYTES + payload.length)
@@ -60,14 +60,14 @@ t.test('encodeFrame lays out the 14-byte big-endian header', async t => {
   t.equal(encodeFrame(MAGIC, 1, Buffer.from('123456789')).readUInt32BE(10), 0xcbf43926)
 })
 
-t.test('encodeFrame rejects out-of-range arguments', async t => {
+t.test('encodeFrame rejects out-of-range arguments', async (t) => {
   t.throws(() => encodeFrame(-1, 1, Buffer.alloc(0)), RangeError)
   t.throws(() => encodeFrame(2 ** 32, 1, Buffer.alloc(0)), RangeError)
   t.throws(() => encodeFrame(MAGIC, 256, Buffer.alloc(0)), RangeError)
   t.throws(() => encodeFrame(MAGIC, 1.5, Buffer.alloc(0)), RangeError)
 })
 
-t.test('round trip of single frames, including empty payloads', async t => {
+t.test('round trip of single frames, including empty payloads', async (t) => {
   for (const payload of [Buffer.alloc(0), Buffer.from([0]), Buffer.alloc(CAP, 0xab)]) {
     const d = decoder()
     const frames = d.push(encodeFrame(MAGIC, 7, payload))
@@ -76,7 +76,7 @@ t.test('round trip of single frames, including empty payloads', async t => {
   }
 })
 
-t.test('an empty-payload frame ending exactly at a chunk boundary is emitted at once', async t => {
+t.test('an empty-payload frame ending exactly at a chunk boundary is emitted at once', async (t) => {
   const d = decoder()
   t.equal(d.push(encodeFrame(MAGIC, 3, Buffer.alloc(0))).length, 1)
   const frame = encodeFrame(MAGIC, 4, Buffer.alloc(0))
@@ -85,7 +85,7 @@ t.test('an empty-payload frame ending exactly at a chunk boundary is emitted at 
   t.same(d.push(Buffer.alloc(0)), [])
 })
 
-t.test('frames inside one chunk are zero-copy views of it', async t => {
+t.test('frames inside one chunk are zero-copy views of it', async (t) => {
   const chunk = Buffer.concat([encodeFrame(MAGIC, 1, Buffer.from('ab')), encodeFrame(MAGIC, 2, Buffer.from('cd'))])
   const frames = decoder().push(chunk)
   t.equal(frames.length, 2)
@@ -93,7 +93,7 @@ t.test('frames inside one chunk are zero-copy views of it', async t => {
   t.equal(frames[1]!.payload.byteOffset, chunk.byteOffset + chunk.length - 2)
 })
 
-t.test('a large frame in 1-byte chunks is assembled once, with bufferedBytes tracking it', async t => {
+t.test('a large frame in 1-byte chunks is assembled once, with bufferedBytes tracking it', async (t) => {
   const payload = Buffer.alloc(3000)
   for (let i = 0; i < payload.length; i++) payload[i] = (i * 7) & 0xff
   const frame = encodeFrame(MAGIC, 9, payload)
@@ -105,7 +105,8 @@ t.test('a large frame in 1-byte chunks is assembled once, with bufferedBytes tra
     if (i < frame.length - 1) {
       // Header bytes until the header is complete, then payload bytes.
       const expected = i + 1 < FRAME_HEADER_BYTES ? i + 1 : i + 1 - FRAME_HEADER_BYTES
-      if (frames.length !== 0 || d.bufferedBytes !== expected) mismatches.push(`byte ${i}: ${frames.length} frames, ${d.bufferedBytes} buffered`)
+      if (frames.length !== 0 || d.bufferedBytes !== expected)
+        mismatches.push(`byte ${i}: ${frames.length} frames, ${d.bufferedBytes} buffered`)
     }
   }
   t.same(mismatches, [], 'no early frame; bufferedBytes counts the pending bytes')
@@ -119,13 +120,13 @@ const frameArb = fc.record({
   payload: fc.uint8Array({ maxLength: 300 }),
 })
 
-t.test('property: any frames, concatenated and split anywhere, decode to the same frames', async t => {
+t.test('property: any frames, concatenated and split anywhere, decode to the same frames', async (t) => {
   fc.assert(
     fc.property(fc.array(frameArb, { maxLength: 12 }), fc.array(fc.nat(), { maxLength: 40 }), (specs, cuts) => {
-      const stream = Buffer.concat(specs.map(f => encodeFrame(MAGIC, f.type, f.payload)))
+      const stream = Buffer.concat(specs.map((f) => encodeFrame(MAGIC, f.type, f.payload)))
       const d = decoder()
       const frames = pushAll(d, split(stream, cuts))
-      const expected = specs.map(f => ({ type: f.type, flags: 0, payload: Buffer.from(f.payload).toString('hex') }))
+      const expected = specs.map((f) => ({ type: f.type, flags: 0, payload: Buffer.from(f.payload).toString('hex') }))
       return JSON.stringify(plain(frames)) === JSON.stringify(expected) && d.bufferedBytes === 0
     }),
     { numRuns: 400 },
@@ -133,10 +134,10 @@ t.test('property: any frames, concatenated and split anywhere, decode to the sam
   t.pass('property held')
 })
 
-t.test('property: the same frames pushed one byte at a time decode identically', async t => {
+t.test('property: the same frames pushed one byte at a time decode identically', async (t) => {
   fc.assert(
-    fc.property(fc.array(frameArb, { maxLength: 5 }), specs => {
-      const stream = Buffer.concat(specs.map(f => encodeFrame(MAGIC, f.type, f.payload)))
+    fc.property(fc.array(frameArb, { maxLength: 5 }), (specs) => {
+      const stream = Buffer.concat(specs.map((f) => encodeFrame(MAGIC, f.type, f.payload)))
       const d = decoder()
       const chunks: Buffer[] = []
       for (let i = 0; i < stream.length; i++) chunks.push(stream.subarray(i, i + 1))
@@ -148,16 +149,16 @@ t.test('property: the same frames pushed one byte at a time decode identically',
   t.pass('property held')
 })
 
-t.test('property: garbage gives frames or a FrameError, never another exception', async t => {
+t.test('property: garbage gives frames or a FrameError, never another exception', async (t) => {
   const magicBytes = Buffer.alloc(4)
   magicBytes.writeUInt32BE(MAGIC)
   // Half the inputs start with the right magic so the later header checks are reached too.
   const garbage = fc.oneof(
     fc.uint8Array({ maxLength: 600 }),
-    fc.uint8Array({ maxLength: 600 }).map(b => Buffer.concat([magicBytes, b])),
-    fc.tuple(fc.integer({ min: 0, max: 255 }), fc.uint8Array({ maxLength: 64 }), fc.uint8Array({ maxLength: 64 })).map(([type, payload, tail]) =>
-      Buffer.concat([encodeFrame(MAGIC, type, payload), tail]),
-    ),
+    fc.uint8Array({ maxLength: 600 }).map((b) => Buffer.concat([magicBytes, b])),
+    fc
+      .tuple(fc.integer({ min: 0, max: 255 }), fc.uint8Array({ maxLength: 64 }), fc.uint8Array({ maxLength: 64 }))
+      .map(([type, payload, tail]) => Buffer.concat([encodeFrame(MAGIC, type, payload), tail])),
   )
   fc.assert(
     fc.property(garbage, fc.array(fc.nat(), { maxLength: 10 }), (bytes, cuts) => {
@@ -187,7 +188,7 @@ t.test('property: garbage gives frames or a FrameError, never another exception'
   t.pass('property held')
 })
 
-t.test('a huge announced length fails as soon as the header is complete', async t => {
+t.test('a huge announced length fails as soon as the header is complete', async (t) => {
   const header = Buffer.alloc(FRAME_HEADER_BYTES)
   header.writeUInt32BE(MAGIC, 0)
   header[4] = 7
@@ -205,13 +206,13 @@ t.test('a huge announced length fails as soon as the header is complete', async 
   t.equal(d.bufferedBytes, 0)
 })
 
-t.test('the cap is inclusive', async t => {
+t.test('the cap is inclusive', async (t) => {
   t.equal(decoder(10).push(encodeFrame(MAGIC, 1, Buffer.alloc(10))).length, 1)
   expectFrameError(t, () => decoder(10).push(encodeFrame(MAGIC, 1, Buffer.alloc(11))), 'FRAME_TOO_LARGE')
   t.equal(decoder(0).push(encodeFrame(MAGIC, 1, Buffer.alloc(0))).length, 1)
 })
 
-t.test('bad checksum, in the payload or in the header', async t => {
+t.test('bad checksum, in the payload or in the header', async (t) => {
   const frame = encodeFrame(MAGIC, 5, Buffer.from('payload'))
   const flippedPayload = Buffer.from(frame)
   flippedPayload[frame.length - 1]! ^= 0x01
@@ -225,7 +226,7 @@ t.test('bad checksum, in the payload or in the header', async t => {
   expectFrameError(t, () => d.push(flippedPayload.subarray(17)), 'BAD_CHECKSUM')
 })
 
-t.test('bad magic and non-zero flags', async t => {
+t.test('bad magic and non-zero flags', async (t) => {
   const frame = encodeFrame(MAGIC + 1, 5, Buffer.from('x'))
   const e = expectFrameError(t, () => decoder().push(frame), 'BAD_MAGIC')
   t.match(e?.message, /0x626b6332.*0x626b6331/)
@@ -236,7 +237,7 @@ t.test('bad magic and non-zero flags', async t => {
   }
 })
 
-t.test('the decoder stays failed after an error', async t => {
+t.test('the decoder stays failed after an error', async (t) => {
   const d = decoder()
   t.equal(d.push(encodeFrame(MAGIC, 1, Buffer.from('ok'))).length, 1)
   const bad = Buffer.from(encodeFrame(MAGIC, 1, Buffer.from('ok')))
@@ -254,7 +255,7 @@ t.test('the decoder stays failed after an error', async t => {
   t.equal(first?.name, 'FrameError')
 })
 
-t.test('constructor validates its options', async t => {
+t.test('constructor validates its options', async (t) => {
   t.throws(() => new FrameDecoder({ magic: -1, maxPayloadBytes: 1 }), RangeError)
   t.throws(() => new FrameDecoder({ magic: MAGIC, maxPayloadBytes: 2 ** 32 }), RangeError)
   t.throws(() => new FrameDecoder({ magic: MAGIC, maxPayloadBytes: Number.NaN }), RangeError)

@@ -65,16 +65,16 @@ function decodeOk(type: number, payload: Uint8Array): Message {
   return decodeMessage(frame(type, payload))
 }
 
-t.test('MESSAGE_TYPES maps names to numbers and back', async t => {
+t.test('MESSAGE_TYPES maps names to numbers and back', async (t) => {
   t.same(MESSAGE_TYPES, { HELLO: 1, DISCONNECT: 2, PING: 3, PONG: 4, ADDR: 5, TX: 6, BLOCK: 7, GET_BLOCKS: 8, BLOCKS: 9 })
   for (const [name, type] of Object.entries(MESSAGE_TYPES)) t.equal(MESSAGE_TYPE_NAMES.get(type), name)
   t.equal(MESSAGE_TYPE_NAMES.size, 9)
 })
 
-t.test('every message type round trips through a real frame decoder', async t => {
-  t.equal(new Set(SAMPLES.map(m => m.type)).size, Object.keys(MESSAGE_TYPES).length, 'a sample per type')
+t.test('every message type round trips through a real frame decoder', async (t) => {
+  t.equal(new Set(SAMPLES.map((m) => m.type)).size, Object.keys(MESSAGE_TYPES).length, 'a sample per type')
   const decoder = new FrameDecoder({ magic: MAGIC, maxPayloadBytes: MAX_P2P_PAYLOAD_BYTES })
-  const stream = Buffer.concat(SAMPLES.map(m => encodeMessage(MAGIC, m)))
+  const stream = Buffer.concat(SAMPLES.map((m) => encodeMessage(MAGIC, m)))
   const frames = decoder.push(stream)
   t.equal(frames.length, SAMPLES.length)
   frames.forEach((f, i) => {
@@ -84,7 +84,7 @@ t.test('every message type round trips through a real frame decoder', async t =>
   })
 })
 
-t.test('encoding is deterministic: field order follows the schema, not the object', async t => {
+t.test('encoding is deterministic: field order follows the schema, not the object', async (t) => {
   const a = encodeMessage(MAGIC, { type: 'ADDR', addrs: [{ host: 'h', port: 1, lastSeen: 2 }] })
   const b = encodeMessage(MAGIC, { addrs: [{ lastSeen: 2, port: 1, host: 'h' }], type: 'ADDR' })
   t.equal(a.toString('hex'), b.toString('hex'))
@@ -92,14 +92,14 @@ t.test('encoding is deterministic: field order follows the schema, not the objec
   t.equal(a.subarray(14).toString('hex'), '81a5616464727391' + '83a4686f7374a168a4706f727401a86c6173745365656e02')
 })
 
-t.test('decoded byte fields are copies, not views of the frame', async t => {
+t.test('decoded byte fields are copies, not views of the frame', async (t) => {
   const f = frame(typeOf('TX'), encodeMessage(MAGIC, { type: 'TX', tx: fill(8, 7) }).subarray(14))
   const m = decodeMessage(f)
   t.ok(m.type === 'TX' && Buffer.isBuffer(m.tx))
   if (m.type === 'TX') t.not(m.tx.buffer, f.payload.buffer)
 })
 
-t.test('integers: any exact msgpack representation of a safe integer is accepted', async t => {
+t.test('integers: any exact msgpack representation of a safe integer is accepted', async (t) => {
   const ping = (valueHex: string): Buffer => hex('81 a5 6e6f6e6365' + valueHex)
   const cases: Array<[string, number]> = [
     ['07', 7],
@@ -115,14 +115,30 @@ t.test('integers: any exact msgpack representation of a safe integer is accepted
   for (const [valueHex, expected] of cases) t.same(decodeOk(typeOf('PING'), ping(valueHex)), { type: 'PING', nonce: expected }, valueHex)
   const negZero = decodeOk(typeOf('PING'), ping('cb 8000000000000000'))
   t.ok(negZero.type === 'PING' && Object.is(negZero.nonce, 0), '-0.0 normalises to 0')
-  for (const bad of ['cb 3ff8000000000000', 'cf 0020000000000000', 'cb 4340000000000000', 'cf ffffffffffffffff', 'ff', 'd3 ffffffffffffffff', 'cb 7ff8000000000000', 'c0', 'c3', 'a1 37']) {
+  for (const bad of [
+    'cb 3ff8000000000000',
+    'cf 0020000000000000',
+    'cb 4340000000000000',
+    'cf ffffffffffffffff',
+    'ff',
+    'd3 ffffffffffffffff',
+    'cb 7ff8000000000000',
+    'c0',
+    'c3',
+    'a1 37',
+  ]) {
     expectReject(t, typeOf('PING'), ping(bad), 'INVALID', /^PING: nonce: expected u64/)
   }
   // Large ints we encode ourselves come out as float64, which every decoder must accept.
-  t.equal(encodeMessage(MAGIC, { type: 'PING', nonce: 2 ** 40 }).subarray(14).toString('hex'), '81a56e6f6e6365cb4270000000000000')
+  t.equal(
+    encodeMessage(MAGIC, { type: 'PING', nonce: 2 ** 40 })
+      .subarray(14)
+      .toString('hex'),
+    '81a56e6f6e6365cb4270000000000000',
+  )
 })
 
-t.test('schema violations are INVALID and name the field path', async t => {
+t.test('schema violations are INVALID and name the field path', async (t) => {
   const hello = SAMPLES[0]! as Extract<Message, { type: 'HELLO' }>
   const helloWith = (patch: Record<string, unknown>): Buffer => {
     const { type: _type, ...fields } = hello
@@ -151,11 +167,17 @@ t.test('schema violations are INVALID and name the field path', async t => {
   expectReject(t, typeOf('DISCONNECT'), packPlain({ code: 'x', reason: 'r'.repeat(257) }), 'INVALID', /reason: expected string≤256/)
 })
 
-t.test('array, nested object and bytes limits', async t => {
+t.test('array, nested object and bytes limits', async (t) => {
   const addr = (i: number) => ({ host: `10.0.0.${i % 256}`, port: 8000 + (i % 100), lastSeen: i })
   const addrs = Array.from({ length: 1000 }, (_, i) => addr(i))
   t.equal(decodeOk(typeOf('ADDR'), packPlain({ addrs })).type, 'ADDR', '1000 addresses are fine')
-  expectReject(t, typeOf('ADDR'), packPlain({ addrs: [...addrs, addr(1000)] }), 'INVALID', /^ADDR: addrs: expected array≤1000 of map, got array\(len 1001\)$/)
+  expectReject(
+    t,
+    typeOf('ADDR'),
+    packPlain({ addrs: [...addrs, addr(1000)] }),
+    'INVALID',
+    /^ADDR: addrs: expected array≤1000 of map, got array\(len 1001\)$/,
+  )
   const badPort = addrs.slice(0, 5).map((a, i) => (i === 3 ? { ...a, port: 70_000 } : a))
   expectReject(t, typeOf('ADDR'), packPlain({ addrs: badPort }), 'INVALID', /^ADDR: addrs\[3\]\.port: expected u16, got number 70000$/)
   const extra = addrs.slice(0, 2).map((a, i) => (i === 1 ? { ...a, services: 1 } : a))
@@ -170,23 +192,41 @@ t.test('array, nested object and bytes limits', async t => {
 
   const locator = Array.from({ length: 65 }, () => fill(32, 9))
   expectReject(t, typeOf('GET_BLOCKS'), packPlain({ locator, max: 1 }), 'INVALID', /locator: expected array≤64 of bytes32/)
-  expectReject(t, typeOf('GET_BLOCKS'), packPlain({ locator: [fill(32, 0), fill(31, 0)], max: 1 }), 'INVALID', /locator\[1\]: expected bytes32/)
+  expectReject(
+    t,
+    typeOf('GET_BLOCKS'),
+    packPlain({ locator: [fill(32, 0), fill(31, 0)], max: 1 }),
+    'INVALID',
+    /locator\[1\]: expected bytes32/,
+  )
   expectReject(t, typeOf('GET_BLOCKS'), packPlain({ locator: [], max: 0 }), 'INVALID', /max: expected u32 in 1\.\.500, got number 0/)
   expectReject(t, typeOf('GET_BLOCKS'), packPlain({ locator: [], max: 501 }), 'INVALID', /max: expected u32 in 1\.\.500/)
   t.same(decodeOk(typeOf('GET_BLOCKS'), packPlain({ locator: [], max: 1 })), { type: 'GET_BLOCKS', locator: [], max: 1 })
 
   const blocks = Array.from({ length: 501 }, () => Buffer.alloc(1))
   expectReject(t, typeOf('BLOCKS'), packPlain({ blocks }), 'INVALID', /blocks: expected array≤500/)
-  expectReject(t, typeOf('BLOCKS'), packPlain({ blocks: [Buffer.alloc(1), 5] }), 'INVALID', /blocks\[1\]: expected bytes≤4194304, got number 5/)
+  expectReject(
+    t,
+    typeOf('BLOCKS'),
+    packPlain({ blocks: [Buffer.alloc(1), 5] }),
+    'INVALID',
+    /blocks\[1\]: expected bytes≤4194304, got number 5/,
+  )
 })
 
-t.test('unknown type numbers', async t => {
+t.test('unknown type numbers', async (t) => {
   for (const type of [0x00, 0x0a, 0x7f, 0xff]) {
-    expectReject(t, type, packPlain({ nonce: 1 }), 'UNKNOWN_TYPE', new RegExp(`unknown message type 0x${type.toString(16).padStart(2, '0')}`))
+    expectReject(
+      t,
+      type,
+      packPlain({ nonce: 1 }),
+      'UNKNOWN_TYPE',
+      new RegExp(`unknown message type 0x${type.toString(16).padStart(2, '0')}`),
+    )
   }
 })
 
-t.test('bytes outside the msgpack profile are MALFORMED', async t => {
+t.test('bytes outside the msgpack profile are MALFORMED', async (t) => {
   const PING = typeOf('PING')
   const cases: Array<[string, string, RegExp]> = [
     ['empty payload', '', /empty payload/],
@@ -214,11 +254,11 @@ t.test('bytes outside the msgpack profile are MALFORMED', async t => {
     ['str length beyond the payload', '81 a5 6e6f6e6365 db 7fffffff 00', /truncated/],
   ]
   for (const [name, bytes, pattern] of cases) {
-    t.test(name, async t => expectReject(t, PING, hex(bytes), 'MALFORMED', pattern))
+    t.test(name, async (t) => expectReject(t, PING, hex(bytes), 'MALFORMED', pattern))
   }
 })
 
-t.test('a msgpackr record that plain msgpackr would decode to a valid PING is rejected', async t => {
+t.test('a msgpackr record that plain msgpackr would decode to a valid PING is rejected', async (t) => {
   // d4 72 40 = define record 0x40 with keys ["nonce"], then its values: {nonce: 7}.
   const record = hex('d4 72 40 91 a5 6e6f6e6365 07')
   t.same(new Unpackr({ useRecords: false, mapsAsObjects: true }).unpack(record), { nonce: 7 }, 'msgpackr alone accepts it')
@@ -228,7 +268,7 @@ t.test('a msgpackr record that plain msgpackr would decode to a valid PING is re
   expectReject(t, typeOf('PING'), recordPacked, 'MALFORMED', /ext type 114/)
 })
 
-t.test('nesting depth is bounded', async t => {
+t.test('nesting depth is bounded', async (t) => {
   const nested = (depth: number): unknown => (depth === 0 ? 0 : [nested(depth - 1)])
   t.doesNotThrow(() => unpackStrict(packPlain(nested(MAX_MSGPACK_DEPTH))))
   t.throws(() => unpackStrict(packPlain(nested(MAX_MSGPACK_DEPTH + 1))), { code: 'MALFORMED' })
@@ -237,19 +277,29 @@ t.test('nesting depth is bounded', async t => {
   expectReject(t, typeOf('BLOCKS'), deep, 'MALFORMED', /nesting deeper than 16/)
 })
 
-t.test('outbound messages are validated and size-checked', async t => {
+t.test('outbound messages are validated and size-checked', async (t) => {
   t.throws(() => encodeMessage(MAGIC, { type: 'HELLO', ...(SAMPLES[0] as object), listenPort: 70_000 } as Message), {
     name: 'MessageError',
     code: 'INVALID',
     message: 'HELLO: listenPort: expected u16, got number 70000',
   })
-  t.throws(() => encodeMessage(MAGIC, { type: 'PING', nonce: 1, extra: true } as unknown as Message), { code: 'INVALID', message: /extra: unknown field/ })
+  t.throws(() => encodeMessage(MAGIC, { type: 'PING', nonce: 1, extra: true } as unknown as Message), {
+    code: 'INVALID',
+    message: /extra: unknown field/,
+  })
   t.throws(() => encodeMessage(MAGIC, { type: 'NOPE' } as unknown as Message), { code: 'UNKNOWN_TYPE' })
   t.throws(() => encodeMessage(MAGIC, { type: 'TX', tx: 'abcd' } as unknown as Message), { code: 'INVALID' })
   const nullProto = Object.assign(Object.create(null) as object, { type: 'PING', nonce: 5 }) as Message
-  t.same(decodeMessage(new FrameDecoder({ magic: MAGIC, maxPayloadBytes: 100 }).push(encodeMessage(MAGIC, nullProto))[0]!), { type: 'PING', nonce: 5 })
+  t.same(decodeMessage(new FrameDecoder({ magic: MAGIC, maxPayloadBytes: 100 }).push(encodeMessage(MAGIC, nullProto))[0]!), {
+    type: 'PING',
+    nonce: 5,
+  })
   // Uint8Array (not Buffer) is fine and comes back as Buffer.
-  const viaU8 = decodeMessage(new FrameDecoder({ magic: MAGIC, maxPayloadBytes: 100 }).push(encodeMessage(MAGIC, { type: 'TX', tx: new Uint8Array([1, 2]) as Buffer }))[0]!)
+  const viaU8 = decodeMessage(
+    new FrameDecoder({ magic: MAGIC, maxPayloadBytes: 100 }).push(
+      encodeMessage(MAGIC, { type: 'TX', tx: new Uint8Array([1, 2]) as Buffer }),
+    )[0]!,
+  )
   t.same(viaU8, { type: 'TX', tx: Buffer.from([1, 2]) })
 
   const big: Message = { type: 'BLOCKS', blocks: [fill(4 << 20, 1), fill(4 << 20, 2), fill(4 << 20, 3)] }
@@ -263,7 +313,7 @@ t.test('outbound messages are validated and size-checked', async t => {
   t.equal(encodeMessage(MAGIC, big, 16 << 20).length > 12 << 20, true, 'the cap is the caller’s to raise')
 })
 
-t.test('defineCatalogue is reusable for other links and checks its spec', async t => {
+t.test('defineCatalogue is reusable for other links and checks its spec', async (t) => {
   const tunnel = defineCatalogue(
     { DATA: { type: 0x10, schema: s.object({ packet: s.bytes({ max: 2000 }), note: s.optional(s.string({ max: 8 })) }) } },
     { maxPayloadBytes: 4096 },
@@ -274,7 +324,10 @@ t.test('defineCatalogue is reusable for other links and checks its spec', async 
   t.same(tunnel.decode(frame(0x10, packPlain({ packet: fill(1, 1), note: 'hi' }))), { type: 'DATA', packet: fill(1, 1), note: 'hi' })
   t.equal(tunnel.tryDecode(frame(0x01, packPlain({ nonce: 1 }))).ok, false, 'P2P types mean nothing here')
   const one = s.object({ a: s.u8() })
-  t.throws(() => defineCatalogue({ A: { type: 1, schema: one }, B: { type: 1, schema: one } }, { maxPayloadBytes: 10 }), /already used by A/)
+  t.throws(
+    () => defineCatalogue({ A: { type: 1, schema: one }, B: { type: 1, schema: one } }, { maxPayloadBytes: 10 }),
+    /already used by A/,
+  )
   t.throws(() => defineCatalogue({ A: { type: 256, schema: one } }, { maxPayloadBytes: 10 }), /u8/)
   t.throws(() => defineCatalogue({ A: { type: 2, schema: s.object({ type: s.u8() }) } }, { maxPayloadBytes: 10 }), /reserved/)
 })
@@ -295,8 +348,8 @@ function fitUtf8(value: string, max: number): string {
   return out
 }
 
-const str = (max: number) => fc.string({ unit: 'binary', maxLength: max }).map(v => fitUtf8(v, max))
-const bytes = (min: number, max: number) => fc.uint8Array({ minLength: min, maxLength: max }).map(b => Buffer.from(b))
+const str = (max: number) => fc.string({ unit: 'binary', maxLength: max }).map((v) => fitUtf8(v, max))
+const bytes = (min: number, max: number) => fc.uint8Array({ minLength: min, maxLength: max }).map((b) => Buffer.from(b))
 const hash = bytes(32, 32)
 const u64 = fc.maxSafeNat()
 
@@ -329,9 +382,9 @@ const messageArb: fc.Arbitrary<Message> = fc.oneof(
   rec({ type: fc.constant('BLOCKS' as const), blocks: fc.array(bytes(0, 200), { maxLength: 10 }) }),
 )
 
-t.test('property: every valid message round trips, and re-encodes to the same bytes', async t => {
+t.test('property: every valid message round trips, and re-encodes to the same bytes', async (t) => {
   fc.assert(
-    fc.property(messageArb, msg => {
+    fc.property(messageArb, (msg) => {
       const wire = encodeMessage(MAGIC, msg)
       const [f] = new FrameDecoder({ magic: MAGIC, maxPayloadBytes: MAX_P2P_PAYLOAD_BYTES }).push(wire)
       const decoded = decodeMessage(f!)
@@ -359,12 +412,15 @@ function contractHolds(f: Frame): boolean {
 
 const typeArb = fc.oneof(fc.constantFrom(...Object.values(MESSAGE_TYPES)), fc.integer({ min: 0, max: 255 }))
 
-t.test('property: random bytes as a payload of any type never escape tryDecodeMessage', async t => {
-  fc.assert(fc.property(typeArb, fc.uint8Array({ maxLength: 400 }), (type, payload) => contractHolds(frame(type, payload))), { numRuns: 3000 })
+t.test('property: random bytes as a payload of any type never escape tryDecodeMessage', async (t) => {
+  fc.assert(
+    fc.property(typeArb, fc.uint8Array({ maxLength: 400 }), (type, payload) => contractHolds(frame(type, payload))),
+    { numRuns: 3000 },
+  )
   t.pass('property held')
 })
 
-t.test('property: mutated valid messages never escape tryDecodeMessage', async t => {
+t.test('property: mutated valid messages never escape tryDecodeMessage', async (t) => {
   const mutation = fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 })
   fc.assert(
     fc.property(messageArb, mutation, fc.nat(), (msg, edits, cut) => {
@@ -378,14 +434,23 @@ t.test('property: mutated valid messages never escape tryDecodeMessage', async t
   t.pass('property held')
 })
 
-t.test('property: anything a permissive msgpackr can produce is rejected or valid, never thrown', async t => {
+t.test('property: anything a permissive msgpackr can produce is rejected or valid, never thrown', async (t) => {
   const packers = [
     new Packr({ useRecords: true }),
     new Packr({ structuredClone: true, moreTypes: true }),
     new Packr({ useRecords: false, bundleStrings: true }),
   ]
   const value = fc.oneof(
-    fc.anything({ withBigInt: true, withDate: true, withMap: true, withSet: true, withTypedArray: true, withNullPrototype: true, withSparseArray: true, withBoxedValues: true }),
+    fc.anything({
+      withBigInt: true,
+      withDate: true,
+      withMap: true,
+      withSet: true,
+      withTypedArray: true,
+      withNullPrototype: true,
+      withSparseArray: true,
+      withBoxedValues: true,
+    }),
     messageArb.map(({ type: _type, ...fields }) => fields),
   )
   fc.assert(
@@ -406,12 +471,12 @@ t.test('property: anything a permissive msgpackr can produce is rejected or vali
 function hasProtoKey(v: unknown): boolean {
   if (Array.isArray(v)) return v.some(hasProtoKey)
   if (typeof v !== 'object' || v === null) return false
-  return Object.keys(v).some(k => k === '__proto__' || hasProtoKey((v as Record<string, unknown>)[k]))
+  return Object.keys(v).some((k) => k === '__proto__' || hasProtoKey((v as Record<string, unknown>)[k]))
 }
 
-t.test('property: the strict profile decodes what packPlain encodes', async t => {
+t.test('property: the strict profile decodes what packPlain encodes', async (t) => {
   fc.assert(
-    fc.property(fc.jsonValue({ maxDepth: 6 }), v => {
+    fc.property(fc.jsonValue({ maxDepth: 6 }), (v) => {
       const bytes = packPlain(v)
       if (hasProtoKey(v)) {
         // The one JSON shape the profile refuses, whatever the nesting.
