@@ -5,7 +5,8 @@
 // counter walks the child parsers and skips each subtest's summary point.
 // TEST_EXIT is the test command's exit code: a non-zero exit with no failing
 // assertion (a compile error, a crashed file) still counts as a failure, so
-// the line never says green when the run was not.
+// the line never says green when the run was not. EXTRA_FAILED counts the
+// failed steps that ran before the tests.
 import { Parser } from 'tap-parser'
 
 const counts = { pass: 0, fail: 0, skip: 0 }
@@ -38,6 +39,7 @@ parser.on('complete', (results) => {
   if (failed === 0) failed = topLevelFailures + (results.bailout ? 1 : 0)
   if (testExit !== 0 && failed === 0) failed = 1
   if (counts.pass === 0 && failed === 0) failed = 1 // ran no test: not green
+  failed += Number(process.env.EXTRA_FAILED ?? '0') // steps before the tests (the lint)
   process.stdout.write(`\n${counts.pass} passed, ${failed} failed, ${counts.skip} skipped\n`)
   process.exitCode = failed > 0 ? 1 : 0
 })

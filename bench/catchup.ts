@@ -223,8 +223,8 @@ async function runCase(chain: BenchChain, root: string, prefix: string, caseNo: 
   const sync: SyncRun[] = []
   try {
     const ready = await a.waitForLog((l) => l.message === 'node ready', 60_000, 'node ready')
-    if (ready.fields['height'] !== chain.blocks.length)
-      throw new Error(`A started at height ${String(ready.fields['height'])}, expected ${chain.blocks.length}`)
+    if (ready.fields.height !== chain.blocks.length)
+      throw new Error(`A started at height ${String(ready.fields.height)}, expected ${chain.blocks.length}`)
     // Local and network runs alternate, so a change in the machine's other load hits both alike.
     for (let run = 0; run < RUNS; run++) {
       if (run > 0) {

@@ -39,11 +39,41 @@ function compareStrategies(): void {
   const midstate = createHash('sha256').update(prefix)
   const lo = HEADER_PREFIX_BYTES + 4
   const strategies: [string, (n: number) => unknown][] = [
-    ["one-shot crypto.hash, 'binary' (used)", (n) => (buf.writeUInt32BE(n >>> 0, lo), oneShotHash('sha256', buf, 'binary'))],
-    ["one-shot crypto.hash, 'buffer'", (n) => (buf.writeUInt32BE(n >>> 0, lo), oneShotHash('sha256', buf, 'buffer'))],
-    ["createHash().update(buf), 'binary'", (n) => (buf.writeUInt32BE(n >>> 0, lo), createHash('sha256').update(buf).digest('binary'))],
-    ["midstate hash.copy(), 'binary'", (n) => (nonce.writeUInt32BE(n >>> 0, 4), midstate.copy().update(nonce).digest('binary'))],
-    ['midstate hash.copy(), Buffer', (n) => (nonce.writeUInt32BE(n >>> 0, 4), midstate.copy().update(nonce).digest())],
+    [
+      "one-shot crypto.hash, 'binary' (used)",
+      (n) => {
+        buf.writeUInt32BE(n >>> 0, lo)
+        return oneShotHash('sha256', buf, 'binary')
+      },
+    ],
+    [
+      "one-shot crypto.hash, 'buffer'",
+      (n) => {
+        buf.writeUInt32BE(n >>> 0, lo)
+        return oneShotHash('sha256', buf, 'buffer')
+      },
+    ],
+    [
+      "createHash().update(buf), 'binary'",
+      (n) => {
+        buf.writeUInt32BE(n >>> 0, lo)
+        return createHash('sha256').update(buf).digest('binary')
+      },
+    ],
+    [
+      "midstate hash.copy(), 'binary'",
+      (n) => {
+        nonce.writeUInt32BE(n >>> 0, 4)
+        return midstate.copy().update(nonce).digest('binary')
+      },
+    ],
+    [
+      'midstate hash.copy(), Buffer',
+      (n) => {
+        nonce.writeUInt32BE(n >>> 0, 4)
+        return midstate.copy().update(nonce).digest()
+      },
+    ],
   ]
   for (const [, f] of strategies) strategyRate(f) // warm up the JIT
   // Interleaved rounds, so a burst of load elsewhere does not favour one.

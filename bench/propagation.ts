@@ -232,7 +232,7 @@ async function stopNet(net: Net): Promise<void> {
 async function propagate(net: Net, block: Block): Promise<number[]> {
   const hash = toHex(blockHash(block.header))
   const seen = net.children.map((c) =>
-    c.waitForLog((l) => l.message === 'block connected' && l.fields['hash'] === hash, 60_000, `block connected ${hash.slice(0, 12)}…`),
+    c.waitForLog((l) => l.message === 'block connected' && l.fields.hash === hash, 60_000, `block connected ${hash.slice(0, 12)}…`),
   )
   for (const p of seen) p.catch(() => undefined) // a failed submit below is the error to report, not these
   let accepted0 = NaN

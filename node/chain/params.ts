@@ -77,7 +77,7 @@ export function networkFromJson(json: unknown, source = 'network file'): Network
 
   const g = field(json, 'genesis', source, isObj, 'an object')
   const timestamp = field(g, 'timestamp', `${source}: genesis`, isNonNegInt, 'a timestamp in ms')
-  const balances = g['balances'] ?? {}
+  const balances = g.balances ?? {}
   if (!isObj(balances)) throw new NetworkFileError(`${source}: genesis.balances: expected an object of address → amount`)
   // Keys are normalised to lower case first, so the same accounts written in
   // either case give the same genesis, and one address cannot appear twice.

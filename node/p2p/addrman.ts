@@ -257,7 +257,7 @@ export class AddrMan {
       try {
         book.restore(raw)
       } catch {
-        continue
+        // skipped, as a malformed entry is
       }
     }
     return book

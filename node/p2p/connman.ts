@@ -4,7 +4,7 @@
 // misbehave, and the address book kept in the data dir.
 import { EventEmitter } from 'node:events'
 import net from 'node:net'
-import { AddrMan, addrKey, type AddrSource, type PeerAddress } from './addrman.js'
+import { type AddrMan, addrKey, type AddrSource, type PeerAddress } from './addrman.js'
 import { saveAddrMan } from './peer-store.js'
 import { Peer, type CloseInfo, type Hello, type PeerTimeouts } from './peer.js'
 import { encodeMessage, type Message } from '../../protocol/chain/messages.js'

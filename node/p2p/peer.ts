@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events'
 import { randomInt } from 'node:crypto'
 import type { Socket } from 'node:net'
-import { FrameDecoder } from '../../protocol/wire/frame.js'
+import { type Frame, FrameDecoder } from '../../protocol/wire/frame.js'
 import { ProtocolError } from '../../protocol/wire/errors.js'
 import { encodeMessage, tryDecodeMessage, type Message, type MessageByType } from '../../protocol/chain/messages.js'
 import { LruSet } from '../../lib/lru.js'
@@ -153,7 +153,7 @@ export class Peer extends EventEmitter<{ ready: []; message: [Message]; close: [
   private onData(chunk: Buffer): void {
     if (this.state === 'closed') return
     this.bytesIn += chunk.length
-    let frames
+    let frames: Frame[]
     try {
       frames = this.decoder.push(chunk)
     } catch (err) {

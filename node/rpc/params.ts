@@ -24,6 +24,7 @@ export interface ParamSpec {
 
 export interface MethodDef {
   params: ParamSpec[]
+  // biome-ignore lint/suspicious/noExplicitAny: each handler takes the types its ParamSpecs check; the dispatcher passes them positionally
   handler: (...args: any[]) => unknown | Promise<unknown>
   description?: string
 }

@@ -95,7 +95,7 @@ const DOTTED_QUAD = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[
 export function isDottedIPv4(value: unknown): value is string {
   if (typeof value !== 'string') return false
   const m = DOTTED_QUAD.exec(value)
-  return m !== null && m.slice(1).every((octet) => Number(octet) <= 255)
+  return m?.slice(1).every((octet) => Number(octet) <= 255) ?? false
 }
 
 const ipv4: Schema<string> = {

@@ -356,7 +356,7 @@ async function runLab(t: Test): Promise<void> {
   t.not((await lab.exec('sim', ['ip', 'link', 'show', 'dev', 'bkc0'])).code, 0, 'and leaves no TUN behind')
 
   // ---- a spoofed source is dropped ------------------------------------------------------------
-  const dropsOf = async (ip: string) => (await simStats()).clients.find((c) => c.ip === ip)?.drops['SPOOFED'] ?? 0
+  const dropsOf = async (ip: string) => (await simStats()).clients.find((c) => c.ip === ip)?.drops.SPOOFED ?? 0
   const spoofedBefore = await dropsOf(IP.h2)
   const spoof = await lab.exec('h2', ['python3', '-c', SPOOF_PY, IP.h1, IP.h3], { timeoutMs: 10_000 })
   t.equal(spoof.code, 0, `a raw packet from ${IP.h1} sent on h2 ${spoof.stderr}`)

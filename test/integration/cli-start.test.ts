@@ -190,8 +190,8 @@ t.test('--log-format json: every stderr line is a JSON object with level and mes
       // reported below
     }
     t.ok(rec !== null && typeof rec === 'object', `JSON: ${line.slice(0, 80)}`)
-    t.type(rec?.['level'], 'string')
-    t.type(rec?.['message'], 'string')
+    t.type(rec?.level, 'string')
+    t.type(rec?.message, 'string')
   }
   t.ok(lines.some((l) => (JSON.parse(l) as { message: string }).message === 'stopped'))
 })

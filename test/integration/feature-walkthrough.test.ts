@@ -110,31 +110,31 @@ t.test(
     let minedByTest1 = 0
     for (let h = 1; h <= s1.height; h++) {
       const b = await rpcResult<{ miner: string; height: number }>(url, 'getBlock', [h])
-      if (b.miner === pk['test1']) minedByTest1++
+      if (b.miner === pk.test1) minedByTest1++
     }
     t.equal(minedByTest1, s1.height, 'test1 mined every block')
-    const bal1 = await balance(pk['test1']!)
+    const bal1 = await balance(pk.test1!)
     t.equal(bal1, 20 * minedByTest1, 'test1 balance = 20 x blocks mined')
-    t.equal(await balance(pk['test2']!), 0)
-    t.equal(await balance(pk['test3']!), 0)
+    t.equal(await balance(pk.test2!), 0)
+    t.equal(await balance(pk.test3!), 0)
     const tipBlock = await sh('getBlock.sh', String(s1.height), subnet)
     t.equal(tipBlock.code, 0)
-    t.match(json(tipBlock).result, { height: s1.height, miner: pk['test1'] })
+    t.match(json(tipBlock).result, { height: s1.height, miner: pk.test1 })
     t.equal(json(await sh('getBlock.sh', String(s1.height + 1), subnet)).result, null, 'no block beyond the tip')
 
     // Step 8: send 20 from test1 to test3 (test2 has nothing on a one-node chain: refused).
-    const broke = await sh('sendTx.sh', 'test2', '123', pk['test3']!, '20', subnet)
+    const broke = await sh('sendTx.sh', 'test2', '123', pk.test3!, '20', subnet)
     t.equal(broke.code, 1, 'test2 cannot pay')
     t.equal(json(broke).error?.code, -32020)
-    const sent = await sh('sendTx.sh', 'test1', '123', pk['test3']!, '20', subnet)
+    const sent = await sh('sendTx.sh', 'test1', '123', pk.test3!, '20', subnet)
     t.equal(sent.code, 0, `sendTx.sh exits 0 (${sent.stdout}${sent.stderr})`)
     const hash = json<string>(sent).result!
     t.match(hash, /^[0-9a-f]{64}$/)
     const pendingTx = await sh('getTx.sh', hash, subnet)
     t.equal(pendingTx.code, 0)
-    t.match(json<Tx>(pendingTx).result, { hash, status: 'pending', from: pk['test1'], to: pk['test3'], amount: 20 })
-    t.equal(await balance(pk['test1']!), bal1, 'pending: test1 unchanged')
-    t.equal(await balance(pk['test3']!), 0, 'pending: test3 unchanged')
+    t.match(json<Tx>(pendingTx).result, { hash, status: 'pending', from: pk.test1, to: pk.test3, amount: 20 })
+    t.equal(await balance(pk.test1!), bal1, 'pending: test1 unchanged')
+    t.equal(await balance(pk.test3!), 0, 'pending: test3 unchanged')
     t.equal((await status()).height, s1.height, 'nobody is mining')
 
     // Mine again until the transaction is in a block, then stop.
@@ -149,9 +149,9 @@ t.test(
     t.match(confirmed, { hash, status: 'confirmed', amount: 20 })
     t.ok(confirmed.blockHeight! > s1.height && confirmed.blockHeight! <= s2.height, 'confirmed in a new block')
     const newBlocks = s2.height - s1.height
-    t.equal(await balance(pk['test1']!), bal1 - 20 + 20 * newBlocks, 'test1: -20, plus 20 per new block')
-    t.equal(await balance(pk['test3']!), 20, 'test3: +20')
-    t.equal(await balance(pk['test2']!), 0)
+    t.equal(await balance(pk.test1!), bal1 - 20 + 20 * newBlocks, 'test1: -20, plus 20 per new block')
+    t.equal(await balance(pk.test3!), 20, 'test3: +20')
+    t.equal(await balance(pk.test2!), 0)
     t.equal(s2.pending, 0)
 
     // A clean shutdown on SIGTERM.

@@ -293,7 +293,13 @@ t.test('status: getStatus results, sync summary and the two displays', async (t)
 
 t.test('StatusBoard redraws its lines in place and keeps notes above them', async (t) => {
   let written = ''
-  const out = { columns: 40, write: (s: string) => ((written += s), true) } as unknown as NodeJS.WriteStream
+  const out = {
+    columns: 40,
+    write: (s: string) => {
+      written += s
+      return true
+    },
+  } as unknown as NodeJS.WriteStream
   const board = new StatusBoard(out)
   board.draw(['a', 'b'])
   t.equal(written, 'a\nb\n', 'first draw: plain lines')

@@ -112,7 +112,7 @@ t.test('JSON-RPC over HTTP: accounts, errors, params, queries', async (t) => {
 
   const status = await rpcResult<Record<string, unknown>>(url, 'getStatus')
   t.same(
-    { ...status, hashRate: typeof status['hashRate'] },
+    { ...status, hashRate: typeof status.hashRate },
     {
       network: 'bkc-test',
       height: 3,
@@ -134,7 +134,7 @@ t.test('JSON-RPC over HTTP: accounts, errors, params, queries', async (t) => {
   t.match(confirmed, { hash: id, status: 'confirmed', blockHeight: 4, blockHash: hashOf(block), confirmations: 1 })
   t.equal(await rpcResult(url, 'getBalance', [alice]), 40)
   t.equal(await rpcResult(url, 'getBalance', [bob]), 20)
-  t.equal((await rpcResult<Record<string, unknown>>(url, 'getStatus'))['pending'], 0, 'the pool dropped it')
+  t.equal((await rpcResult<Record<string, unknown>>(url, 'getStatus')).pending, 0, 'the pool dropped it')
 
   // A second send: pending first, then the confirmed one, newest first.
   const id2 = await rpcResult<string>(url, 'sendTransaction', [bob, 5])
@@ -195,8 +195,8 @@ t.test('the pending pool survives a restart, then the miner confirms it', async 
   const url = second.url
   const again = await rpcResult<TxJson>(url, 'getTransaction', [id])
   t.match(again, { hash: id, status: 'pending', amount: 25, to })
-  t.equal((await rpcResult<Record<string, unknown>>(url, 'getStatus'))['pending'], 1)
-  t.equal((await rpcResult<Record<string, unknown>>(url, 'getStatus'))['unlocked'], null, 'unlocking does not survive a restart')
+  t.equal((await rpcResult<Record<string, unknown>>(url, 'getStatus')).pending, 1)
+  t.equal((await rpcResult<Record<string, unknown>>(url, 'getStatus')).unlocked, null, 'unlocking does not survive a restart')
 
   t.equal(await rpcResult(url, 'mining', ['keeper', PW]), true)
   try {
@@ -222,15 +222,15 @@ t.test('mining: blocks appear, RPC stays responsive, stopMining stops the chain'
     // Answers while the workers search; a few rounds so some land mid-search.
     for (let i = 0; i < 5; i++) {
       const s = await rpcResult<Record<string, unknown>>(url, 'getStatus')
-      t.equal(s['mining'], true, 'getStatus answers while mining')
-      t.equal(s['miner'], addr)
+      t.equal(s.mining, true, 'getStatus answers while mining')
+      t.equal(s.miner, addr)
     }
     await waitFor('three mined blocks', async () => (await rpcResult<{ height: number }>(url, 'getStatus')).height >= 3 || undefined)
   } finally {
     t.equal(await rpcResult(url, 'stopMining'), true)
   }
   const h1 = (await rpcResult<{ height: number }>(url, 'getStatus')).height
-  t.equal((await rpcResult<Record<string, unknown>>(url, 'getStatus'))['mining'], false)
+  t.equal((await rpcResult<Record<string, unknown>>(url, 'getStatus')).mining, false)
   await sleep(1000)
   const h2 = (await rpcResult<{ height: number }>(url, 'getStatus')).height
   t.equal(h2, h1, 'no block after stopMining returned')

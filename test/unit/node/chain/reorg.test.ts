@@ -75,7 +75,7 @@ t.test('property: apply A, reorg to heavier B  ==  fresh apply of B', async (t) 
           return [{ from: sender, to: other, amount: firstA.amount }]
         })
         const firstB = chainB[0]!.txs[1]
-        if (firstA && !(firstB && firstB.from.equals(firstA.from) && firstB.nonce === firstA.nonce && !firstB.to.equals(firstA.to))) {
+        if (firstA && !(firstB?.from.equals(firstA.from) && firstB.nonce === firstA.nonce && !firstB.to.equals(firstA.to))) {
           throw new Error("B does not double-spend A's first transfer")
         }
 

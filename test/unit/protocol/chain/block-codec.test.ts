@@ -1,7 +1,7 @@
 // Canonical block bytes and the transaction root.
 import t from 'tap'
 import fc from 'fast-check'
-import { CodecError } from '../../../../protocol/wire/codec-error.js'
+import type { CodecError } from '../../../../protocol/wire/codec-error.js'
 import {
   BLOCK_VERSION,
   HEADER_BYTES,

@@ -2,7 +2,7 @@
 // id and signing message binding every field and the network.
 import t from 'tap'
 import fc from 'fast-check'
-import { CodecError } from '../../../../protocol/wire/codec-error.js'
+import type { CodecError } from '../../../../protocol/wire/codec-error.js'
 import {
   TX_BYTES,
   TX_UNSIGNED_BYTES,

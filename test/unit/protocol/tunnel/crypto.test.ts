@@ -2,7 +2,7 @@ import t from 'tap'
 import fc from 'fast-check'
 import nacl from 'tweetnacl'
 import { createCipheriv, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto'
-import { MessageError, ProtocolError } from '../../../../protocol/wire/errors.js'
+import { MessageError, type ProtocolError } from '../../../../protocol/wire/errors.js'
 import { packPlain } from '../../../../protocol/wire/msgpack.js'
 import { TunnelError, type AuthBody } from '../../../../protocol/tunnel/messages.js'
 import {
