@@ -198,7 +198,7 @@ interface CaseResult {
 async function runCase(chain: BenchChain, root: string, prefix: string, caseNo: number): Promise<CaseResult> {
   const networkFile = writeNetworkFile(join(root, `network${caseNo}.json`), chain.netOpts, chain.net)
   const aDir = join(root, `case${caseNo}`, 'A')
-  // Not counted: the first pass over the code paths runs cold (JIT) and was ~2x slower.
+  // Not counted: the first pass over the code paths runs cold (JIT).
   const warm = tempDir('bkc-bench-catchup-warm-')
   await submitLocally(join(warm.path, 'chain'), { ...chain, blocks: chain.blocks.slice(0, chain.warmup) }, false)
   warm.cleanup()

@@ -7,9 +7,8 @@
 // measuring veth, and prints medians. Needs root.
 //
 // The traffic tool is iperf3 when installed (the figures in
-// shared/measurements.md are iperf3's), else bench/tcp-stream.js; the table
-// says which. Issue 4's targets on a 2-core machine: >= 700 Mbit/s plain,
-// >= 300 Mbit/s encrypted, idle RTT <= 1.5 ms.
+// founders' measurements are iperf3's), else bench/tcp-stream.js; the table
+// says which. The targets (README) are printed with the figures.
 //
 //   sudo node dist/bench/tunnel.js [--rounds 3] [--seconds 5] [--pings 50]
 import { execFileSync } from 'node:child_process'

@@ -17,14 +17,10 @@ if (parentPort === null) throw new Error('pow-worker.ts must be started as a wor
 const port = parentPort
 const { generation, hashCounter } = workerData as PowWorkerData
 
-// Hashing, as measured on Node 20 with the 143-byte header prefix (bench/pow.ts
-// prints the same comparison): one-shot crypto.hash() with a 'binary' (latin1,
-// one char per byte) string digest ≈3.3 MH/s; the same with a Buffer digest
-// ≈1.3 MH/s (allocating and collecting a Buffer per hash costs more than the
-// hash); createHash().update(buf).digest('binary') ≈1.4 MH/s; a pre-fed
-// midstate, hash.copy().update(nonce).digest('binary'), ≈1.45 MH/s. Creating
-// a Hash object dominates a 3-block SHA-256, so the midstate's two saved
-// compressions barely show. Kept: one-shot with a 'binary' digest.
+// Hashing: one-shot crypto.hash() with a 'binary' (latin1, one char per
+// byte) digest. A Buffer digest allocates and collects a Buffer per hash,
+// which costs more than the hash; a Hash object (createHash, or a midstate's
+// copy()) dominates a 3-block SHA-256. bench:pow prints the comparison.
 function scan(job: PowJobMessage): PowReplyMessage {
   const { gen, start, end } = job
   const target = Buffer.from(job.target.buffer, job.target.byteOffset, job.target.byteLength)

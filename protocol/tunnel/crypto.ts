@@ -19,10 +19,9 @@
 //
 // Why node:crypto (OpenSSL) for X25519 rather than tweetnacl: the keys are the
 // same 32-byte X25519 keys either way (the tests check that both agree), and
-// X25519 is 13x faster (bench/tunnel-crypto.ts): a server's side of a
-// handshake costs ~0.2 ms instead of ~2.2 ms, which bounds how fast a
-// restarted simulator takes back its clients and what an unauthenticated
-// flood of CLIENT_HELLOs costs it.
+// OpenSSL's X25519 is much faster (bench:tunnel-crypto): the server's cost per
+// handshake bounds how fast a restarted simulator takes back its clients and
+// what an unauthenticated flood of CLIENT_HELLOs costs it.
 
 import {
   createCipheriv,
@@ -58,12 +57,10 @@ export const KEY_BYTES = 32
 
 /**
  * The AEAD of every sealed frame and of AUTH, fixed per protocol version so
- * both ends agree. aes-256-gcm because it is the fastest on this machine kind
- * (x86 with AES-NI), by bench/tunnel-crypto.ts (seal+open on one core):
- * 1,400-byte packets 1,117 vs 1,015 Mbit/s for chacha20-poly1305 and 386 for
- * tweetnacl secretbox; 64,000-byte packets (TUN offloads) 10.2 vs 8.0-9.1 vs 0.46
- * Gbit/s. The prototype tunnel agrees (../shared/measurements.md: 346 vs 283
- * vs 147 Mbit/s end to end). Counter nonces never repeat under a key, and
+ * both ends agree. aes-256-gcm because it is the fastest of the candidates on
+ * x86 with AES-NI, for MTU-sized and offload-sized packets alike
+ * (bench:tunnel-crypto compares it with chacha20-poly1305 and tweetnacl's
+ * secretbox). Counter nonces never repeat under a key, and
  * the 2^48-frame cap is years away at any rate this link carries.
  */
 export const TUNNEL_AEAD: AeadAlgorithm = 'aes-256-gcm'
@@ -323,7 +320,7 @@ export class PacketCipher implements FrameCipher {
       if (key.byteLength !== KEY_BYTES) throw new RangeError(`${name} must be ${KEY_BYTES} bytes, got ${key.byteLength}`)
     }
     this.algorithm = opts.algorithm ?? TUNNEL_AEAD
-    // KeyObjects keep the key bytes inside OpenSSL (out of heap snapshots); measured no faster or slower per frame.
+    // KeyObjects keep the key bytes inside OpenSSL (out of heap snapshots), at no cost per frame.
     this.sendKey = createSecretKey(Buffer.from(opts.sendKey))
     this.receiveKey = createSecretKey(Buffer.from(opts.receiveKey))
     this.sendCounter = checkCounter('sendCounter', opts.sendCounter ?? 0)

@@ -44,8 +44,8 @@ export const SEALED_PACKET_FRAME_TYPE = SEALED_TYPE_BIT | PACKET_FRAME_TYPE
  * A packet with Linux TUN offload metadata: a 10-byte virtio_net_hdr, then
  * the IP packet, which may be a TCP super-packet of up to ~64 KiB that the
  * receiving kernel segments (or takes whole). Relaying one super-packet
- * instead of ~40 MTU-sized ones is what lifts the tunnel from hundreds of
- * Mbit/s to Gbit/s; only clients that said `gso` in AUTH are sent these.
+ * instead of ~40 MTU-sized ones saves the per-packet cost of both ends many
+ * times over; only clients that said `gso` in AUTH are sent these.
  */
 export const GSO_PACKET_FRAME_TYPE = 0x11
 export const SEALED_GSO_PACKET_FRAME_TYPE = SEALED_TYPE_BIT | GSO_PACKET_FRAME_TYPE
