@@ -24,10 +24,6 @@ export function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
 
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return asBuffer(a).equals(asBuffer(b))
-}
-
 /**
  * Protocol integers are u64 on the wire but limited to 2^53-1 so that they
  * are exact JavaScript numbers everywhere (JSON-RPC, msgpack, arithmetic).
