@@ -44,6 +44,8 @@ export interface NodeConfig {
   maxPeers?: number
   /** Test hook: shorter HELLO/PING/PONG timers. */
   p2pTimeouts?: PeerTimeouts
+  /** Test hook: a smaller P2P frame cap (default MAX_P2P_PAYLOAD_BYTES), so a few blocks fill a BLOCKS reply. */
+  p2pMaxPayloadBytes?: number
   /** How long a misbehaving peer's host is refused (default 10 min). */
   discourageMs?: number
 }
@@ -140,7 +142,7 @@ export class BkcNode {
     const { addrman, warning } = await loadAddrMan(peersFile, { self: [{ host: config.listen, port: config.port }] })
     if (warning) logger.warn(warning)
     for (const b of config.bootstrap ?? []) addrman.add(b, 'bootstrap', Date.now())
-    const maxPayloadBytes = MAX_P2P_PAYLOAD_BYTES
+    const maxPayloadBytes = config.p2pMaxPayloadBytes ?? MAX_P2P_PAYLOAD_BYTES
     this.connman = new Connman({
       listenHost: config.listen,
       listenPort: config.port,
