@@ -19,7 +19,7 @@ import { buildMethods } from './rpc/methods.js'
 import { ChainBatch, ChainDb } from './storage/chain-db.js'
 import { Connman } from './p2p/connman.js'
 import { NetProcessing } from './p2p/net-processing.js'
-import { loadAddrMan } from './p2p/peer-store.js'
+import { loadAddrMan, PEERS_FILE_NAME } from './p2p/peer-store.js'
 import { DEFAULT_TIMEOUTS, type PeerTimeouts } from './p2p/peer.js'
 import type { PeerAddress } from './p2p/addrman.js'
 import { MAX_P2P_PAYLOAD_BYTES } from '../protocol/chain/messages.js'
@@ -138,7 +138,7 @@ export class BkcNode {
   private async startP2P(): Promise<void> {
     const { config } = this
     const logger = this.logger.child({ component: 'p2p' })
-    const peersFile = join(config.dataDir, 'peers.json')
+    const peersFile = join(config.dataDir, PEERS_FILE_NAME)
     const { addrman, warning } = await loadAddrMan(peersFile, { self: [{ host: config.listen, port: config.port }] })
     if (warning) logger.warn(warning)
     for (const b of config.bootstrap ?? []) addrman.add(b, 'bootstrap', Date.now())

@@ -190,23 +190,6 @@ export class AddrMan {
     return ready.slice(0, count).map(([, e]) => ({ host: e.host, port: e.port }))
   }
 
-  /**
-   * The earliest time candidates() could return a non-excluded address, for
-   * the dial timer: now if one is ready, Infinity if none is known. A
-   * discouraged host counts from the end of its discouragement, so the timer
-   * also wakes when that expires.
-   */
-  nextCandidateAt(exclude: ReadonlySet<string>): number {
-    const now = this.now()
-    let earliest = Infinity
-    for (const [key, e] of this.entries) {
-      if (exclude.has(key)) continue
-      earliest = Math.min(earliest, Math.max(now, this.backoffEnd(e), this.discouragedUntil(e.host, now)))
-      if (earliest === now) break
-    }
-    return earliest
-  }
-
   /** Neither dial nor gossip `host` (any port) for `forMs`; an existing longer discouragement stays. */
   discourage(host: string, forMs: number): void {
     const h = normalizeHost(host)
