@@ -1,5 +1,6 @@
 // Small file-system helpers for the modules that keep files of their own
-// (keystore, peer list, key files): atomic creation, private reads.
+// (keystore, peer list, key files): atomic creation and replacement,
+// private reads.
 import { randomBytes } from 'node:crypto'
 import { constants as fsConstants, promises as fsp } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
@@ -23,6 +24,22 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
+/** A private temp name beside `path`: dot-prefixed, random, so concurrent writers never share one. */
+function tempPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${randomBytes(8).toString('hex')}.tmp`)
+}
+
+/** Creates `file` (it must not exist) with `content` and `mode`, and fsyncs it before returning. */
+async function writeSynced(file: string, content: string, mode: number): Promise<void> {
+  const handle = await fsp.open(file, 'wx', mode)
+  try {
+    await handle.writeFile(content, 'utf8')
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
 /**
  * Creates `path` with `content` (mode 0600) only if it does not exist yet,
  * atomically: written to a temp file beside it ("." prefix), fsync'd, then
@@ -31,15 +48,9 @@ export async function syncDir(dir: string): Promise<void> {
  * Returns false when the file already existed.
  */
 export async function createFileExclusive(path: string, content: string): Promise<boolean> {
-  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(8).toString('hex')}.tmp`)
+  const temp = tempPathFor(path)
   try {
-    const handle = await fsp.open(temp, 'wx', 0o600)
-    try {
-      await handle.writeFile(content, 'utf8')
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
+    await writeSynced(temp, content, 0o600)
     try {
       await fsp.link(temp, path)
     } catch (err) {
@@ -51,6 +62,24 @@ export async function createFileExclusive(path: string, content: string): Promis
   }
   await syncDir(dirname(path))
   return true
+}
+
+/**
+ * Writes `path` with `content`, replacing any existing file atomically: a
+ * temp file beside it created with `mode`, fsync'd, renamed over `path`,
+ * then the directory fsync'd. A crash leaves the old file or the whole new
+ * one; an error leaves the old file and no temp file behind.
+ */
+export async function writeFileAtomic(path: string, content: string, mode = 0o600): Promise<void> {
+  const temp = tempPathFor(path)
+  try {
+    await writeSynced(temp, content, mode)
+    await fsp.rename(temp, path)
+  } catch (err) {
+    await fsp.unlink(temp).catch(() => {})
+    throw err
+  }
+  await syncDir(dirname(path))
 }
 
 /** Why `readPrivateFile` refused a path; the message names the path. */

@@ -19,7 +19,7 @@ import { buildMethods } from './rpc/methods.js'
 import { ChainBatch, ChainDb } from './storage/chain-db.js'
 import { Connman } from './p2p/connman.js'
 import { NetProcessing } from './p2p/net-processing.js'
-import { loadAddrMan } from './p2p/peer-store.js'
+import { loadAddrMan, PEERS_FILE_NAME } from './p2p/peer-store.js'
 import { DEFAULT_TIMEOUTS, type PeerTimeouts } from './p2p/peer.js'
 import type { PeerAddress } from './p2p/addrman.js'
 import { MAX_P2P_PAYLOAD_BYTES } from '../protocol/chain/messages.js'
@@ -44,6 +44,8 @@ export interface NodeConfig {
   maxPeers?: number
   /** Test hook: shorter HELLO/PING/PONG timers. */
   p2pTimeouts?: PeerTimeouts
+  /** Test hook: a smaller P2P frame cap (default MAX_P2P_PAYLOAD_BYTES), so a few blocks fill a BLOCKS reply. */
+  p2pMaxPayloadBytes?: number
   /** How long a misbehaving peer's host is refused (default 10 min). */
   discourageMs?: number
 }
@@ -136,11 +138,11 @@ export class BkcNode {
   private async startP2P(): Promise<void> {
     const { config } = this
     const logger = this.logger.child({ component: 'p2p' })
-    const peersFile = join(config.dataDir, 'peers.json')
+    const peersFile = join(config.dataDir, PEERS_FILE_NAME)
     const { addrman, warning } = await loadAddrMan(peersFile, { self: [{ host: config.listen, port: config.port }] })
     if (warning) logger.warn(warning)
     for (const b of config.bootstrap ?? []) addrman.add(b, 'bootstrap', Date.now())
-    const maxPayloadBytes = MAX_P2P_PAYLOAD_BYTES
+    const maxPayloadBytes = config.p2pMaxPayloadBytes ?? MAX_P2P_PAYLOAD_BYTES
     this.connman = new Connman({
       listenHost: config.listen,
       listenPort: config.port,

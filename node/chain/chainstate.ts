@@ -116,11 +116,20 @@ export class Chainstate extends EventEmitter<{ tip: [TipChange] }> {
     return hash === undefined ? undefined : this.getBlockByHash(hash)
   }
 
+  /** The best chain's block at `height` as stored (not decoded), for serving it to peers. */
+  async getStoredBlockByHeight(height: number): Promise<{ hash: string; bytes: Buffer } | undefined> {
+    if (height > this.tipEntry.height) return undefined
+    const hash = await this.db.getHashAtHeight(height)
+    if (hash === undefined) return undefined
+    const bytes = await this.db.getBlock(hash)
+    return bytes === undefined ? undefined : { hash, bytes }
+  }
+
   getTxLocation(txid: string): Promise<TxLocation | undefined> {
     return this.db.getTxLocation(txid)
   }
 
-  isOnBestChain(entry: IndexEntry): boolean {
+  isOnBestChain(entry: { hash: string; height: number }): boolean {
     return this.bestChain[entry.height] === entry.hash
   }
 

@@ -6,6 +6,7 @@
 // manual addresses, and an address that once worked outlives fresh gossip,
 // so a flood of made-up addresses cannot erase the peers we know are real.
 // Pure logic: time and randomness are injected, I/O lives in peer-store.ts.
+import { shuffleInPlace } from '../../lib/shuffle.js'
 import { AddrError, addrKey, isUndialable, isValidPort, normalizeHost, type PeerAddress } from './host-address.js'
 
 export { AddrError, addrKey, normalizeHost, parseHostPort, type PeerAddress } from './host-address.js'
@@ -189,23 +190,6 @@ export class AddrMan {
     return ready.slice(0, count).map(([, e]) => ({ host: e.host, port: e.port }))
   }
 
-  /**
-   * The earliest time candidates() could return a non-excluded address, for
-   * the dial timer: now if one is ready, Infinity if none is known. A
-   * discouraged host counts from the end of its discouragement, so the timer
-   * also wakes when that expires.
-   */
-  nextCandidateAt(exclude: ReadonlySet<string>): number {
-    const now = this.now()
-    let earliest = Infinity
-    for (const [key, e] of this.entries) {
-      if (exclude.has(key)) continue
-      earliest = Math.min(earliest, Math.max(now, this.backoffEnd(e), this.discouragedUntil(e.host, now)))
-      if (earliest === now) break
-    }
-    return earliest
-  }
-
   /** Neither dial nor gossip `host` (any port) for `forMs`; an existing longer discouragement stays. */
   discourage(host: string, forMs: number): void {
     const h = normalizeHost(host)
@@ -237,10 +221,16 @@ export class AddrMan {
     }
     const fresh = pool.filter((e) => now - e.lastSeen <= GOSSIP_FRESH_MS)
     const from = fresh.length > 0 ? fresh : pool
-    const proven = this.shuffle(from.filter((e) => e.lastSuccess > 0))
-    const unproven = this.shuffle(from.filter((e) => e.lastSuccess === 0))
+    const proven = shuffleInPlace(
+      from.filter((e) => e.lastSuccess > 0),
+      this.random,
+    )
+    const unproven = shuffleInPlace(
+      from.filter((e) => e.lastSuccess === 0),
+      this.random,
+    )
     // Shuffled again so the position in the message does not reveal which ones worked.
-    const picked = this.shuffle([...proven, ...unproven].slice(0, count))
+    const picked = shuffleInPlace([...proven, ...unproven].slice(0, count), this.random)
     return picked.map((e) => ({ host: e.host, port: e.port, lastSeen: e.lastSeen }))
   }
 
@@ -339,15 +329,5 @@ export class AddrMan {
       if (this.discouraged.size <= MAX_DISCOURAGED) break
       this.discouraged.delete(host)
     }
-  }
-
-  /** Fisher–Yates in place with the injected random source. */
-  private shuffle<T>(items: T[]): T[] {
-    for (let i = items.length - 1; i > 0; i--) {
-      const r = this.random()
-      const j = Number.isFinite(r) && r > 0 ? Math.min(i, Math.floor(r * (i + 1))) : 0
-      ;[items[i], items[j]] = [items[j]!, items[i]!]
-    }
-    return items
   }
 }

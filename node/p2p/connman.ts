@@ -183,6 +183,8 @@ export class Connman extends EventEmitter<{ ready: [Peer]; message: [Peer, Messa
     socket.once('error', (err) => {
       clearTimeout(timer)
       if (!this.dialing.delete(key)) return
+      // Cancelled by our own shutdown: no fault of the peer's, nothing to hold against it.
+      if (this.stopped) return
       this.opts.addrman.markFailure(addr)
       this.opts.logger.debug('dial failed', { address: key, error: err.message })
     })

@@ -9,20 +9,22 @@ import { sha256 } from '../../protocol/wire/hash.js'
 import { CodecError } from '../../protocol/wire/codec-error.js'
 import { decodeTx, txId, type Transaction } from '../../protocol/chain/tx-codec.js'
 import { MAX_BLOCKS_PER_MESSAGE, type Message, type MessageByType } from '../../protocol/chain/messages.js'
-import type { Chainstate, SubmitResult, TipChange } from '../chain/chainstate.js'
+import type { SubmitResult, TipChange } from '../chain/chainstate.js'
 import type { Logger } from '../../lib/log.js'
+import { shuffleInPlace } from '../../lib/shuffle.js'
 import { PoolError, type PoolEntry } from '../mempool/pool.js'
-import type { Connman } from './connman.js'
-import type { Peer } from './peer.js'
+import type { ProcessingChain, ProcessingConnections, ProcessingPeer as Peer } from './processing-deps.js'
 import { TokenBucket } from '../../lib/token-bucket.js'
 import { fitBlocks, forkHeight, heightsToServe, locatorHeights, OrphanPool } from './sync-rules.js'
 
 export interface NetProcessingDeps {
-  chain: Chainstate
-  connman: Connman
+  chain: ProcessingChain
+  connman: ProcessingConnections
   submitTransaction: (tx: Transaction) => Promise<PoolEntry>
   maxPayloadBytes: number
   logger: Logger
+  /** Uniform in [0, 1); picks the peers an address is passed on to (default Math.random). */
+  random?: () => number
 }
 
 /** Counters for the de-duplication checks and getNetStats. */
@@ -65,8 +67,12 @@ export class NetProcessing {
   private readonly queues = new Map<number, { tail: Promise<void>; depth: number }>()
   /** Batches in a row from a peer that brought nothing new. */
   private readonly unproductive = new Map<number, number>()
-  /** The peer we are downloading from, one at a time, and when we last heard from it. */
-  private sync: { peer: Peer; since: number } | null = null
+  /**
+   * The peer we are downloading from, one at a time, when we last heard from
+   * it, and the height of the block we asked it to continue after (null when
+   * the request started from our tip).
+   */
+  private sync: { peer: Peer; since: number; after: number | null } | null = null
   private readonly timer: NodeJS.Timeout
 
   constructor(private readonly deps: NetProcessingDeps) {
@@ -177,7 +183,7 @@ export class NetProcessing {
     // Pass a few new addresses on, so a node's address spreads past its first peers.
     if (fresh.length > 0 && fresh.length <= 10) {
       const others = this.deps.connman.ready().filter((p) => p !== peer)
-      for (const p of others.sort(() => Math.random() - 0.5).slice(0, 2)) p.send({ type: 'ADDR', addrs: fresh })
+      for (const p of shuffleInPlace(others, this.deps.random).slice(0, 2)) p.send({ type: 'ADDR', addrs: fresh })
     }
   }
 
@@ -239,11 +245,11 @@ export class NetProcessing {
     peer.knownBlocks.add(hash)
     peer.bestHeight = Math.max(peer.bestHeight, block.header.height)
     const result = await this.deps.chain.submitBlock(block)
-    await this.afterSubmit(peer, block, result)
+    await this.afterSubmit(peer, block, bytes.length, result)
   }
 
   /** Shared by BLOCK and each block of BLOCKS: duplicates, orphans, misbehaviour, waiting children. */
-  private async afterSubmit(peer: Peer, block: Block, result: SubmitResult): Promise<void> {
+  private async afterSubmit(peer: Peer, block: Block, size: number, result: SubmitResult): Promise<void> {
     switch (result.status) {
       case 'duplicate':
         this.stats.blocksDuplicate++
@@ -253,7 +259,7 @@ export class NetProcessing {
           hash: result.hash,
           prev: result.missing,
           block,
-          size: encodeBlock(block).length,
+          size,
           peer: peer.id,
           receivedAt: Date.now(),
         })
@@ -292,16 +298,16 @@ export class NetProcessing {
         return e && e.status !== 'invalid' && chain.isOnBestChain(e) ? e.height : undefined
       },
     )
+    // Served as stored: no decoding, no re-encoding, sizes known from the bytes.
     const blocks: Buffer[] = []
     const sizes: number[] = []
     const hashes: string[] = []
     for (const height of heightsToServe(from, chain.tip.height, msg.max)) {
-      const found = await chain.getBlockByHeight(height)
+      const found = await chain.getStoredBlockByHeight(height)
       if (!found) break
-      const bytes = encodeBlock(found.block)
-      sizes.push(bytes.length)
+      sizes.push(found.bytes.length)
       if (fitBlocks(sizes, this.deps.maxPayloadBytes) < sizes.length) break
-      blocks.push(bytes)
+      blocks.push(found.bytes)
       hashes.push(found.hash)
     }
     for (const h of hashes) peer.knownBlocks.add(h)
@@ -329,7 +335,7 @@ export class NetProcessing {
       const r = results[i]!
       // A batch must attach to our chain; an unattached one is simply unproductive.
       if (r.status === 'orphan') continue
-      await this.afterSubmit(peer, blocks[i]!, r)
+      await this.afterSubmit(peer, blocks[i]!, list[i]!.length, r)
     }
     const progressed = results.some((r) => r.status === 'connected' || r.status === 'side')
     if (progressed) {
@@ -339,10 +345,17 @@ export class NetProcessing {
     const last = results[results.length - 1]
     const lastKnown = last !== undefined && last.status !== 'orphan' && last.status !== 'invalid'
     if (this.sync?.peer !== peer) return
-    if (lastKnown && blocks.length === MAX_BLOCKS_PER_MESSAGE) {
-      // A full batch: ask for the next one, following on from its last block
-      // (known already or new). During a deep reorg that block may sit on a
-      // side branch not yet ahead; a locator from our tip would ask again.
+    const lastHeight = blocks[blocks.length - 1]?.header.height ?? -1
+    // More to come: a full batch, or a short one (the payload cap cut it)
+    // ending below the height the peer announced.
+    const peerHasMore = blocks.length === MAX_BLOCKS_PER_MESSAGE || peer.bestHeight > lastHeight
+    // A continuation must reach past the block it followed on from, so a
+    // peer that sends the same blocks again cannot keep us asking.
+    const movedOn = this.sync.after === null || lastHeight > this.sync.after
+    if (lastKnown && peerHasMore && movedOn) {
+      // Follow on from the batch's last block (known already or new). During
+      // a deep reorg that block may sit on a side branch not yet ahead; a
+      // locator from our tip would ask for the same blocks again.
       return this.requestBlocks(peer, last.hash)
     }
     if (!progressed) {
@@ -359,10 +372,11 @@ export class NetProcessing {
   }
 
   /** GET_BLOCKS with a locator from `from` (default: our tip): the peer answers with what follows. */
-  private requestBlocks(peer: Peer, from = this.deps.chain.tip.hash): void {
+  private requestBlocks(peer: Peer, from?: string): void {
     if (peer.state !== 'ready') return
-    this.sync = { peer, since: Date.now() }
-    peer.send({ type: 'GET_BLOCKS', locator: this.locator(from), max: MAX_BLOCKS_PER_MESSAGE })
+    const after = from === undefined ? null : (this.deps.chain.entry(from)?.height ?? null)
+    this.sync = { peer, since: Date.now(), after }
+    peer.send({ type: 'GET_BLOCKS', locator: this.locator(from ?? this.deps.chain.tip.hash), max: MAX_BLOCKS_PER_MESSAGE })
   }
 
   /** Hashes at locator heights along the chain ending at `from`, walking the in-memory block index. */

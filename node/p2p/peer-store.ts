@@ -6,12 +6,10 @@
 // for the log), while saving replaces the file atomically so a crash
 // mid-write leaves the previous version rather than a torn one.
 // Discouragement is deliberately not saved: it is short-lived.
-import { randomBytes } from 'node:crypto'
 import { constants as fsConstants } from 'node:fs'
 import * as fsp from 'node:fs/promises'
-import { basename, dirname, join } from 'node:path'
 import { AddrMan, type AddrEntry, type AddrManOptions } from './addrman.js'
-import { errno, syncDir } from '../../lib/files.js'
+import { errno, writeFileAtomic } from '../../lib/files.js'
 
 export const PEERS_FILE_NAME = 'peers.json'
 
@@ -39,30 +37,12 @@ export async function loadAddrMan(file: string, opts?: AddrManOptions): Promise<
 }
 
 /**
- * Writes the book to `file` atomically: a private temp file in the same
- * directory, fsync, rename over the old file, fsync the directory. The file
- * is created with mode 0600 (peer lists reveal who we talk to). Throws on
- * I/O errors, leaving any previous file intact and no temp file behind.
+ * Writes the book to `file`, replacing the old one atomically, with mode
+ * 0600 (peer lists reveal who we talk to). Throws on I/O errors, leaving
+ * any previous file intact and no temp file behind.
  */
 export async function saveAddrMan(file: string, addrman: AddrMan): Promise<void> {
-  const dir = dirname(file)
-  // Dot-prefixed and random, so concurrent saves never share a temp file.
-  const temp = join(dir, `.${basename(file)}.${randomBytes(8).toString('hex')}.tmp`)
-  const text = serialize(addrman.toJSON())
-  try {
-    const handle = await fsp.open(temp, 'wx', 0o600)
-    try {
-      await handle.writeFile(text, 'utf8')
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-    await fsp.rename(temp, file)
-  } catch (err) {
-    await fsp.unlink(temp).catch(() => {})
-    throw err
-  }
-  await syncDir(dir)
+  await writeFileAtomic(file, serialize(addrman.toJSON()), 0o600)
 }
 
 /** One entry per line: small diffs, and a truncated file still shows what it held. */

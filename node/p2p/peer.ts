@@ -34,8 +34,6 @@ export interface PeerOptions {
   hello: () => Hello
   /** Judges the peer's HELLO: null to accept, or why not (sent as DISCONNECT). */
   checkHello: (peer: Peer, hello: Hello) => { code: string; reason: string } | null
-  /** Unsent bytes allowed before the peer counts as too slow and is dropped. */
-  maxSendBuffer?: number
 }
 
 export interface CloseInfo {
@@ -46,7 +44,8 @@ export interface CloseInfo {
 
 const KNOWN_BLOCKS = 4096
 const KNOWN_TXS = 20_000
-const DEFAULT_MAX_SEND_BUFFER = 64 * 1024 * 1024
+/** Unsent bytes allowed before the peer counts as too slow and is dropped. */
+const MAX_SEND_BUFFER = 64 * 1024 * 1024
 
 export class Peer extends EventEmitter<{ ready: []; message: [Message]; close: [CloseInfo] }> {
   readonly id: number
@@ -120,7 +119,7 @@ export class Peer extends EventEmitter<{ ready: []; message: [Message]; close: [
     this.bytesOut += frame.length
     this.messagesOut++
     this.socket.write(frame)
-    if (this.socket.writableLength > (this.opts.maxSendBuffer ?? DEFAULT_MAX_SEND_BUFFER)) {
+    if (this.socket.writableLength > MAX_SEND_BUFFER) {
       this.close('too slow: send buffer full')
       return false
     }

@@ -176,22 +176,6 @@ export class OrphanPool<B> {
     return out
   }
 
-  /**
-   * The missing ancestor of `hash`: follows prev links while they stay inside
-   * the pool and returns the first hash the pool does not hold (the block to
-   * ask a peer for). For a hash not in the pool, that is `hash` itself.
-   */
-  missingRoot(hash: string): string {
-    let current = hash
-    // Real hashes cannot form a cycle, but a caller's bad data must not hang us.
-    for (let steps = 0; steps <= this.byHash.size; steps++) {
-      const o = this.byHash.get(current)
-      if (o === undefined) return current
-      current = o.prev
-    }
-    return current
-  }
-
   /** Drops every orphan `peer` sent; returns how many. */
   removePeer(peer: number): number {
     const hashes = this.byPeer.get(peer)

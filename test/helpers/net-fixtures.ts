@@ -57,6 +57,8 @@ export interface NetOptions {
   /** 'hub' (default): nodes 1.. bootstrap to node 0; 'none': nobody does. */
   bootstrap?: 'hub' | 'none'
   networkId?: string
+  /** Genesis balances by hex address (default none). */
+  balances?: Record<string, number>
 }
 
 export interface NetNode {
@@ -77,7 +79,11 @@ export class TestNet {
   private readonly root = tempDir('bkc-net-')
 
   constructor(readonly opts: NetOptions) {
-    this.networkJson = testNetworkJson({ bits: opts.bits ?? 12, networkId: opts.networkId ?? `bkc-net-${R}` })
+    this.networkJson = testNetworkJson({
+      bits: opts.bits ?? 12,
+      networkId: opts.networkId ?? `bkc-net-${R}`,
+      ...(opts.balances ? { balances: opts.balances } : {}),
+    })
     this.network = networkFromJson(this.networkJson, 'test network')
   }
 

@@ -336,26 +336,34 @@ t.test('the discouraged set is bounded: expired entries go first, then the oldes
   t.ok(book.isDiscouraged(host(10_000)))
 })
 
-t.test('nextCandidateAt says when the dial timer should fire', async (t) => {
+t.test('candidates wait for the end of a backoff or a discouragement', async (t) => {
   const book = makeBook({ baseBackoffMs: 1000, maxBackoffMs: 60_000 })
-  t.equal(book.nextCandidateAt(NONE), Infinity, 'empty book')
+  const dialable = (): string[] => keysOf(book.candidates(NONE, 5)).sort()
+  t.same(dialable(), [], 'empty book')
   book.add(at('10.0.0.1'), 'gossip')
-  t.equal(book.nextCandidateAt(NONE), T0, 'ready now')
-  t.equal(book.nextCandidateAt(new Set(['10.0.0.1:5555'])), Infinity, 'all excluded')
+  t.same(dialable(), ['10.0.0.1:5555'], 'ready now')
+  t.same(keysOf(book.candidates(new Set(['10.0.0.1:5555']), 5)), [], 'all excluded')
   book.markAttempt(at('10.0.0.1'))
   book.markFailure(at('10.0.0.1'))
   book.markFailure(at('10.0.0.1'))
-  t.equal(book.nextCandidateAt(NONE), T0 + 2000, 'end of the backoff')
   book.add(at('10.0.0.2'), 'gossip')
   book.markFailure(at('10.0.0.2'))
-  t.equal(book.nextCandidateAt(NONE), T0 + 1000, 'the earliest of all')
+  t.same(dialable(), [], 'both backing off')
+  book.clock.t = T0 + 999
+  t.same(dialable(), [], 'not before the earliest backoff ends')
+  book.clock.t = T0 + 1000
+  t.same(dialable(), ['10.0.0.2:5555'], 'the earliest of all first')
+  book.clock.t = T0 + 2000
+  t.same(dialable(), ['10.0.0.1:5555', '10.0.0.2:5555'], 'then the end of the longer backoff')
+  book.clock.t = T0
   book.discourage('10.0.0.2', 5000)
-  t.equal(book.nextCandidateAt(NONE), T0 + 2000, 'a discouraged host counts from when it ends')
   book.discourage('10.0.0.1', 3000)
-  t.equal(book.nextCandidateAt(NONE), T0 + 3000)
+  book.clock.t = T0 + 2999
+  t.same(dialable(), [], 'a discouraged host waits for the discouragement to end, past its backoff')
   book.clock.t = T0 + 3000
-  t.equal(book.nextCandidateAt(NONE), T0 + 3000)
-  t.same(keysOf(book.candidates(NONE, 5)), ['10.0.0.1:5555'])
+  t.same(dialable(), ['10.0.0.1:5555'])
+  book.clock.t = T0 + 5000
+  t.same(dialable(), ['10.0.0.1:5555', '10.0.0.2:5555'])
 })
 
 // ---------------------------------------------------------------- gossip
@@ -498,9 +506,6 @@ t.test('property: the book stays bounded and candidates are known, allowed addre
             const k = addrKey(a)
             if (!known.has(k) || exclude.has(k) || book.isDiscouraged(a.host) || book.nextTryAt(a) > book.clock.t) return false
           }
-          const next = book.nextCandidateAt(exclude)
-          if (picked.length > 0 !== (next === book.clock.t)) return false
-          if (next < book.clock.t) return false
           if (book.sample(100).length > book.size) return false
         }
         return true
