@@ -166,19 +166,19 @@ export class ChainDb {
 
   async getAccount(addr: string): Promise<Account | undefined> {
     const v = await this.db.get(key(P.account, hex(addr)))
-    return v && decodeAccount(v)
+    return v && decodeAccount(v, `account ${addr}`)
   }
 
   async getAccounts(addrs: string[]): Promise<Map<string, Account>> {
     const values = await this.db.getMany(addrs.map((a) => key(P.account, hex(a))))
     const out = new Map<string, Account>()
-    values.forEach((v, i) => v && out.set(addrs[i]!, decodeAccount(v)))
+    values.forEach((v, i) => v && out.set(addrs[i]!, decodeAccount(v, `account ${addrs[i]}`)))
     return out
   }
 
   async getUndo(hash: string): Promise<BlockUndo | undefined> {
     const v = await this.db.get(key(P.undo, hex(hash)))
-    return v && decodeUndo(v)
+    return v && decodeUndo(v, `undo record of block ${hash}`)
   }
 
   /** Every stored index entry (unordered). */
