@@ -5,6 +5,8 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
+import { Writable } from 'node:stream'
+import winston from 'winston'
 import { toHex } from '../../protocol/wire/bytes.js'
 import { blockHash, type Block } from '../../protocol/chain/block-codec.js'
 import { isRewardForm, txId } from '../../protocol/chain/tx-codec.js'
@@ -12,7 +14,7 @@ import type { KeyPair } from '../../protocol/chain/keys.js'
 import type { NetworkParams } from '../../node/chain/params.js'
 import type { Account } from '../../node/chain/state.js'
 import { Chainstate, type ChainstateOptions, type SubmitResult } from '../../node/chain/chainstate.js'
-import { silentLogger } from '../../lib/log.js'
+import { silentLogger, type Logger } from '../../lib/log.js'
 import { ChainDb } from '../../node/storage/chain-db.js'
 import type { TxLocation } from '../../node/storage/records.js'
 import { mine, parentOf, transfer, type ParentRef } from '../../bench/lib/fixtures.js'
@@ -383,4 +385,23 @@ export function runScript(name: string, args: readonly string[], env: Record<str
       resolve({ code, stdout, stderr })
     })
   })
+}
+
+// ---------------------------------------------------------------- logs
+
+/** A winston logger that keeps its lines (JSON) in memory. */
+export function capturingLogger(): { logger: Logger; lines: string[] } {
+  const lines: string[] = []
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(chunk.toString('utf8'))
+      done()
+    },
+  })
+  const logger = winston.createLogger({
+    level: 'debug',
+    format: winston.format.json(),
+    transports: [new winston.transports.Stream({ stream })],
+  })
+  return { logger, lines }
 }

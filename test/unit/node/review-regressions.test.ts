@@ -64,7 +64,7 @@ async function startNode(t: Test, dir: string, extra: Partial<NodeConfig> = {}):
 /** Credits `address` with `n` block rewards (20 each) by submitting blocks mined in-process. */
 async function fund(node: BkcNode, address: string, n: number): Promise<void> {
   for (let i = 0; i < n; i++) {
-    const r = await node.submitBlock(mine(net, tipRef(node.chain), { miner: Buffer.from(address, 'hex') }))
+    const r = await node.chain.submitBlock(mine(net, tipRef(node.chain), { miner: Buffer.from(address, 'hex') }))
     if (r.status !== 'connected') throw new Error(`funding block not connected: ${r.status}`)
   }
 }
@@ -135,8 +135,8 @@ t.test('stop() while a batch ending in "mining" runs: stop resolves and the mine
 t.test('after stop() begins, RPC methods answer NOT_READY and start no work', async (t) => {
   const node = await startNode(t, dataDir(t))
   const url = urlOf(node.rpcAddress)
-  await node.keystore.create('miner', PW)
-  await node.unlock('miner', PW)
+  await node.wallet.create('miner', PW)
+  await node.wallet.unlock('miner', PW)
   // The batch's first call waits for the chain lock, held here, so the batch
   // is still running when stop() begins; the calls after it start during shutdown.
   let release!: () => void
@@ -204,11 +204,11 @@ t.test('the bkc process: the same batch, then SIGINT → exits 0 within 5 s', as
 
 t.test('sendFromUnlocked racing unlock(B): the send is from A and its signature verifies', async (t) => {
   const node = await startNode(t, dataDir(t))
-  const a = (await node.keystore.create('a', PW)).address
-  const b = (await node.keystore.create('b', PW)).address
+  const a = (await node.wallet.create('a', PW)).address
+  const b = (await node.wallet.create('b', PW)).address
   await fund(node, a, 1)
   await fund(node, b, 1)
-  await node.unlock('a', PW)
+  await node.wallet.unlock('a', PW)
   const to = generateKeyPair().address
 
   // Hold the chain lock (as a block being connected would) so the send waits
@@ -216,7 +216,7 @@ t.test('sendFromUnlocked racing unlock(B): the send is from A and its signature 
   let release!: () => void
   const held = node.chain.exclusive(() => new Promise<void>((r) => (release = r)))
   const sending = node.sendFromUnlocked(to, 5)
-  const unlocking = node.unlock('b', PW)
+  const unlocking = node.wallet.unlock('b', PW)
   await unlocking
   release()
   await held
@@ -232,9 +232,9 @@ t.test('sendFromUnlocked racing unlock(B): the send is from A and its signature 
   t.equal(toHex(sent.tx.from), a, 'tx.from is A')
   t.equal(sent.tx.amount, 5, 'amount as asked')
   t.ok(verify(sent.tx.from, txSigningMessage(net.networkId, sent.tx), sent.tx.signature), 'its signature verifies against A')
-  t.equal(node.unlocked?.address, b, 'B is unlocked now')
+  t.equal(node.wallet.unlocked?.address, b, 'B is unlocked now')
   t.notOk(
-    node.unlocked?.privateKey.every((x) => x === 0),
+    node.wallet.unlocked?.privateKey.every((x) => x === 0),
     "B's key was not zeroed by the send",
   )
 
@@ -245,18 +245,18 @@ t.test('sendFromUnlocked racing unlock(B): the send is from A and its signature 
 
 t.test('many sends queued behind the lock while the account changes: each signs with the key current at its call', async (t) => {
   const node = await startNode(t, dataDir(t))
-  const a = (await node.keystore.create('a', PW)).address
-  const b = (await node.keystore.create('b', PW)).address
+  const a = (await node.wallet.create('a', PW)).address
+  const b = (await node.wallet.create('b', PW)).address
   await fund(node, a, 1)
   await fund(node, b, 1)
   const to = generateKeyPair().address
-  await node.unlock('a', PW)
+  await node.wallet.unlock('a', PW)
   let release!: () => void
   const held = node.chain.exclusive(() => new Promise<void>((r) => (release = r)))
   const sends = [node.sendFromUnlocked(to, 1), node.sendFromUnlocked(to, 1)]
-  await node.unlock('b', PW)
+  await node.wallet.unlock('b', PW)
   sends.push(node.sendFromUnlocked(to, 1))
-  await node.unlock('a', PW) // A again: a fresh key buffer, the old one zeroed
+  await node.wallet.unlock('a', PW) // A again: a fresh key buffer, the old one zeroed
   sends.push(node.sendFromUnlocked(to, 1))
   release()
   await held
@@ -342,9 +342,9 @@ t.test('a damaged keystore file: unlock answers -32603 "internal error" without 
 
 t.test('200 sends in a row from one account all succeed (nonces far past the 64-wide gap)', async (t) => {
   const node = await startNode(t, dataDir(t))
-  const a = (await node.keystore.create('a', PW)).address
+  const a = (await node.wallet.create('a', PW)).address
   await fund(node, a, 11) // 220 coins
-  await node.unlock('a', PW)
+  await node.wallet.unlock('a', PW)
   const to = generateKeyPair().address
   const failures: string[] = []
   for (let i = 0; i < 200; i++) {
@@ -362,13 +362,13 @@ t.test('200 sends in a row from one account all succeed (nonces far past the 64-
   t.same([acct.nonce, acct.pending], [0, 200], 'getAccount: nonce 0, 200 pending')
 
   // The gap rule still holds from the next free nonce (200): 200 + 64 is fine, one more is not.
-  const key = { address: Buffer.from(a, 'hex'), privateKey: Buffer.from(node.unlocked!.privateKey) }
+  const key = { address: Buffer.from(a, 'hex'), privateKey: Buffer.from(node.wallet.unlocked!.privateKey) }
   const far = transfer(net, key, to, 1, 200 + 64 + 1, Date.now())
-  const refused = await node.submitTransaction(far).then(
+  const refused = await node.admission.submit(far).then(
     () => null,
     (err: unknown) => err,
   )
   t.ok(refused instanceof PoolError && refused.code === 'BAD_NONCE', `a gap wider than 64 is refused (${String(refused)})`)
   const edge = transfer(net, key, to, 1, 200 + 64, Date.now())
-  t.equal((await node.submitTransaction(edge)).tx.nonce, 264, 'a gap of exactly 64 is accepted')
+  t.equal((await node.admission.submit(edge)).tx.nonce, 264, 'a gap of exactly 64 is accepted')
 })

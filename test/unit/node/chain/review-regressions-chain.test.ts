@@ -238,7 +238,7 @@ t.test('in a running node: T abandoned by a reorg is pending, on disk too, and s
   const a = [mine(net, genesisRef(net), { txs: [T] })]
   const b = mineChain(net, genesisRef(net), 2, { miner: bob.address })
   const node = await BkcNode.start(opts)
-  for (const blk of [...a, ...b]) await node.submitBlock(blk)
+  for (const blk of [...a, ...b]) await node.chain.submitBlock(blk)
   t.equal(node.chain.tip.hash, hashOf(b[1]!), 'B is best')
   t.equal(node.mempool.get(tId)?.id, tId, 'T is pending in memory')
   t.same(await storedPoolIds(node.db), [tId], 'and on disk')
