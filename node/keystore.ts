@@ -16,7 +16,7 @@ import { randomBytes, scrypt, type ScryptOptions } from 'node:crypto'
 import { join } from 'node:path'
 import nacl from 'tweetnacl'
 import { isHexOfLength, toHex } from '../protocol/wire/bytes.js'
-import { addressFromPrivateKey, generateKeyPair, PRIVATE_KEY_BYTES } from '../protocol/chain/keys.js'
+import { addressFromPrivateKey, CURVE_N, generateKeyPair, PRIVATE_KEY_BYTES } from '../protocol/chain/keys.js'
 import { createFileExclusive, errno, PrivateFileError, readPrivateFile } from '../lib/files.js'
 
 export type KeystoreErrorCode =
@@ -68,10 +68,6 @@ const MAX_R = 32
 const MAX_P = 16
 const MAX_KDF_MEMORY = 2 ** 30
 const MAX_KDF_WORK = 2 ** 23 // N * r * p
-
-// elliptic silently reduces a private key mod n, so an out-of-range import
-// would store a different key than the caller holds: refuse it instead.
-const SECP256K1_N = BigInt('0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141')
 
 interface KeystoreFile {
   version: number
@@ -186,7 +182,9 @@ function checkPrivateKey(privateKey: unknown): asserts privateKey is Uint8Array 
   let ok = privateKey instanceof Uint8Array && privateKey.length === PRIVATE_KEY_BYTES
   if (ok) {
     const d = BigInt('0x' + toHex(privateKey as Uint8Array))
-    ok = d > 0n && d < SECP256K1_N
+    // elliptic silently reduces a private key mod n, so an out-of-range import
+    // would store a different key than the caller holds: refuse it instead.
+    ok = d > 0n && d < CURVE_N
   }
   if (!ok) throw new KeystoreError('INVALID_KEY', `private key must be ${PRIVATE_KEY_BYTES} bytes, a scalar in [1, n-1]`)
 }

@@ -11,7 +11,7 @@ import { merkleRoot } from '../../protocol/chain/merkle.js'
 import { ZERO_ADDRESS, ZERO_SIGNATURE, txId, txSigningMessage, type Transaction } from '../../protocol/chain/tx-codec.js'
 import { toHex } from '../../protocol/wire/bytes.js'
 import { sha256 } from '../../protocol/wire/hash.js'
-import { generateKeyPair, sign, type KeyPair } from '../../protocol/chain/keys.js'
+import { CURVE_N, generateKeyPair, sign, type KeyPair } from '../../protocol/chain/keys.js'
 import { networkFromJson, type NetworkParams } from '../../node/chain/params.js'
 import { hashMeetsTarget, targetFromLeadingZeroBits } from '../../node/miner/pow.js'
 
@@ -145,7 +145,6 @@ export function tempDir(prefix = 'bkc-test-'): { path: string; cleanup: () => vo
 // SEC1 ECPrivateKey DER around a raw secp256k1 scalar: enough for OpenSSL to sign.
 const SEC1_HEAD = Buffer.from('302e0201010420', 'hex')
 const SEC1_TAIL = Buffer.from('a00706052b8104000a', 'hex')
-const CURVE_N = BigInt('0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141')
 
 /** An OpenSSL private key object for a raw 32-byte secp256k1 key (bypassing the code under test). */
 export function opensslPrivateKey(privateKey: Uint8Array): KeyObject {

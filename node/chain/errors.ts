@@ -1,10 +1,8 @@
 // Why a block or transaction was refused. `permanent: false` marks reasons
-// that may stop applying later (a timestamp too far in the future, an
-// unknown parent) or that may not be the fault of the block its hash names
-// (a body that does not match the header's root), so such blocks are not
-// remembered as invalid.
+// that may stop applying later (a timestamp too far in the future) or that
+// may not be the fault of the block its hash names (a body that does not
+// match the header's root), so such blocks are not remembered as invalid.
 export type RejectCode =
-  | 'BAD_ENCODING'
   | 'BAD_VERSION'
   | 'TOO_LARGE'
   | 'NO_REWARD'
@@ -15,7 +13,6 @@ export type RejectCode =
   | 'BAD_TARGET'
   | 'BAD_PROOF_TYPE'
   | 'BAD_HEIGHT'
-  | 'UNKNOWN_PARENT'
   | 'TIME_TOO_OLD'
   | 'TIME_TOO_NEW'
   | 'BAD_SIGNATURE'

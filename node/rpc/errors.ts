@@ -43,8 +43,6 @@ export const APP = {
   BUSY: -32031,
 } as const
 
-export type RpcErrorCode = (typeof RPC)[keyof typeof RPC] | (typeof APP)[keyof typeof APP]
-
 /** A JSON-RPC id as it may appear in a response (null when the request's id could not be read). */
 export type RpcId = string | number | null
 

@@ -2,15 +2,22 @@
 // params (so its curl bodies work unchanged), plus getStatus,
 // getTransactionsByAccount and getAccount.
 import { isValidAddress } from '../../protocol/chain/keys.js'
-import { KeystoreError } from '../keystore.js'
-import { PoolError, type PoolErrorCode } from '../mempool/pool.js'
 import { BusyError } from '../../lib/semaphore.js'
-import { MinerClosedError } from '../miner/miner.js'
-import { NotUnlockedError, type BkcNode } from '../node.js'
+import {
+  AddrError,
+  addrKey,
+  KeystoreError,
+  MinerClosedError,
+  NotUnlockedError,
+  parseHostPort,
+  PoolError,
+  type PeerAddress,
+  type PoolErrorCode,
+  type RpcContext,
+} from './context.js'
 import { APP, RpcError } from './errors.js'
 import { defineMethod, hex, integerLike, optional, ParamError, required, string, type MethodTable, type Parser } from './params.js'
 import { blockView, txView } from './views.js'
-import { AddrError, addrKey, parseHostPort, type PeerAddress } from '../p2p/addrman.js'
 
 const name = string({ min: 1, max: 64 })
 const password = string({ min: 1, max: 1024 })
@@ -71,35 +78,35 @@ async function rpc<T>(fn: () => Promise<T> | T): Promise<T> {
 }
 
 /** Once the node is stopping, every method answers NOT_READY instead of starting work. */
-function refuseWhileStopping(node: BkcNode, table: MethodTable): MethodTable {
+function refuseWhileStopping(ctx: RpcContext, table: MethodTable): MethodTable {
   // A definition may serve two names (loadAccount and unlock): wrap it once.
   for (const def of new Set(Object.values(table))) {
     const handler = def.handler
     def.handler = (...args: unknown[]) => {
-      if (node.shuttingDown) throw new RpcError(APP.NOT_READY, 'the node is shutting down')
+      if (ctx.shuttingDown) throw new RpcError(APP.NOT_READY, 'the node is shutting down')
       return handler(...args)
     }
   }
   return table
 }
 
-export function buildMethods(node: BkcNode): MethodTable {
-  return refuseWhileStopping(node, buildTable(node))
+export function buildMethods(ctx: RpcContext): MethodTable {
+  return refuseWhileStopping(ctx, buildTable(ctx))
 }
 
-function buildTable(node: BkcNode): MethodTable {
+function buildTable(ctx: RpcContext): MethodTable {
   const unlock = defineMethod({
     params: [required('name', name), required('password', password)],
-    handler: (n, p) => rpc(async () => (await node.unlock(n, p)).address),
+    handler: (n, p) => rpc(async () => (await ctx.unlock(n, p)).address),
     description: 'Unlocks an account for sendTransaction; returns its address.',
   })
 
   async function getTransaction(id: string): Promise<unknown> {
-    const pending = node.mempool.get(id)
+    const pending = ctx.pool.get(id)
     if (pending) return { ...txView(pending.tx, id), status: 'pending' }
-    const loc = await node.chain.getTxLocation(id)
+    const loc = await ctx.chain.getTxLocation(id)
     if (!loc) return null
-    const found = await node.chain.getBlockByHash(loc.blockHash)
+    const found = await ctx.chain.getBlockByHash(loc.blockHash)
     const tx = found?.block.txs[loc.index]
     if (!tx) return null
     return {
@@ -107,14 +114,14 @@ function buildTable(node: BkcNode): MethodTable {
       status: 'confirmed',
       blockHeight: loc.height,
       blockHash: loc.blockHash,
-      confirmations: node.chain.tip.height - loc.height + 1,
+      confirmations: ctx.chain.tip.height - loc.height + 1,
     }
   }
 
   return {
     createAccount: defineMethod({
       params: [required('name', name), required('password', password)],
-      handler: (n, p) => rpc(async () => (await node.createAccount(n, p)).address),
+      handler: (n, p) => rpc(async () => (await ctx.createAccount(n, p)).address),
       description: "Creates an account in this node's keystore; returns its address (public key).",
     }),
     loadAccount: unlock,
@@ -123,8 +130,8 @@ function buildTable(node: BkcNode): MethodTable {
       params: [required('name', name), required('password', password)],
       handler: (n, p) =>
         rpc(async () => {
-          const acct = await node.unlock(n, p)
-          node.mining.start(Buffer.from(acct.address, 'hex'))
+          const acct = await ctx.unlock(n, p)
+          ctx.miner.start(Buffer.from(acct.address, 'hex'))
           return true
         }),
       description: 'Unlocks the account and mines with its address as the reward receiver.',
@@ -132,75 +139,75 @@ function buildTable(node: BkcNode): MethodTable {
     stopMining: defineMethod({
       params: [],
       handler: async () => {
-        await node.mining.stop()
+        await ctx.miner.stop()
         return true
       },
     }),
     sendTransaction: defineMethod({
       params: [required('to', address), required('amount', integerLike({ min: 1 }))],
-      handler: (to, amount) => rpc(async () => (await node.sendFromUnlocked(Buffer.from(to, 'hex'), amount)).id),
+      handler: (to, amount) => rpc(async () => (await ctx.sendFromUnlocked(Buffer.from(to, 'hex'), amount)).id),
       description: 'Sends coins from the unlocked account; returns the transaction hash.',
     }),
     getBalance: defineMethod({
       params: [required('address', hex33)],
-      handler: async (a) => (await node.chain.getAccount(a)).balance,
+      handler: async (a) => (await ctx.chain.getAccount(a)).balance,
     }),
     getAccount: defineMethod({
       params: [required('address', hex33)],
       handler: async (a) => {
-        const acct = await node.chain.getAccount(a)
-        const pending = node.mempool.fromSender(a)
-        return { address: a, balance: acct.balance, nonce: acct.nonce, pending: pending.length, height: node.chain.tip.height }
+        const acct = await ctx.chain.getAccount(a)
+        const pending = ctx.pool.fromSender(a)
+        return { address: a, balance: acct.balance, nonce: acct.nonce, pending: pending.length, height: ctx.chain.tip.height }
       },
     }),
     getTransaction: defineMethod({ params: [required('hash', hash32)], handler: getTransaction }),
     getBlock: defineMethod({
       params: [required('height', integerLike({ min: 0, max: 0xffffffff }))],
       handler: async (h) => {
-        const found = await node.chain.getBlockByHeight(h)
+        const found = await ctx.chain.getBlockByHeight(h)
         return found ? blockView(found.block, found.hash) : null
       },
     }),
     getBlockByHash: defineMethod({
       params: [required('hash', hash32)],
       handler: async (h) => {
-        const found = await node.chain.getBlockByHash(h)
-        const entry = node.chain.entry(h)
+        const found = await ctx.chain.getBlockByHash(h)
+        const entry = ctx.chain.entry(h)
         if (!found || !entry || entry.status === 'invalid') return null
-        return { ...blockView(found.block, h), onBestChain: node.chain.isOnBestChain(entry) }
+        return { ...blockView(found.block, h), onBestChain: ctx.chain.isOnBestChain(entry) }
       },
     }),
     getStatus: defineMethod({
       params: [],
       handler: () => ({
-        network: node.config.network.networkId,
-        height: node.chain.tip.height,
-        hash: node.chain.tip.hash,
-        peers: node.connman?.ready().length ?? 0,
-        mining: node.mining.mining,
-        miner: node.mining.minerAddress,
-        hashRate: Math.round(node.mining.hashRate),
-        pending: node.mempool.size,
-        unlocked: node.unlocked?.address ?? null,
+        network: ctx.networkId,
+        height: ctx.chain.tip.height,
+        hash: ctx.chain.tip.hash,
+        peers: ctx.peers.readyCount(),
+        mining: ctx.miner.mining,
+        miner: ctx.miner.minerAddress,
+        hashRate: Math.round(ctx.miner.hashRate),
+        pending: ctx.pool.size,
+        unlocked: ctx.unlockedAddress,
       }),
     }),
     addPeer: defineMethod({
       params: [required('address', hostPort)],
       handler: (a) => {
-        node.connman!.addPeer(a, 'manual')
+        ctx.peers.add(a)
         return true
       },
       description: 'Remembers a peer ("host:port", port 5555 by default) and dials it now.',
     }),
     removePeer: defineMethod({
       params: [required('address', hostPort)],
-      handler: (a) => node.connman!.removePeer(a),
+      handler: (a) => ctx.peers.remove(a),
       description: 'Forgets a peer and drops any connection to it; false when it was unknown.',
     }),
     getPeers: defineMethod({
       params: [],
       handler: () =>
-        node.connman!.all().map((p) => ({
+        ctx.peers.all().map((p) => ({
           id: p.id,
           address: addrKey(p.address),
           listen: p.hello ? addrKey({ host: p.hello.listenHost, port: p.hello.listenPort }) : null,
@@ -218,17 +225,17 @@ function buildTable(node: BkcNode): MethodTable {
     }),
     getNetStats: defineMethod({
       params: [],
-      handler: () => ({ ...node.net!.stats, peers: node.connman!.ready().length, knownAddresses: node.connman!.addrman.size }),
+      handler: () => ({ ...ctx.peers.stats(), peers: ctx.peers.readyCount(), knownAddresses: ctx.peers.knownAddresses() }),
       description: 'P2P counters: blocks and transactions received, duplicates, relayed, downloaded.',
     }),
     getTransactionsByAccount: defineMethod({
       params: [required('address', hex33), optional('limit', integerLike({ min: 1, max: 1000 }), 100)],
       handler: async (a, limit) => {
-        const pending = node.mempool
+        const pending = ctx.pool
           .involving(a)
           .slice(0, limit)
           .map((e) => ({ ...txView(e.tx, e.id), status: 'pending' }))
-        const confirmedIds = await node.chain.db.accountTxIds(a, limit - pending.length)
+        const confirmedIds = await ctx.chain.accountTxIds(a, limit - pending.length)
         const confirmed = []
         for (const id of confirmedIds) {
           const tx = await getTransaction(id)

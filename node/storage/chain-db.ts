@@ -3,6 +3,7 @@
 // accounts, undo, pool removals, tip — commits in one atomic batch.
 import { ClassicLevel } from 'classic-level'
 import { mkdirSync } from 'node:fs'
+import type { BlockStatus } from '../chain/block-index.js'
 import type { Account, BlockUndo } from '../chain/state.js'
 import {
   decodeAccount,
@@ -33,9 +34,8 @@ const metaKey = (name: string): Buffer => key(P.meta, Buffer.from(name, 'ascii')
 
 export const SCHEMA_VERSION = 1
 
-export type EntryStatus = 'unverified' | 'valid' | 'invalid'
-const ENTRY_STATUS: Record<EntryStatus, number> = { unverified: 0, valid: 1, invalid: 2 }
-const STATUS_NAMES: EntryStatus[] = ['unverified', 'valid', 'invalid']
+const ENTRY_STATUS: Record<BlockStatus, number> = { unverified: 0, valid: 1, invalid: 2 }
+const STATUS_NAMES: BlockStatus[] = ['unverified', 'valid', 'invalid']
 
 export class DataDirError extends Error {
   override name = 'DataDirError'
@@ -57,7 +57,7 @@ export class ChainBatch {
   putBlock(hash: string, bytes: Buffer): this {
     return this.put(key(P.block, hex(hash)), bytes)
   }
-  putEntry(hash: string, header: Buffer, status: EntryStatus): this {
+  putEntry(hash: string, header: Buffer, status: BlockStatus): this {
     return this.put(key(P.entry, hex(hash)), Buffer.concat([header, Buffer.from([ENTRY_STATUS[status]])]))
   }
   putHeight(height: number, hash: string): this {
@@ -110,7 +110,7 @@ export class ChainBatch {
 export interface StoredEntry {
   hash: string
   header: Buffer
-  status: EntryStatus
+  status: BlockStatus
 }
 
 export class ChainDb {
@@ -166,19 +166,19 @@ export class ChainDb {
 
   async getAccount(addr: string): Promise<Account | undefined> {
     const v = await this.db.get(key(P.account, hex(addr)))
-    return v && decodeAccount(v)
+    return v && decodeAccount(v, `account ${addr}`)
   }
 
   async getAccounts(addrs: string[]): Promise<Map<string, Account>> {
     const values = await this.db.getMany(addrs.map((a) => key(P.account, hex(a))))
     const out = new Map<string, Account>()
-    values.forEach((v, i) => v && out.set(addrs[i]!, decodeAccount(v)))
+    values.forEach((v, i) => v && out.set(addrs[i]!, decodeAccount(v, `account ${addrs[i]}`)))
     return out
   }
 
   async getUndo(hash: string): Promise<BlockUndo | undefined> {
     const v = await this.db.get(key(P.undo, hex(hash)))
-    return v && decodeUndo(v)
+    return v && decodeUndo(v, `undo record of block ${hash}`)
   }
 
   /** Every stored index entry (unordered). */

@@ -14,8 +14,8 @@ export const ADDRESS_BYTES = 33
 export const PRIVATE_KEY_BYTES = 32
 export const SIGNATURE_BYTES = 64
 
-/** Curve order n and n/2: only signatures with s <= n/2 are valid (no malleability). */
-const CURVE_N = BigInt('0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141')
+/** The group order n; only signatures with s <= n/2 are valid (no malleability). */
+export const CURVE_N = BigInt('0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141')
 const HALF_N = CURVE_N >> 1n
 
 // DER SubjectPublicKeyInfo prefix for a compressed secp256k1 point.

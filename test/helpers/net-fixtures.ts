@@ -223,8 +223,8 @@ export async function settle(nodes: readonly BkcNode[], address: Buffer, timeout
 
 /** Creates an account in the node's keystore and unlocks it; returns its address. */
 export async function unlockedAccount(node: BkcNode, name: string): Promise<Buffer> {
-  await node.createAccount(name, 'pw')
-  const acct = await node.unlock(name, 'pw')
+  await node.wallet.create(name, 'pw')
+  const acct = await node.wallet.unlock(name, 'pw')
   return Buffer.from(acct.address, 'hex')
 }
 

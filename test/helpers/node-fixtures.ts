@@ -5,15 +5,17 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
+import { Writable } from 'node:stream'
+import winston from 'winston'
 import { toHex } from '../../protocol/wire/bytes.js'
-import { blockHash, type Block } from '../../protocol/chain/block-codec.js'
-import { isRewardForm, txId } from '../../protocol/chain/tx-codec.js'
+import { blockHash, encodeBlock, encodeHeader, type Block } from '../../protocol/chain/block-codec.js'
+import { decodeTx, isRewardForm, txId } from '../../protocol/chain/tx-codec.js'
 import type { KeyPair } from '../../protocol/chain/keys.js'
 import type { NetworkParams } from '../../node/chain/params.js'
 import type { Account } from '../../node/chain/state.js'
 import { Chainstate, type ChainstateOptions, type SubmitResult } from '../../node/chain/chainstate.js'
-import { silentLogger } from '../../lib/log.js'
-import { ChainDb } from '../../node/storage/chain-db.js'
+import { silentLogger, type Logger } from '../../lib/log.js'
+import { ChainBatch, ChainDb } from '../../node/storage/chain-db.js'
 import type { TxLocation } from '../../node/storage/records.js'
 import { mine, parentOf, transfer, type ParentRef } from '../../bench/lib/fixtures.js'
 
@@ -383,4 +385,69 @@ export function runScript(name: string, args: readonly string[], env: Record<str
       resolve({ code, stdout, stderr })
     })
   })
+}
+
+// ---------------------------------------------------------------- logs
+
+/** A winston logger that keeps its lines (JSON) in memory. */
+export function capturingLogger(): { logger: Logger; lines: string[] } {
+  const lines: string[] = []
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(chunk.toString('utf8'))
+      done()
+    },
+  })
+  const logger = winston.createLogger({
+    level: 'debug',
+    format: winston.format.json(),
+    transports: [new winston.transports.Stream({ stream })],
+  })
+  return { logger, lines }
+}
+
+// ---------------------------------------------------------------- timing and raw posts
+
+/** Resolves true when `p` settles (either way) within `ms`. */
+export function settlesWithin(p: Promise<unknown>, ms = 5000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))
+  return Promise.race([
+    p.then(
+      () => true,
+      () => true,
+    ),
+    late,
+  ]).finally(() => clearTimeout(timer))
+}
+
+/** Posts a body; resolves with the parsed reply, or with the transport error (the server may close mid-reply). */
+export async function postRaw(url: string, body: string): Promise<unknown> {
+  try {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+      signal: AbortSignal.timeout(15_000),
+    })
+    return JSON.parse(await res.text()) as unknown
+  } catch (err) {
+    return err as Error
+  }
+}
+
+// ---------------------------------------------------------------- stored state
+
+/** Stores blocks the way submitBlock does before connecting them, as if the node had stopped right after. */
+export async function storeUnconnected(db: ChainDb, blocks: readonly Block[]): Promise<void> {
+  const batch = new ChainBatch()
+  for (const b of blocks) batch.putBlock(hashOf(b), encodeBlock(b)).putEntry(hashOf(b), encodeHeader(b.header), 'unverified')
+  await db.write(batch)
+}
+
+/** Ids of the transactions stored in the pool's on-disk table. */
+export async function storedPoolIds(db: ChainDb): Promise<string[]> {
+  const ids: string[] = []
+  for await (const { bytes } of db.poolTxs()) ids.push(toHex(txId(decodeTx(bytes))))
+  return ids
 }

@@ -11,9 +11,9 @@ import { applyGenesis, type Account } from '../../node/chain/state.js'
 import type { IndexEntry } from '../../node/chain/block-index.js'
 import type { NetworkParams } from '../../node/chain/params.js'
 import { hashMeetsTarget } from '../../node/miner/pow.js'
+import { CURVE_N } from '../../protocol/chain/keys.js'
 import { mine, type MineOptions, type ParentRef } from '../../bench/lib/fixtures.js'
 
-export const CURVE_N = BigInt('0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141')
 export const HALF_N = CURVE_N >> 1n
 export const CURVE_P = BigInt('0xfffffffffffffffffffffffffffffffffffffffffffffffffffffffefffffc2f')
 

@@ -1,6 +1,6 @@
 // `bkc start` through the real binary (dist/bin/bkc.js): flag checking and
 // exit codes (2 = usage, 1 = runtime failure), aliases, the data-dir lock,
-// SIGTERM and JSON logs. Nodes listen on a random 127.X.0.0/16 address.
+// SIGTERM and SIGINT (also mid-request) and JSON logs. Nodes listen on a random 127.X.0.0/16 address.
 import t, { type Test } from 'tap'
 import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -10,7 +10,10 @@ import {
   randomLoopbackOctet,
   readyUrl,
   rpcResult,
+  postRaw,
   runBkc,
+  settlesWithin,
+  sleep,
   spawnBkc,
   stopProcess,
   waitFor,
@@ -194,4 +197,32 @@ t.test('--log-format json: every stderr line is a JSON object with level and mes
     t.type(rec?.message, 'string')
   }
   t.ok(lines.some((l) => (JSON.parse(l) as { message: string }).message === 'stopped'))
+})
+
+t.test('SIGINT while a batch ending in "mining" runs: exits 0 within 5 s and never starts mining', async (t) => {
+  const { dir, network } = workDir(t)
+  // Default scrypt parameters: each of the batch's five key derivations takes a while.
+  const { proc, url } = await startNode(
+    t,
+    ['--listen', host(), '--rpc-port', '0', '--data-dir', join(dir, 'data'), '--network', network, '--log-level', 'info'],
+    dir,
+  )
+  const pw = 'correct horse'
+  const batch = JSON.stringify([
+    { jsonrpc: '2.0', id: 1, method: 'createAccount', params: ['late', pw] },
+    { jsonrpc: '2.0', id: 2, method: 'unlock', params: ['late', pw] },
+    { jsonrpc: '2.0', id: 3, method: 'unlock', params: ['late', pw] },
+    { jsonrpc: '2.0', id: 4, method: 'unlock', params: ['late', pw] },
+    { jsonrpc: '2.0', id: 5, method: 'mining', params: ['late', pw] },
+  ])
+  const reply = postRaw(url, batch)
+  await sleep(50)
+  proc.child.kill('SIGINT')
+  const boundMs = 5000
+  const exited = await settlesWithin(proc.exited, boundMs)
+  t.ok(exited, `the process exits within ${boundMs} ms of SIGINT`)
+  if (exited) t.equal((await proc.exited).code, 0, 'with status 0')
+  else t.comment(proc.stderr().split('\n').slice(-8).join('\n'))
+  t.notMatch(proc.stderr(), /mining started/, 'mining never started')
+  await reply
 })

@@ -39,7 +39,7 @@ t.test('offenders are dropped and discouraged while an honest peer keeps being s
   /** Node 1 gets a new block; node 0 must receive it over the same, still open, connection. */
   const honestStillServed = async (label: string): Promise<void> => {
     const block = mine(tn.network, tipRef(n1.chain), { miner })
-    const r = await n1.submitBlock(block)
+    const r = await n1.chain.submitBlock(block)
     t.equal(r.status, 'connected', `${label}: node 1 takes a new block`)
     await waitFor(`${label}: the block to reach node 0`, () => n0.chain.tip.hash === r.hash)
     t.equal(honest.state, 'ready', `${label}: the honest peer is still connected`)

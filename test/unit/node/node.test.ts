@@ -50,7 +50,7 @@ function dataDir(t: Test): string {
 /** Credits `address` with `n` block rewards by submitting blocks mined in-process. */
 async function fund(node: BkcNode, address: string, n: number): Promise<void> {
   for (let i = 0; i < n; i++) {
-    const r = await node.submitBlock(mine(net, tipRef(node.chain), { miner: Buffer.from(address, 'hex') }))
+    const r = await node.chain.submitBlock(mine(net, tipRef(node.chain), { miner: Buffer.from(address, 'hex') }))
     if (r.status !== 'connected') throw new Error(`funding block not connected: ${r.status}`)
   }
 }
@@ -129,7 +129,7 @@ t.test('JSON-RPC over HTTP: accounts, errors, params, queries', async (t) => {
   // A confirming block, built here so the test controls what is in it.
   const tx = node.mempool.get(id)!.tx
   const block = mine(net, tipRef(node.chain), { txs: [tx] })
-  t.equal((await node.submitBlock(block)).status, 'connected')
+  t.equal((await node.chain.submitBlock(block)).status, 'connected')
   const confirmed = await rpcResult<TxJson>(url, 'getTransaction', [id])
   t.match(confirmed, { hash: id, status: 'confirmed', blockHeight: 4, blockHash: hashOf(block), confirmations: 1 })
   t.equal(await rpcResult(url, 'getBalance', [alice]), 40)
@@ -155,7 +155,7 @@ t.test('JSON-RPC over HTTP: accounts, errors, params, queries', async (t) => {
 
   // An invalid block (overdraft found at connect time) is not served.
   const overdraft = mine(net, tipRef(node.chain), { txs: [transfer(net, generateKeyPair(), Buffer.from(bob, 'hex'), 1, 0, Date.now())] })
-  t.equal((await node.submitBlock(overdraft)).status, 'invalid')
+  t.equal((await node.chain.submitBlock(overdraft)).status, 'invalid')
   t.equal(await rpcResult(url, 'getBlockByHash', [hashOf(overdraft)]), null, 'an invalid block is not served by hash')
   t.match(await rpcResult(url, 'getBlockByHash', [hashOf(block)]), { height: 4, onBestChain: true })
 })
@@ -176,7 +176,7 @@ t.test('two quick sendTransaction calls get consecutive nonces', async (t) => {
   )
   // Both fit in one block, in nonce order.
   const inOrder = txs.sort((a, b) => a.nonce - b.nonce).map((x) => node.mempool.get(x.hash)!.tx)
-  t.equal((await node.submitBlock(mine(net, tipRef(node.chain), { txs: inOrder }))).status, 'connected')
+  t.equal((await node.chain.submitBlock(mine(net, tipRef(node.chain), { txs: inOrder }))).status, 'connected')
   t.equal(await rpcResult(url, 'getBalance', [to]), 7)
 })
 
@@ -254,14 +254,14 @@ t.test('a reorg returns abandoned transactions to the pool and drops double-spen
   const t1 = await rpcResult<string>(url, 'sendTransaction', [bob, 10]) // nonce 0
   const t2 = await rpcResult<string>(url, 'sendTransaction', [bob, 11]) // nonce 1
   const a4 = mine(net, fork, { txs: [node.mempool.get(t1)!.tx, node.mempool.get(t2)!.tx] })
-  t.equal((await node.submitBlock(a4)).status, 'connected')
+  t.equal((await node.chain.submitBlock(a4)).status, 'connected')
   t.equal((await rpcResult<TxJson>(url, 'getTransaction', [t2])).status, 'confirmed')
   t.equal(node.mempool.size, 0)
 
   // A heavier branch from height 3 whose first block spends alice's nonce 0
   // differently (30 to carol): t1 is double-spent, t2 (nonce 1, 11 of the
   // 30 left) is still valid and must come back.
-  const { privateKey } = await node.keystore.unlock('alice', PW)
+  const privateKey = Buffer.from((await node.wallet.unlock('alice', PW)).privateKey)
   const aliceKey = { privateKey, address: Buffer.from(alice, 'hex') }
   const other = generateKeyPair().address
   const b4 = mine(net, fork, {
@@ -270,8 +270,8 @@ t.test('a reorg returns abandoned transactions to the pool and drops double-spen
     txs: [transfer(net, aliceKey, carol, 30, 0, fork.timestamp)],
   })
   const b5 = mine(net, parentOf(b4), { miner: other })
-  t.equal((await node.submitBlock(b4)).status, 'side')
-  t.equal((await node.submitBlock(b5)).status, 'connected')
+  t.equal((await node.chain.submitBlock(b4)).status, 'side')
+  t.equal((await node.chain.submitBlock(b5)).status, 'connected')
   t.equal(await rpcResult(url, 'getTransaction', [t1]), null, 'the double-spent transaction is gone')
   t.match(await rpcResult(url, 'getTransaction', [t2]), { status: 'pending', nonce: 1 }, 'the other one is pending again')
   t.equal(await rpcResult(url, 'getBalance', [alice]), 30)
@@ -284,7 +284,7 @@ t.test('a reorg returns abandoned transactions to the pool and drops double-spen
   t.equal(await rpcResult(url, 'getTransaction', [t1]), null)
   t.match(await rpcResult(url, 'getTransaction', [t2]), { status: 'pending' })
   t.equal(node.mempool.size, 1)
-  t.equal((await node.submitBlock(mine(net, tipRef(node.chain), { txs: [node.mempool.get(t2)!.tx] }))).status, 'connected')
+  t.equal((await node.chain.submitBlock(mine(net, tipRef(node.chain), { txs: [node.mempool.get(t2)!.tx] }))).status, 'connected')
   t.equal(await rpcResult(url, 'getBalance', [alice]), 19)
   t.equal(await rpcResult(url, 'getBalance', [bob]), 11)
 })
@@ -305,7 +305,7 @@ async function chainWithTransfers(t: Test, dir: string): Promise<{ addresses: st
   await rpcResult(url, 'unlock', ['a', PW])
   const b = toHex(generateKeyPair().address)
   const id = await rpcResult<string>(url, 'sendTransaction', [b, 7])
-  await node.submitBlock(mine(net, tipRef(node.chain), { txs: [node.mempool.get(id)!.tx] }))
+  await node.chain.submitBlock(mine(net, tipRef(node.chain), { txs: [node.mempool.get(id)!.tx] }))
   const addresses = [a, b, toHex(MINER.address)]
   const view = await chainView(url, addresses)
   await stop()

@@ -46,7 +46,7 @@ t.test('40 concurrent unlocks with a wrong password: some BUSY, the rest WRONG_P
     d.cleanup()
   })
   const url = urlOf(node.rpcAddress)
-  await node.keystore.create('alice', 'right password')
+  await node.wallet.create('alice', 'right password')
 
   let outstanding = 40
   const unlocks = Array.from({ length: 40 }, () => rpcCall(url, 'unlock', ['alice', 'wrong password']).finally(() => outstanding--))

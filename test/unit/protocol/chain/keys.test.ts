@@ -7,6 +7,7 @@ import elliptic from 'elliptic'
 import {
   ADDRESS_BYTES,
   addressFromPrivateKey,
+  CURVE_N,
   generateKeyPair,
   isLowS,
   isValidAddress,
@@ -15,7 +16,6 @@ import {
   verifyWithElliptic,
 } from '../../../../protocol/chain/keys.js'
 import {
-  CURVE_N,
   CURVE_P,
   HALF_N,
   be32,
