@@ -2,7 +2,7 @@
 //
 // The private key is sealed with XSalsa20-Poly1305 (tweetnacl secretbox)
 // under a key derived from the password with scrypt. The address is kept in
-// plaintext so that list() needs no password; it is bound to the sealed key
+// plaintext (readable without the password); it is bound to the sealed key
 // by re-deriving it after opening, so an edited address is caught. Edited
 // kdf parameters or salt derive a different key and fail to open, exactly
 // like a wrong password (the two cannot be told apart without a password
@@ -16,7 +16,7 @@ import { randomBytes, scrypt, type ScryptOptions } from 'node:crypto'
 import { join } from 'node:path'
 import nacl from 'tweetnacl'
 import { isHexOfLength, toHex } from '../protocol/wire/bytes.js'
-import { addressFromPrivateKey, CURVE_N, generateKeyPair, PRIVATE_KEY_BYTES } from '../protocol/chain/keys.js'
+import { addressFromPrivateKey, generateKeyPair, PRIVATE_KEY_BYTES } from '../protocol/chain/keys.js'
 import { createFileExclusive, errno, PrivateFileError, readPrivateFile } from '../lib/files.js'
 
 export type KeystoreErrorCode =
@@ -25,7 +25,6 @@ export type KeystoreErrorCode =
   | 'WRONG_PASSWORD'
   | 'INVALID_NAME'
   | 'INVALID_PASSWORD'
-  | 'INVALID_KEY'
   | 'CORRUPT_FILE'
 
 export class KeystoreError extends Error {
@@ -177,18 +176,6 @@ async function unseal(file: KeystoreFile, password: string, where: string): Prom
   return privateKey
 }
 
-/** Throws INVALID_KEY unless the bytes are a usable secp256k1 private key. */
-function checkPrivateKey(privateKey: unknown): asserts privateKey is Uint8Array {
-  let ok = privateKey instanceof Uint8Array && privateKey.length === PRIVATE_KEY_BYTES
-  if (ok) {
-    const d = BigInt('0x' + toHex(privateKey as Uint8Array))
-    // elliptic silently reduces a private key mod n, so an out-of-range import
-    // would store a different key than the caller holds: refuse it instead.
-    ok = d > 0n && d < CURVE_N
-  }
-  if (!ok) throw new KeystoreError('INVALID_KEY', `private key must be ${PRIVATE_KEY_BYTES} bytes, a scalar in [1, n-1]`)
-}
-
 // ---------------------------------------------------------------- file format
 
 /** Parses and checks a keystore file's text; CORRUPT_FILE (naming `where`) on anything unexpected. */
@@ -251,14 +238,6 @@ export class Keystore {
     }
   }
 
-  /** Stores an existing private key sealed under `password`. */
-  async importKey(name: string, password: string, privateKey: Uint8Array): Promise<{ address: string }> {
-    checkName(name)
-    checkPassword(password)
-    checkPrivateKey(privateKey)
-    return this.store(name, password, privateKey)
-  }
-
   /** Decrypts an account's private key; the caller should zero it when done. */
   async unlock(name: string, password: string): Promise<{ address: string; privateKey: Buffer }> {
     checkName(name)
@@ -266,41 +245,6 @@ export class Keystore {
     const file = await this.read(name)
     const privateKey = await unseal(file, password, this.pathOf(name))
     return { address: file.address, privateKey }
-  }
-
-  /** True when the name is taken, even by a damaged file (create would refuse it). */
-  async has(name: string): Promise<boolean> {
-    checkName(name)
-    return this.entryExists(this.pathOf(name))
-  }
-
-  /**
-   * Accounts with their plaintext addresses, sorted by name. Temp files and
-   * files that fail to parse are skipped (unlock reports the latter as
-   * CORRUPT_FILE), so one damaged file does not hide the others.
-   */
-  async list(): Promise<Array<{ name: string; address: string }>> {
-    let entries: string[]
-    try {
-      entries = await fsp.readdir(this.dir)
-    } catch (err) {
-      if (errno(err) === 'ENOENT') return []
-      throw err
-    }
-    const accounts: Array<{ name: string; address: string }> = []
-    for (const entry of entries.sort()) {
-      if (!entry.endsWith(FILE_SUFFIX)) continue
-      const name = entry.slice(0, -FILE_SUFFIX.length)
-      if (!isValidAccountName(name)) continue // includes every ".temp" file
-      try {
-        const file = await this.read(name)
-        accounts.push({ name, address: file.address })
-      } catch (err) {
-        if (err instanceof KeystoreError) continue
-        throw err
-      }
-    }
-    return accounts
   }
 
   private pathOf(name: string): string {
@@ -330,7 +274,7 @@ export class Keystore {
     if (await this.entryExists(final)) throw existsError(name)
     const file = await seal(name, password, privateKey, this.kdf)
     await fsp.mkdir(this.dir, { recursive: true, mode: 0o700 })
-    // The temp file starts with "." so it is never a valid account name nor listed.
+    // The temp file starts with "." so it is never a valid account name.
     if (!(await createFileExclusive(final, JSON.stringify(file, null, 2) + '\n'))) throw existsError(name)
     return { address: file.address }
   }
