@@ -10,7 +10,7 @@ import { toHex } from '../../protocol/wire/bytes.js'
 import { decodeTx, isRewardForm, txId, type Transaction } from '../../protocol/chain/tx-codec.js'
 import type { Logger } from '../../lib/log.js'
 import type { Chainstate, TipChange } from '../chain/chainstate.js'
-import { ChainBatch, type ChainDb } from '../storage/chain-db.js'
+import { ChainBatch, type ChainDb, type StoredPoolTx } from '../storage/chain-db.js'
 import { checkAdmissible } from './admission.js'
 import { PoolError, type Mempool, type PoolEntry } from './pool.js'
 
@@ -32,24 +32,29 @@ export class PoolPersistence {
     return this.opts.db.write(new ChainBatch().putPoolTx(entry.id, entry.bytes, entry.receivedAt))
   }
 
-  /** Refills the (empty) pool from disk, dropping, also from disk, what the chain has made invalid meanwhile. */
+  /**
+   * Refills the (empty) pool from disk, dropping, also from disk, what the
+   * chain has made invalid meanwhile and any entry that cannot be read.
+   */
   async restore(): Promise<void> {
     const { db, chain, logger } = this.opts
-    const stored: Array<{ tx: Transaction; receivedAt: number }> = []
-    for await (const { bytes, receivedAt } of db.poolTxs()) {
-      try {
-        stored.push({ tx: decodeTx(bytes), receivedAt })
-      } catch {
-        // Unreadable: its id cannot be computed, so it stays on disk and is skipped at every start.
+    const stored: Array<{ tx: Transaction; id: string; receivedAt: number }> = []
+    const drop = new ChainBatch()
+    for await (const entry of db.poolTxs()) {
+      const read = readStored(entry)
+      if ('problem' in read) {
+        // Left on disk it would be skipped again at every start, for good.
+        logger.warn('unreadable pending transaction deleted from disk', { id: entry.id, problem: read.problem })
+        drop.delPoolTx(entry.id)
+      } else {
+        stored.push({ tx: read.tx, id: entry.id, receivedAt: read.receivedAt })
       }
     }
     // Nonce order, so each sender's run is admitted without gaps.
     stored.sort((a, b) => a.tx.nonce - b.tx.nonce || a.receivedAt - b.receivedAt)
-    const drop = new ChainBatch()
     let kept = 0
     await chain.exclusive(async () => {
-      for (const { tx, receivedAt } of stored) {
-        const id = toHex(txId(tx))
+      for (const { tx, id, receivedAt } of stored) {
         if (await this.readmit(tx, id, receivedAt)) kept++
         else drop.delPoolTx(id)
       }
@@ -101,4 +106,18 @@ export class PoolPersistence {
       return false
     }
   }
+}
+
+/** A stored entry's transaction, or why it is not one. */
+function readStored({ id, record }: StoredPoolTx): { tx: Transaction; receivedAt: number } | { problem: string } {
+  if (record === null) return { problem: 'no transaction bytes and arrival time' }
+  let tx: Transaction
+  try {
+    tx = decodeTx(record.bytes)
+  } catch (err) {
+    return { problem: `cannot decode: ${(err as Error).message}` }
+  }
+  // Deleting it under the id it hashes to would leave the stored key behind.
+  if (toHex(txId(tx)) !== id) return { problem: 'stored under another transaction id' }
+  return { tx, receivedAt: record.receivedAt }
 }

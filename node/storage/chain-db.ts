@@ -113,6 +113,13 @@ export interface StoredEntry {
   status: BlockStatus
 }
 
+/** A pending transaction as stored, under the txid it was saved with. */
+export interface StoredPoolTx {
+  id: string
+  /** Null when the value cannot be transaction bytes followed by an arrival time. */
+  record: { bytes: Buffer; receivedAt: number } | null
+}
+
 export class ChainDb {
   private constructor(private readonly db: ClassicLevel<Buffer, Buffer>) {}
 
@@ -197,9 +204,12 @@ export class ChainDb {
     return out
   }
 
-  async *poolTxs(): AsyncGenerator<{ bytes: Buffer; receivedAt: number }> {
-    for await (const [, v] of this.db.iterator({ gt: Buffer.from([P.pool]), lt: Buffer.from([P.pool + 1]) })) {
-      yield { bytes: v.subarray(0, v.length - 8), receivedAt: v.readDoubleBE(v.length - 8) }
+  /** Every stored pending transaction, damaged ones included so that the caller can delete them by id. */
+  async *poolTxs(): AsyncGenerator<StoredPoolTx> {
+    for await (const [k, v] of this.db.iterator({ gt: Buffer.from([P.pool]), lt: Buffer.from([P.pool + 1]) })) {
+      const receivedAt = v.length > 8 ? v.readDoubleBE(v.length - 8) : Number.NaN
+      const record = Number.isFinite(receivedAt) ? { bytes: v.subarray(0, v.length - 8), receivedAt } : null
+      yield { id: k.toString('hex', 1), record }
     }
   }
 

@@ -9,7 +9,7 @@ import { Writable } from 'node:stream'
 import winston from 'winston'
 import { toHex } from '../../protocol/wire/bytes.js'
 import { blockHash, encodeBlock, encodeHeader, type Block } from '../../protocol/chain/block-codec.js'
-import { decodeTx, isRewardForm, txId } from '../../protocol/chain/tx-codec.js'
+import { isRewardForm, txId } from '../../protocol/chain/tx-codec.js'
 import type { KeyPair } from '../../protocol/chain/keys.js'
 import type { NetworkParams } from '../../node/chain/params.js'
 import type { Account } from '../../node/chain/state.js'
@@ -448,6 +448,6 @@ export async function storeUnconnected(db: ChainDb, blocks: readonly Block[]): P
 /** Ids of the transactions stored in the pool's on-disk table. */
 export async function storedPoolIds(db: ChainDb): Promise<string[]> {
   const ids: string[] = []
-  for await (const { bytes } of db.poolTxs()) ids.push(toHex(txId(decodeTx(bytes))))
+  for await (const { id } of db.poolTxs()) ids.push(id)
   return ids
 }

@@ -3,34 +3,43 @@
 // blocks connect and after reorgs.
 import t, { type Test } from 'tap'
 import { toHex } from '../../../../protocol/wire/bytes.js'
-import { decodeTx, txId, type Transaction } from '../../../../protocol/chain/tx-codec.js'
+import { encodeTx, txId, type Transaction } from '../../../../protocol/chain/tx-codec.js'
 import { generateKeyPair } from '../../../../protocol/chain/keys.js'
-import { silentLogger } from '../../../../lib/log.js'
+import { silentLogger, type Logger } from '../../../../lib/log.js'
 import { DEFAULT_POOL_OPTIONS, Mempool } from '../../../../node/mempool/pool.js'
 import { PoolPersistence } from '../../../../node/mempool/persistence.js'
 import { TxAdmission } from '../../../../node/mempool/admission.js'
-import type { ChainDb } from '../../../../node/storage/chain-db.js'
+import { ChainBatch, ChainDb } from '../../../../node/storage/chain-db.js'
 import { genesisRef, mine, mineChain, parentOf, tempDir, testNetwork, transfer } from '../../../../bench/lib/fixtures.js'
-import { hashOf, openChain, submitAll } from '../../../helpers/node-fixtures.js'
+import { capturingLogger, hashOf, openChain, submitAll } from '../../../helpers/node-fixtures.js'
 
 const alice = generateKeyPair()
 const bob = generateKeyPair()
 const net = testNetwork({ balances: { [toHex(alice.address)]: 100 } })
 const idOf = (tx: Transaction) => toHex(txId(tx))
 
-/** Ids in the pool's on-disk table, sorted. */
+/** Ids (the keys) in the pool's on-disk table, sorted. */
 async function storedIds(db: ChainDb): Promise<string[]> {
   const ids: string[] = []
-  for await (const { bytes } of db.poolTxs()) ids.push(idOf(decodeTx(bytes)))
+  for await (const { id } of db.poolTxs()) ids.push(id)
   return ids.sort()
 }
 
+/** Stores exactly `value` under pool key `id`, for damage putPoolTx cannot produce. */
+async function putRawPoolValue(db: ChainDb, id: string, value: Buffer): Promise<void> {
+  const batch = new ChainBatch().putPoolTx(id, Buffer.alloc(0), 0)
+  const op = batch.ops[0]
+  if (op?.type !== 'put') throw new Error('putPoolTx did not make one put')
+  op.value = value
+  await db.write(batch)
+}
+
 /** A chain state, pool, persistence and admission wired as the node wires them, over `dir`. */
-async function open(t: Test, dir: string) {
+async function open(t: Test, dir: string, logger: Logger = silentLogger()) {
   let persistence: PoolPersistence | undefined
   const o = await openChain(net, dir, { onTipChange: async (c) => persistence?.afterTipChange(c) })
   const pool = new Mempool({ ...DEFAULT_POOL_OPTIONS, networkId: net.networkId, maxFutureMs: net.consensus.maxFutureBlockTimeMs })
-  const p = new PoolPersistence({ db: o.db, chain: o.chain, pool, logger: silentLogger() })
+  const p = new PoolPersistence({ db: o.db, chain: o.chain, pool, logger })
   await p.restore()
   persistence = p
   const admission = new TxAdmission({
@@ -134,4 +143,53 @@ t.test('a reorg: an abandoned transaction the new branch double-spends is droppe
   t.equal(s.chain.tip.hash, hashOf(b[1]!), 'B is best')
   t.equal(s.pool.size, 0, 'T is not pending: its nonce is spent on B')
   t.same(await storedIds(s.db), [], 'nor kept on disk')
+})
+
+t.test('restore deletes stored entries it cannot read, naming each in a warning, and restores the rest', async (t) => {
+  const dir = dataDir(t)
+  const first = await open(t, dir)
+  const valid = [0, 1].map((n) => transfer(net, alice, bob.address, 1, n))
+  for (const tx of valid) await first.admission.submit(tx)
+  await first.close()
+
+  const db = await ChainDb.open(dir)
+  const misfiled = transfer(net, alice, bob.address, 2, 2)
+  const damaged = {
+    garbage: 'a1'.repeat(32),
+    tooShort: 'a2'.repeat(32),
+    noArrivalTime: idOf(transfer(net, alice, bob.address, 3, 2)),
+    underAnotherId: 'a3'.repeat(32),
+  }
+  await db.write(
+    new ChainBatch()
+      .putPoolTx(damaged.garbage, Buffer.from('not a transaction'), Date.now())
+      .putPoolTx(damaged.noArrivalTime, encodeTx(transfer(net, alice, bob.address, 3, 2)), Number.NaN)
+      .putPoolTx(damaged.underAnotherId, encodeTx(misfiled), Date.now()),
+  )
+  await putRawPoolValue(db, damaged.tooShort, Buffer.from([1, 2, 3]))
+  await db.close()
+
+  const { logger, lines } = capturingLogger()
+  const again = await open(t, dir, logger)
+  const warned = lines
+    .map((l) => JSON.parse(l))
+    .filter((l) => l.level === 'warn' && l.message === 'unreadable pending transaction deleted from disk')
+  t.same(warned.map((l) => l.id).sort(), Object.values(damaged).sort(), 'one warning per damaged entry, naming it')
+  t.ok(
+    warned.every((l) => typeof l.problem === 'string' && l.problem.length > 0),
+    'each says what is wrong',
+  )
+  t.same(await storedIds(again.db), valid.map(idOf).sort(), 'the damaged entries are gone from disk')
+  t.same(
+    again.pool.fromSender(toHex(alice.address)).map((e) => e.id),
+    valid.map(idOf),
+    'the valid ones are pending again',
+  )
+  t.notOk(again.pool.has(idOf(misfiled)), 'a transaction stored under another id is not admitted')
+  await again.close()
+
+  const { logger: quiet, lines: later } = capturingLogger()
+  const third = await open(t, dir, quiet)
+  t.equal(later.filter((l) => JSON.parse(l).level === 'warn').length, 0, 'the next start finds nothing to warn about')
+  t.equal(third.pool.size, 2)
 })
