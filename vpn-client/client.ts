@@ -155,16 +155,22 @@ export class VpnClient extends EventEmitter {
     return this.link?.state === 'open'
   }
 
-  /** Resolves on the first registration; rejects with VpnFatalError, or with a timeout Error after `timeoutMs`. */
-  waitOpen(timeoutMs: number): Promise<void> {
+  /**
+   * Resolves on the first registration; rejects with VpnFatalError, with a
+   * timeout Error after `timeoutMs`, or with the abort reason when `signal`
+   * aborts (the client keeps running: stopping it is the caller's call).
+   */
+  waitOpen(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     if (this.isOpen) return Promise.resolve()
     if (this.fatalError !== null) return Promise.reject(this.fatalError)
     if (this.stopped) return Promise.reject(new Error('the VPN client is stopped'))
+    if (signal?.aborted) return Promise.reject(signal.reason)
     return new Promise((resolve, reject) => {
       const done = (): void => {
         clearTimeout(timer)
         this.off('open', onOpen)
         this.off('fatal', onFatal)
+        signal?.removeEventListener('abort', onAbort)
       }
       const onOpen = (): void => {
         done()
@@ -174,12 +180,17 @@ export class VpnClient extends EventEmitter {
         done()
         reject(err)
       }
+      const onAbort = (): void => {
+        done()
+        reject(signal!.reason)
+      }
       const timer = setTimeout(() => {
         done()
         reject(new Error(`no answer from the simulator at ${this.opts.host}:${this.opts.port} within ${timeoutMs} ms`))
       }, timeoutMs)
       this.on('open', onOpen)
       this.on('fatal', onFatal)
+      signal?.addEventListener('abort', onAbort, { once: true })
     })
   }
 

@@ -7,8 +7,9 @@ import { BkcNode } from '../../node/node.js'
 import { DEFAULT_NETWORK_FILE } from '../../node/paths.js'
 import { AddrError, parseHostPort, type PeerAddress } from '../../node/p2p/addrman.js'
 import { parseIp, parseLogFormat, parseLogLevel, parsePort, parsePositiveInt, single, UsageError } from '../options.js'
-import { stopOnSignals } from '../signals.js'
+import { StopOnSignals } from '../signals.js'
 import { bringUpVpn, exitOnFatal, vpnClientOptions, vpnConfig, type VpnClientArgs } from '../vpn/command.js'
+import type { RunningVpn } from '../../vpn-client/vpn.js'
 
 export function startOptions<T>(y: Argv<T>) {
   return vpnClientOptions(y)
@@ -104,8 +105,18 @@ export async function runStart(args: StartArgs): Promise<void> {
   const network = loadNetworkFile(resolve(args.network ?? DEFAULT_NETWORK_FILE))
   const dataDir = resolve(args.dataDir ?? `data/${args.listen}`)
   const imAddr = args.imAddr
+  const shutdown = new StopOnSignals(logger)
   // VPN first: the node binds to the TUN's address.
-  const vpn = imAddr === undefined ? null : await bringUpVpn(vpnConfig({ ...args, imAddr }, args.listen, dataDir, logger))
+  let vpn: RunningVpn | null = null
+  if (imAddr !== undefined) {
+    try {
+      vpn = await bringUpVpn({ ...vpnConfig({ ...args, imAddr }, args.listen, dataDir, logger), signal: shutdown.signal })
+    } catch (err) {
+      // A signal while the first connection was still being tried: start-up has undone itself.
+      if (shutdown.requested) return shutdown.stopWith(async () => {})
+      throw err
+    }
+  }
   const bootstrap = args.bootstrap ?? (vpn !== null && args.listen !== VPN_BOOTSTRAP ? [parseHostPort(VPN_BOOTSTRAP, 5555)] : [])
   logger.info('starting bkc node', {
     listen: args.listen,
@@ -133,7 +144,8 @@ export async function runStart(args: StartArgs): Promise<void> {
     await vpn?.stop()
     throw err
   }
-  stopOnSignals(stop, logger)
+  // A signal that came while the node was starting stops it now.
+  shutdown.stopWith(stop)
 
   function startNode(): Promise<BkcNode> {
     return BkcNode.start({

@@ -12,7 +12,7 @@ import { checkVpnAddress, startVpn, VpnConfigError, type RunningVpn, type VpnOpt
 import { MIN_TUNNEL_MTU } from '../../protocol/tunnel/messages.js'
 import { parseIp, parseLogFormat, parseLogLevel, parsePort, single, UsageError } from '../options.js'
 import { parseSecret, readSecretFile } from '../simulator/command.js'
-import { stopOnSignals } from '../signals.js'
+import { StopOnSignals } from '../signals.js'
 
 /** The flags of the tunnel itself; `bkc start` has them too (only used with --im-addr). */
 export function vpnClientOptions<T>(y: Argv<T>) {
@@ -176,9 +176,17 @@ export async function bringUpVpn(opts: VpnOptions): Promise<RunningVpn> {
 export async function runVpn(args: VpnArgs): Promise<void> {
   const logger = createLogger({ level: args.logLevel, format: args.logFormat })
   const dataDir = resolve(args.dataDir ?? `data/${args.ip}`)
-  const vpn = await bringUpVpn(vpnConfig(args, args.ip, dataDir, logger))
+  const shutdown = new StopOnSignals(logger)
+  let vpn: RunningVpn
+  try {
+    vpn = await bringUpVpn({ ...vpnConfig(args, args.ip, dataDir, logger), signal: shutdown.signal })
+  } catch (err) {
+    // A signal while the first connection was still being tried: start-up has undone itself.
+    if (shutdown.requested) return shutdown.stopWith(async () => {})
+    throw err
+  }
   exitOnFatal(vpn, logger, () => vpn.stop())
-  stopOnSignals(() => vpn.stop(), logger)
+  shutdown.stopWith(() => vpn.stop())
 }
 
 /**
