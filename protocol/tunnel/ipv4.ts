@@ -110,3 +110,8 @@ export function ipFromString(text: string): number | null {
   }
   return ip
 }
+
+/** True for a strict dotted-quad IPv4 address such as `192.168.53.5` (the rule of ipFromString). */
+export function isDottedIPv4(value: unknown): value is string {
+  return typeof value === 'string' && ipFromString(value) !== null
+}
