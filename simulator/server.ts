@@ -28,9 +28,9 @@ import { isDelivery, Router } from './router.js'
 import { gsoSegmentCount, segmentGso, vnetProblem } from './gso.js'
 import { Stats } from './stats.js'
 import { DEFAULT_SUBNET, parseSubnet, type Subnet } from '../protocol/tunnel/subnet.js'
+import { DEFAULT_SIMULATOR_PORT } from '../protocol/tunnel/defaults.js'
 import { serveStats, type StatsHttpServer } from './stats-http.js'
 
-export const DEFAULT_SIMULATOR_PORT = 55555
 export const DEFAULT_MAX_QUEUE_BYTES = 4 * 1024 * 1024
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000
 export const DEFAULT_KEEPALIVE_MS = 20_000
@@ -43,7 +43,7 @@ export interface SimulatorOptions {
   staticKey: TunnelKeyPair
   /** Default 0.0.0.0. */
   host?: string
-  /** Default 55555; 0 picks a free port (see `address`). */
+  /** Default DEFAULT_SIMULATOR_PORT; 0 picks a free port (see `address`). */
   port?: number
   /** Default 192.168.0.0/16. */
   subnet?: Subnet

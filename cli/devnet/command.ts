@@ -10,9 +10,10 @@ import type { LogLevel } from '../../lib/log.js'
 import { DEFAULT_NETWORK_FILE, PACKAGE_ROOT } from '../../node/paths.js'
 import { APP } from '../../node/rpc/errors.js'
 import {
-  DEFAULT_NET_PREFIX, DEFAULT_NODES, DEFAULT_P2P_PORT, displayPath, formatNodeTable, parseBasePort, parseNetPrefix, parseNodeCount,
-  planNodes, resolveMiners, scriptsHint, type NodePlan,
+  DEFAULT_NET_PREFIX, DEFAULT_NODES, displayPath, formatNodeTable, parseBasePort, parseNetPrefix, parseNodeCount,
+  planNodes, resolveMiners, RPC_PORT, scriptsHint, type NodePlan,
 } from './plan.js'
+import { DEFAULT_P2P_PORT } from '../../protocol/chain/defaults.js'
 import { describeExit, NodeProcess } from './process.js'
 import {
   checkDevnetDir, clearDevnetDir, DevnetError, emptyDevnetFile, readDevnetFile, runningDevnetPid, withMiners, writeDevnetFile, writePidsFile,
@@ -37,7 +38,7 @@ export function devnetOptions<T>(y: Argv<T>) {
     .option('fresh', { type: 'boolean', default: false, describe: 'delete the devnet in --dir first and start a new chain' })
     .option('network', { type: 'string', describe: 'network file for every node [default: the shipped devnet]', coerce: single('network', (v) => String(v)) })
     .option('log-level', { type: 'string', default: 'info', describe: "the nodes' log level (logs go to <dir>/node<i>/node.log)", coerce: single('log-level', parseLogLevel) })
-    .option('base-port', { type: 'number', default: DEFAULT_P2P_PORT, describe: 'P2P port of every node (RPC stays on 8888)', coerce: single('base-port', parseBasePort) })
+    .option('base-port', { type: 'number', default: DEFAULT_P2P_PORT, describe: `P2P port of every node (RPC stays on ${RPC_PORT})`, coerce: single('base-port', parseBasePort) })
     // For tests: nodes on 127.N.53.5 … so they never meet a developer's devnet.
     .option('net-prefix', { type: 'string', default: DEFAULT_NET_PREFIX, hidden: true, coerce: single('net-prefix', parseNetPrefix) })
 }

@@ -5,6 +5,7 @@
 import { join, relative, isAbsolute } from 'node:path'
 import type { LogLevel } from '../../lib/log.js'
 import { UsageError } from '../options.js'
+import { DEFAULT_P2P_PORT, DEFAULT_RPC_PORT } from '../../protocol/chain/defaults.js'
 
 export const DEFAULT_NODES = 5
 export const DEFAULT_MINERS = 3
@@ -12,9 +13,8 @@ export const DEFAULT_MINERS = 3
 export const FIRST_SUBNET = 53
 export const MAX_NODES = 20
 export const DEFAULT_NET_PREFIX = '127.0'
-export const DEFAULT_P2P_PORT = 5555
-/** The report's scripts assume 8888 (BKC_RPC_PORT otherwise), so the devnet keeps it. */
-export const RPC_PORT = 8888
+/** The report's scripts assume the default RPC port (BKC_RPC_PORT otherwise), so the devnet keeps it. */
+export const RPC_PORT = DEFAULT_RPC_PORT
 
 export function parseNodeCount(v: unknown): number {
   const n = typeof v === 'number' ? v : Number(v)

@@ -2,6 +2,7 @@
 import { resolve } from 'node:path'
 import type { Argv } from 'yargs'
 import { loadNetworkFile } from '../../node/chain/params.js'
+import { DEFAULT_P2P_PORT, DEFAULT_RPC_PORT } from '../../protocol/chain/defaults.js'
 import { createLogger } from '../../lib/log.js'
 import { BkcNode } from '../../node/node.js'
 import { DEFAULT_NETWORK_FILE } from '../../node/paths.js'
@@ -19,10 +20,10 @@ export function startOptions<T>(y: Argv<T>) {
       describe: 'IP address for P2P and JSON-RPC (and the TUN address in VPN mode)',
       coerce: single('listen', parseIp('listen')),
     })
-    .option('port', { type: 'number', default: 5555, describe: 'P2P port', coerce: single('port', parsePort('port')) })
+    .option('port', { type: 'number', default: DEFAULT_P2P_PORT, describe: 'P2P port', coerce: single('port', parsePort('port')) })
     .option('rpc-port', {
       type: 'number',
-      default: 8888,
+      default: DEFAULT_RPC_PORT,
       alias: 'rpcport',
       describe: 'JSON-RPC port',
       coerce: single('rpc-port', parsePort('rpc-port', true)),
@@ -40,7 +41,7 @@ export function startOptions<T>(y: Argv<T>) {
     .option('bootstrap', {
       type: 'string',
       array: true,
-      describe: `peer to dial at startup, HOST[:PORT] (port 5555); repeatable [default with --im-addr: ${VPN_BOOTSTRAP}]`,
+      describe: `peer to dial at startup, HOST[:PORT] (port ${DEFAULT_P2P_PORT}); repeatable [default with --im-addr: ${VPN_BOOTSTRAP}]`,
       coerce: (v: unknown) => parseBootstrap(v),
     })
     .option('max-outbound', {
@@ -117,7 +118,8 @@ export async function runStart(args: StartArgs): Promise<void> {
       throw err
     }
   }
-  const bootstrap = args.bootstrap ?? (vpn !== null && args.listen !== VPN_BOOTSTRAP ? [parseHostPort(VPN_BOOTSTRAP, 5555)] : [])
+  const bootstrap =
+    args.bootstrap ?? (vpn !== null && args.listen !== VPN_BOOTSTRAP ? [parseHostPort(VPN_BOOTSTRAP, DEFAULT_P2P_PORT)] : [])
   logger.info('starting bkc node', {
     listen: args.listen,
     port: args.port,
@@ -165,12 +167,12 @@ export async function runStart(args: StartArgs): Promise<void> {
   }
 }
 
-/** --bootstrap HOST[:PORT], repeatable; the port defaults to 5555, not to this node's --port. */
+/** --bootstrap HOST[:PORT], repeatable; the port defaults to DEFAULT_P2P_PORT, not to this node's --port. */
 function parseBootstrap(v: unknown): PeerAddress[] {
   const list = (Array.isArray(v) ? v : [v]).map(String)
   return list.map((text) => {
     try {
-      return parseHostPort(text, 5555)
+      return parseHostPort(text, DEFAULT_P2P_PORT)
     } catch (err) {
       if (err instanceof AddrError) throw new UsageError(`--bootstrap ${text}: ${err.message}`)
       throw err
