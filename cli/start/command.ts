@@ -20,9 +20,16 @@ export function startOptions<T>(y: Argv<T>) {
       describe: 'IP address for P2P and JSON-RPC (and the TUN address in VPN mode)',
       coerce: single('listen', parseIp('listen')),
     })
-    .option('port', { type: 'number', default: DEFAULT_P2P_PORT, describe: 'P2P port', coerce: single('port', parsePort('port')) })
+    .option('port', {
+      type: 'string',
+      requiresArg: true,
+      default: DEFAULT_P2P_PORT,
+      describe: 'P2P port',
+      coerce: single('port', parsePort('port')),
+    })
     .option('rpc-port', {
-      type: 'number',
+      type: 'string',
+      requiresArg: true,
       default: DEFAULT_RPC_PORT,
       alias: 'rpcport',
       describe: 'JSON-RPC port',
@@ -45,25 +52,29 @@ export function startOptions<T>(y: Argv<T>) {
       coerce: (v: unknown) => parseBootstrap(v),
     })
     .option('max-outbound', {
-      type: 'number',
+      type: 'string',
+      requiresArg: true,
       default: 8,
       describe: 'outbound P2P connections to keep',
       coerce: single('max-outbound', parsePositiveInt('max-outbound', 64)),
     })
     .option('max-peers', {
-      type: 'number',
+      type: 'string',
+      requiresArg: true,
       default: 117,
       describe: 'P2P connections in all (inbound + outbound)',
       coerce: single('max-peers', parsePositiveInt('max-peers', 1000)),
     })
     .option('miner-threads', {
-      type: 'number',
+      type: 'string',
+      requiresArg: true,
       default: 1,
       describe: 'worker threads searching proof-of-work nonces',
       coerce: single('miner-threads', parsePositiveInt('miner-threads', 64)),
     })
     .option('max-pool', {
-      type: 'number',
+      type: 'string',
+      requiresArg: true,
       default: 50_000,
       describe: 'pending pool capacity (transactions)',
       coerce: single('max-pool', parsePositiveInt('max-pool', 1_000_000)),

@@ -10,7 +10,7 @@ import { VpnFatalError } from '../../vpn-client/client.js'
 import { DEFAULT_MTU, DEFAULT_TUN_NAME, TunError } from '../../vpn-client/tun-device.js'
 import { checkVpnAddress, startVpn, VpnConfigError, type RunningVpn, type VpnOptions } from '../../vpn-client/vpn.js'
 import { MIN_TUNNEL_MTU } from '../../protocol/tunnel/messages.js'
-import { parseIp, parseLogFormat, parseLogLevel, parsePort, single, UsageError } from '../options.js'
+import { decimal, parseIp, parseLogFormat, parseLogLevel, parsePort, single, UsageError } from '../options.js'
 import { parseSecret, readSecretFile } from '../simulator/command.js'
 import { StopOnSignals } from '../signals.js'
 
@@ -24,7 +24,8 @@ export function vpnClientOptions<T>(y: Argv<T>) {
       coerce: single('im-addr', parseHost),
     })
     .option('im-port', {
-      type: 'number',
+      type: 'string',
+      requiresArg: true,
       default: DEFAULT_SIMULATOR_PORT,
       alias: 'imPort',
       describe: 'internet simulator port',
@@ -51,7 +52,13 @@ export function vpnClientOptions<T>(y: Argv<T>) {
       describe: "the simulator's --subnet: routed through the tunnel",
       coerce: single('subnet', String),
     })
-    .option('mtu', { type: 'number', default: DEFAULT_MTU, describe: 'MTU of the TUN interface', coerce: single('mtu', parseMtu) })
+    .option('mtu', {
+      type: 'string',
+      requiresArg: true,
+      default: DEFAULT_MTU,
+      describe: 'MTU of the TUN interface',
+      coerce: single('mtu', parseMtu),
+    })
     .option('dev', { type: 'string', default: DEFAULT_TUN_NAME, describe: 'name of the TUN interface', coerce: single('dev', parseDev) })
     .option('encrypt', { type: 'boolean', default: true, describe: 'ask for sealed frames; --no-encrypt for lab packet captures' })
     .option('offload', {
@@ -120,7 +127,7 @@ function parseKey(v: unknown): Buffer {
 }
 
 function parseMtu(v: unknown): number {
-  const n = typeof v === 'number' ? v : Number(v)
+  const n = decimal(v)
   if (!Number.isInteger(n) || n < MIN_TUNNEL_MTU || n > 65_535)
     throw new UsageError(`--mtu must be an integer from ${MIN_TUNNEL_MTU} to 65535, got "${String(v)}"`)
   return n
