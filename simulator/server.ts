@@ -231,7 +231,7 @@ export class SimulatorServer implements LinkHost {
       key,
       remote: link.remote,
       encrypted: link.cipher !== null,
-      replaced: claim.replaced,
+      ...(claim.replaced === undefined ? {} : { replaced: claim.replaced }),
     })
     return { ok: true, ip, leaseSeconds: Math.round(this.leases.graceMs / 1000), stats, bucket }
   }
