@@ -16,7 +16,7 @@ import {
 import { DEFAULT_P2P_PORT } from '../../protocol/chain/defaults.js'
 import { describeExit, NodeProcess } from './process.js'
 import {
-  checkDevnetDir, clearDevnetDir, DevnetError, emptyDevnetFile, readDevnetFile, runningDevnetPid, withMiners, writeDevnetFile, writePidsFile,
+  checkDevnetDir, clearDevnetDir, DevnetError, emptyDevnetFile, readDevnetFile, removePidsFile, runningDevnetPid, withMiners, writeDevnetFile, writePidsFile,
   type DevnetFile, type MinerRecord,
 } from './state.js'
 import { formatStatusBlock, formatStatusLine, shortHash, StatusBoard, toNodeStatus, type NodeView } from './status.js'
@@ -307,6 +307,7 @@ class Devnet {
     const running = this.procs.filter((p) => p.running).length
     if (running > 0) this.say(`\nstopping ${running} node(s) (${this.stopping})…`)
     const outcomes = await Promise.all(this.procs.map((p) => p.stop(STOP_GRACE_MS)))
+    if (this.procs.every((p) => !p.running)) removePidsFile(this.dir, process.pid)
     const lines = this.procs.map((p, i) => {
       const view = final[i]!
       const at = view.state === 'up' ? ` at height ${view.status.height} (${shortHash(view.status.hash)})` : ''
