@@ -9,11 +9,11 @@ import { DEFAULT_NETWORK_FILE } from '../../node/paths.js'
 import { AddrError, parseHostPort, type PeerAddress } from '../../node/p2p/addrman.js'
 import { parseIp, parseLogFormat, parseLogLevel, parsePort, parsePositiveInt, single, UsageError } from '../options.js'
 import { StopOnSignals } from '../signals.js'
-import { bringUpVpn, exitOnFatal, vpnClientOptions, vpnConfig, type VpnClientArgs } from '../vpn/command.js'
+import { bringUpVpn, exitOnFatal, VPN_CLIENT_FLAGS, vpnClientOptions, vpnConfig, type VpnClientArgs } from '../vpn/command.js'
 import type { RunningVpn } from '../../vpn-client/vpn.js'
 
 export function startOptions<T>(y: Argv<T>) {
-  return vpnClientOptions(y)
+  const node = y
     .option('listen', {
       type: 'string',
       default: '127.0.0.1',
@@ -91,7 +91,27 @@ export function startOptions<T>(y: Argv<T>) {
       coerce: single('log-level', parseLogLevel),
     })
     .option('log-format', { type: 'string', default: 'text', describe: 'text | json', coerce: single('log-format', parseLogFormat) })
+  // The node's own flags first; the tunnel's only matter with --im-addr.
+  return vpnClientOptions(node)
+    .group(NODE_FLAGS, 'Node:')
+    .group([...VPN_CLIENT_FLAGS], 'VPN mode (with --im-addr):')
 }
+
+const NODE_FLAGS = [
+  'listen',
+  'port',
+  'rpc-port',
+  'data-dir',
+  'network',
+  'bootstrap',
+  'max-outbound',
+  'max-peers',
+  'miner-threads',
+  'max-pool',
+  'reindex',
+  'log-level',
+  'log-format',
+]
 
 export interface StartArgs extends VpnClientArgs {
   listen: string

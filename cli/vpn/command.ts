@@ -14,6 +14,20 @@ import { decimal, parseIp, parseLogFormat, parseLogLevel, parsePort, single, Usa
 import { parseSecret, readSecretFile } from '../simulator/command.js'
 import { StopOnSignals } from '../signals.js'
 
+/** The flags vpnClientOptions defines, for help groups. */
+export const VPN_CLIENT_FLAGS = [
+  'im-addr',
+  'im-port',
+  'im-key',
+  'im-secret',
+  'im-secret-file',
+  'subnet',
+  'mtu',
+  'dev',
+  'encrypt',
+  'offload',
+] as const
+
 /** The flags of the tunnel itself; `bkc start` has them too (only used with --im-addr). */
 export function vpnClientOptions<T>(y: Argv<T>) {
   return y

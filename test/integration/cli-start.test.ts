@@ -197,3 +197,19 @@ t.test('--log-format json: every stderr line is a JSON object with level and mes
   }
   t.ok(lines.some((l) => (JSON.parse(l) as { message: string }).message === 'stopped'))
 })
+
+t.test("bkc start --help lists the node's own flags first, the VPN group after", async (t) => {
+  const r = await runBkc(['start', '--help'], { cwd: process.cwd() })
+  t.equal(r.code, 0)
+  const at = (text: string): number => r.stdout.indexOf(text)
+  /** Where the flag's own help line starts (the command's description names some flags too). */
+  const flagAt = (flag: string): number => r.stdout.search(new RegExp(`^ +${flag}[ ,]`, 'm'))
+  t.ok(at('Node:') >= 0 && at('VPN mode (with --im-addr):') > at('Node:'), 'a node group, then a VPN group')
+  for (const flag of ['--listen', '--port', '--rpc-port', '--data-dir', '--bootstrap', '--network', '--log-format']) {
+    t.ok(flagAt(flag) > at('Node:') && flagAt(flag) < at('VPN mode (with --im-addr):'), `${flag} in the node group`)
+  }
+  for (const flag of ['--im-addr', '--im-port', '--im-key', '--subnet', '--mtu', '--dev', '--offload']) {
+    t.ok(flagAt(flag) > at('VPN mode (with --im-addr):'), `${flag} in the VPN group`)
+  }
+  t.match(r.stdout, /--bootstrap\s+peer to dial at startup, HOST\[:PORT\] \(port 5555\)/, 'the default port in the help text')
+})
