@@ -9,8 +9,7 @@
 // timeouts of seconds),
 // no lookups beyond the router's two map reads. Writes to a destination are
 // corked while one socket chunk is handled, so a burst of packets leaves in
-// one writev (in one process over loopback, 1,400-byte plaintext packets:
-// ~1.55 Gbit/s corked vs ~1.27 uncorked). A destination whose send queue is over maxQueueBytes loses the
+// one writev instead of one write per packet. A destination whose send queue is over maxQueueBytes loses the
 // packet (QUEUE_FULL, counted against it): a slow client never stalls the
 // sender or anybody else.
 import net from 'node:net'
