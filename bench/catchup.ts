@@ -24,6 +24,7 @@ import { fitBlocks } from '../node/p2p/sync-rules.js'
 import { ChainDb } from '../node/storage/chain-db.js'
 import { genesisRef, mineChain, type TestNetworkOptions } from './lib/fixtures.js'
 import { toHex } from '../protocol/wire/bytes.js'
+import { DEFAULT_P2P_PORT, DEFAULT_RPC_PORT } from '../protocol/chain/defaults.js'
 import {
   benchNetwork,
   buildTransferChain,
@@ -44,8 +45,8 @@ const TX_BLOCKS = intFlag('tx-blocks', 2000)
 const RUNS = intFlag('runs', 3)
 const TRANSFERS_PER_BLOCK = 10
 const ACCOUNTS = 100
-const P2P_PORT = 5555
-const RPC_PORT = 8888
+const P2P_PORT = DEFAULT_P2P_PORT
+const RPC_PORT = DEFAULT_RPC_PORT
 const SYNC_TIMEOUT_MS = 180_000
 
 interface BenchChain {

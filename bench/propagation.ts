@@ -19,6 +19,7 @@ import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { blockHash, encodeBlock, type Block } from '../protocol/chain/block-codec.js'
 import { toHex } from '../protocol/wire/bytes.js'
+import { DEFAULT_P2P_PORT, DEFAULT_RPC_PORT } from '../protocol/chain/defaults.js'
 import type { Transaction } from '../protocol/chain/tx-codec.js'
 import { generateKeyPair } from '../protocol/chain/keys.js'
 import type { NetworkParams } from '../node/chain/params.js'
@@ -50,8 +51,8 @@ const WARMUP = { empty: 3, full: 2 }
 const NODES = 5
 const ACCOUNTS = 200
 const BALANCE = 1_000_000_000
-const P2P_PORT = 5555
-const RPC_PORT = 8888
+const P2P_PORT = DEFAULT_P2P_PORT
+const RPC_PORT = DEFAULT_RPC_PORT
 const NETWORK_ID = 'bkc-bench-propagation'
 /** Pause after every node has a block, so relays of copies between peers are over before the next. */
 const SETTLE_MS = { empty: 50, full: 100 }

@@ -16,6 +16,7 @@ import { join } from 'node:path'
 import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { canRunNetns, NetnsLab } from './lib/netns-lab.js'
+import { DEFAULT_SIMULATOR_PORT } from '../protocol/tunnel/defaults.js'
 import { fmtRatio, intFlag, median, printHeader, printTable, tempDir } from './lib/harness.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -120,7 +121,7 @@ async function main(): Promise<void> {
           ...(setting.encrypt ? [] : ['--no-encrypt']),
         ]),
       ]
-      await waitListening(lab, 'sim', 55555)
+      await waitListening(lab, 'sim', DEFAULT_SIMULATOR_PORT)
       for (const [host, ip] of [
         ['a', A],
         ['b', B],

@@ -36,7 +36,7 @@ async function main(): Promise<void> {
     .command('simulator', "run the internet simulator: relays VPN clients' 192.168.x.y packets", simulatorOptions, (argv) =>
       run(() => runSimulator(argv as unknown as SimulatorArgs))(),
     )
-    .command('vpn', 'run the VPN client alone: a TUN with --ip, tunnelled to the simulator (root)', vpnOptions, (argv) =>
+    .command('vpn', 'run the VPN client alone: a TUN with --ip, tunnelled to the simulator (root or CAP_NET_ADMIN)', vpnOptions, (argv) =>
       run(() => runVpn(argv as unknown as VpnArgs))(),
     )
     .demandCommand(1, 'give a command, e.g. bkc start --listen 127.0.53.5')

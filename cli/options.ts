@@ -6,9 +6,20 @@ export class UsageError extends Error {
   override name = 'UsageError'
 }
 
+/**
+ * A numeric flag's value: a number (a default) as it is, or a string of
+ * decimal digits; NaN for anything else, so "0x10", "1e3" or " 8" are refused
+ * rather than read the way Number() would. Numeric flags are declared as
+ * strings so that the parsers, and their messages, see what the user typed.
+ */
+export function decimal(v: unknown): number {
+  if (typeof v === 'number') return v
+  return typeof v === 'string' && /^[0-9]+$/.test(v) ? Number(v) : Number.NaN
+}
+
 export function parsePort(flag: string, allowZero = false) {
   return (v: unknown): number => {
-    const n = typeof v === 'number' ? v : Number(v)
+    const n = decimal(v)
     if (!Number.isInteger(n) || n < (allowZero ? 0 : 1) || n > 65535) {
       throw new UsageError(`--${flag} must be a port number (${allowZero ? '0-65535, 0 = any free port' : '1-65535'}), got "${String(v)}"`)
     }
@@ -25,7 +36,7 @@ export function parseIp(flag: string) {
 
 export function parsePositiveInt(flag: string, max: number) {
   return (v: unknown): number => {
-    const n = typeof v === 'number' ? v : Number(v)
+    const n = decimal(v)
     if (!Number.isInteger(n) || n < 1 || n > max) throw new UsageError(`--${flag} must be an integer from 1 to ${max}, got "${String(v)}"`)
     return n
   }

@@ -7,6 +7,7 @@
 import type { Socket } from 'node:net'
 import { ProtocolError } from '../protocol/wire/errors.js'
 import type { Frame, FrameDecoder } from '../protocol/wire/frame.js'
+import { readFrames, type FrameSink } from '../protocol/wire/frame-reader.js'
 import type { AuthBody } from '../protocol/tunnel/messages.js'
 import {
   createTunnelFrameDecoder,
@@ -51,7 +52,7 @@ export interface LinkHost {
 /** How long a link that was told why it is closed gets to read that, before it is destroyed. */
 const LINGER_MS = 1000
 
-export class ClientLink {
+export class ClientLink implements FrameSink {
   state: LinkState = 'hello'
   /** The link's sealing state once AUTH has opened on an encrypted link. */
   cipher: FrameCipher | null = null
@@ -151,29 +152,24 @@ export class ClientLink {
   private onData(chunk: Buffer): void {
     if (this.state === 'closed') return
     this.lastReceived = this.host.now()
-    let frames: Frame[]
-    try {
-      frames = this.decoder.push(chunk)
-    } catch (err) {
-      this.protocolError(err)
-      return
-    }
-    for (let i = 0; i < frames.length && (this.state as LinkState) !== 'closed'; i++) {
-      const frame = frames[i]!
-      if (this.state === 'open' && isPacketFrame(frame)) {
-        let data: Buffer
-        try {
-          data = decodePacketFrame(frame, this.cipher)
-        } catch (err) {
-          this.protocolError(err)
-          break
-        }
-        this.host.relay(this, data, isGsoFrame(frame))
-      } else {
-        this.onControl(frame)
-      }
-    }
+    readFrames(this.decoder, chunk, this)
     this.host.flush()
+  }
+
+  /** FrameSink: the rest of a chunk is dropped once the link is closed. */
+  isReading(): boolean {
+    return this.state !== 'closed'
+  }
+
+  /** FrameSink: a PACKET on an open link goes to the relay, anything else is a control message. */
+  onFrame(frame: Frame): void {
+    if (this.state === 'open' && isPacketFrame(frame)) this.host.relay(this, decodePacketFrame(frame, this.cipher), isGsoFrame(frame))
+    else this.onControl(frame)
+  }
+
+  /** FrameSink: a bad frame, or a failure handling one. */
+  onFrameError(err: unknown): void {
+    this.protocolError(err)
   }
 
   private onControl(frame: Frame): void {

@@ -9,8 +9,7 @@
 // timeouts of seconds),
 // no lookups beyond the router's two map reads. Writes to a destination are
 // corked while one socket chunk is handled, so a burst of packets leaves in
-// one writev (in one process over loopback, 1,400-byte plaintext packets:
-// ~1.55 Gbit/s corked vs ~1.27 uncorked). A destination whose send queue is over maxQueueBytes loses the
+// one writev instead of one write per packet. A destination whose send queue is over maxQueueBytes loses the
 // packet (QUEUE_FULL, counted against it): a slow client never stalls the
 // sender or anybody else.
 import net from 'node:net'
@@ -28,9 +27,9 @@ import { isDelivery, Router } from './router.js'
 import { gsoSegmentCount, segmentGso, vnetProblem } from './gso.js'
 import { Stats } from './stats.js'
 import { DEFAULT_SUBNET, parseSubnet, type Subnet } from '../protocol/tunnel/subnet.js'
+import { DEFAULT_SIMULATOR_PORT } from '../protocol/tunnel/defaults.js'
 import { serveStats, type StatsHttpServer } from './stats-http.js'
 
-export const DEFAULT_SIMULATOR_PORT = 55555
 export const DEFAULT_MAX_QUEUE_BYTES = 4 * 1024 * 1024
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000
 export const DEFAULT_KEEPALIVE_MS = 20_000
@@ -43,7 +42,7 @@ export interface SimulatorOptions {
   staticKey: TunnelKeyPair
   /** Default 0.0.0.0. */
   host?: string
-  /** Default 55555; 0 picks a free port (see `address`). */
+  /** Default DEFAULT_SIMULATOR_PORT; 0 picks a free port (see `address`). */
   port?: number
   /** Default 192.168.0.0/16. */
   subnet?: Subnet
@@ -231,7 +230,7 @@ export class SimulatorServer implements LinkHost {
       key,
       remote: link.remote,
       encrypted: link.cipher !== null,
-      replaced: claim.replaced,
+      ...(claim.replaced === undefined ? {} : { replaced: claim.replaced }),
     })
     return { ok: true, ip, leaseSeconds: Math.round(this.leases.graceMs / 1000), stats, bucket }
   }

@@ -13,6 +13,7 @@ import { EventEmitter } from 'node:events'
 import net from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Frame } from '../protocol/wire/frame.js'
+import { readFrames, type FrameSink } from '../protocol/wire/frame-reader.js'
 import { ProtocolError } from '../protocol/wire/errors.js'
 import { ClientHandshake, type TunnelSession } from '../protocol/tunnel/handshake.js'
 import type { TunnelKeyPair } from '../protocol/tunnel/crypto.js'
@@ -155,16 +156,22 @@ export class VpnClient extends EventEmitter {
     return this.link?.state === 'open'
   }
 
-  /** Resolves on the first registration; rejects with VpnFatalError, or with a timeout Error after `timeoutMs`. */
-  waitOpen(timeoutMs: number): Promise<void> {
+  /**
+   * Resolves on the first registration; rejects with VpnFatalError, with a
+   * timeout Error after `timeoutMs`, or with the abort reason when `signal`
+   * aborts (the client keeps running: stopping it is the caller's call).
+   */
+  waitOpen(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     if (this.isOpen) return Promise.resolve()
     if (this.fatalError !== null) return Promise.reject(this.fatalError)
     if (this.stopped) return Promise.reject(new Error('the VPN client is stopped'))
+    if (signal?.aborted) return Promise.reject(signal.reason)
     return new Promise((resolve, reject) => {
       const done = (): void => {
         clearTimeout(timer)
         this.off('open', onOpen)
         this.off('fatal', onFatal)
+        signal?.removeEventListener('abort', onAbort)
       }
       const onOpen = (): void => {
         done()
@@ -174,12 +181,17 @@ export class VpnClient extends EventEmitter {
         done()
         reject(err)
       }
+      const onAbort = (): void => {
+        done()
+        reject(signal!.reason)
+      }
       const timer = setTimeout(() => {
         done()
         reject(new Error(`no answer from the simulator at ${this.opts.host}:${this.opts.port} within ${timeoutMs} ms`))
       }, timeoutMs)
       this.on('open', onOpen)
       this.on('fatal', onFatal)
+      signal?.addEventListener('abort', onAbort, { once: true })
     })
   }
 
@@ -230,7 +242,15 @@ export class VpnClient extends EventEmitter {
     socket.once('connect', () => {
       this.write(link, encodeTunnelFrame(handshake.hello))
     })
-    socket.on('data', (chunk: Buffer) => this.onData(link, chunk))
+    const sink: FrameSink = {
+      isReading: () => this.link === link,
+      onFrame: (frame) => this.onFrame(link, frame),
+      onFrameError: (err) => this.linkError(link, err),
+    }
+    socket.on('data', (chunk: Buffer) => {
+      link.lastReceived = performance.now()
+      readFrames(link.decoder, chunk, sink)
+    })
     socket.on('drain', () => this.tun.resume())
     socket.on('error', (err) => this.log.debug('tunnel socket error', { error: err.message }))
     socket.once('close', () => this.onClose(link))
@@ -304,31 +324,9 @@ export class VpnClient extends EventEmitter {
 
   // ---- simulator → TUN ------------------------------------------------------------
 
-  private onData(link: Link, chunk: Buffer): void {
-    link.lastReceived = performance.now()
-    let frames: Frame[]
-    try {
-      frames = link.decoder.push(chunk)
-    } catch (err) {
-      this.linkError(link, err)
-      return
-    }
-    for (let i = 0; i < frames.length; i++) {
-      if (this.link !== link) return
-      const frame = frames[i]!
-      if (link.state === 'open' && isPacketFrame(frame)) {
-        let data: Buffer
-        try {
-          data = decodePacketFrame(frame, link.cipher)
-        } catch (err) {
-          this.linkError(link, err)
-          return
-        }
-        this.toTun(link, data, isGsoFrame(frame))
-      } else {
-        this.onControl(link, frame)
-      }
-    }
+  private onFrame(link: Link, frame: Frame): void {
+    if (link.state === 'open' && isPacketFrame(frame)) this.toTun(link, decodePacketFrame(frame, link.cipher), isGsoFrame(frame))
+    else this.onControl(link, frame)
   }
 
   private toTun(link: Link, data: Buffer, gso: boolean): void {

@@ -1,12 +1,9 @@
-// Loads bkc's own TUN addon (native/tun.c, built by `npm install` with
-// node-gyp). It does one thing JavaScript cannot: the TUNSETIFF ioctl that
-// creates the interface and gives back its fd.
-//
-// Why not the node-tuntap2 fork: measured on this machine kind
-// (../shared/measurements.md) its stream I/O carried 195 Mbit/s and its
-// blocking read in the thread pool kept the process from exiting; it also
-// cannot open the device with IFF_VNET_HDR, which is what lets one read carry
-// a ~64 KiB TCP super-packet (~5.5 Gbit/s in the same prototype).
+// Loads bkc's own TUN addon (native/tun.c, built by `npm install` through
+// native/build.mjs). It does one thing JavaScript cannot: the TUNSETIFF ioctl
+// that creates the interface and gives back its fd. Reads and writes stay in
+// libuv on a non-blocking fd, so no thread blocks and the process can always
+// exit; and the device can be opened with IFF_VNET_HDR, which lets one read
+// carry a TCP super-packet of up to ~64 KiB instead of one MTU-sized packet.
 import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
@@ -38,7 +35,7 @@ export function loadTunAddon(): TunAddon {
   const path = findTunAddon()
   if (path === null) {
     throw new Error(
-      'the TUN addon is not built (build/Release/bkc_tun.node): run `npm rebuild` or `npx node-gyp rebuild` in the bkc directory (needs make, g++ and python3)',
+      'the TUN addon is not built (build/Release/bkc_tun.node): run `node native/build.mjs` in the bkc directory (needs make, g++ and python3)',
     )
   }
   cached = createRequire(import.meta.url)(path) as TunAddon

@@ -4,7 +4,7 @@
 // closing its fd: a non-persistent TUN disappears with its last fd, so even a
 // killed client leaves no interface behind.
 import { execFile } from 'node:child_process'
-import { closeSync, existsSync, promises as fsp } from 'node:fs'
+import { closeSync, existsSync, readFileSync, promises as fsp } from 'node:fs'
 import type net from 'node:net'
 import { promisify } from 'node:util'
 import { loadTunAddon } from './native-tun.js'
@@ -29,7 +29,7 @@ export interface TunOptions {
   offload: boolean
 }
 
-/** A failure to set up the TUN, with the message a user needs (root, /dev/net/tun, name in use, iproute2). */
+/** A failure to set up the TUN, with the message a user needs (CAP_NET_ADMIN, /dev/net/tun, name in use, iproute2). */
 export class TunError extends Error {
   override name = 'TunError'
 }
@@ -97,21 +97,44 @@ export class TunDevice {
   }
 }
 
-/** Throws TunError when this process cannot create a TUN (no /dev/net/tun, not root). Cheap: call it before anything else. */
+/** Throws TunError when this process cannot create a TUN (no /dev/net/tun, no CAP_NET_ADMIN). Cheap: call it before anything else. */
 export function checkPrivileges(): void {
   if (!existsSync('/dev/net/tun')) {
     throw new TunError('/dev/net/tun is missing: load the tun module (sudo modprobe tun), or in a container pass --device /dev/net/tun')
   }
-  if (process.getuid?.() !== 0) {
-    throw new TunError(
-      'creating a TUN interface needs root: run it with sudo (e.g. sudo npx bkc start --listen 192.168.53.5 --im-addr HOST)',
-    )
+  let status: string
+  try {
+    status = readFileSync('/proc/self/status', 'utf8')
+  } catch {
+    return // no procfs to ask: opening the device will tell
   }
+  const problem = netAdminProblem(status)
+  if (problem !== null) throw new TunError(problem)
+}
+
+/** CAP_NET_ADMIN's bit in the capability sets (linux/capability.h): creating and configuring interfaces. */
+const CAP_NET_ADMIN = 12n
+
+/** The effective capability set from /proc/<pid>/status text (its CapEff line), or null when there is none. */
+export function effectiveCapabilities(status: string): bigint | null {
+  const m = /^CapEff:\s*([0-9a-fA-F]{1,16})\s*$/m.exec(status)
+  return m === null ? null : BigInt(`0x${m[1]}`)
+}
+
+/** Why a process with this /proc/self/status cannot create a TUN, or null when it can (or the text does not say). */
+export function netAdminProblem(status: string): string | null {
+  const caps = effectiveCapabilities(status)
+  if (caps === null || ((caps >> CAP_NET_ADMIN) & 1n) === 1n) return null
+  return (
+    'creating a TUN interface needs the CAP_NET_ADMIN capability, which this process lacks: run it with sudo ' +
+    '(e.g. sudo npx bkc start --listen 192.168.53.5 --im-addr HOST), or give it CAP_NET_ADMIN as an ambient capability'
+  )
 }
 
 function explainOpenError(err: Error & { errno?: number }, name: string): string {
   const code = err.errno
-  if (code === 1 || code === 13) return `${err.message}: needs root or CAP_NET_ADMIN (run it with sudo)`
+  if (code === 1) return `${err.message}: needs CAP_NET_ADMIN (run it with sudo)`
+  if (code === 13) return `${err.message}: this user may not open /dev/net/tun (run it with sudo)`
   if (code === 16) return `${err.message}: an interface named ${name} already exists (another bkc vpn?); choose another with --dev`
   return err.message
 }

@@ -30,6 +30,8 @@ export interface VpnOptions {
   logger: Logger
   /** How long to wait for the first registration before carrying on in the background. */
   firstConnectMs?: number
+  /** Aborting it while starting takes everything down again (TUN removed) and rejects with its reason. */
+  signal?: AbortSignal
 }
 
 export interface RunningVpn {
@@ -59,7 +61,8 @@ export function checkVpnAddress(ip: string, subnetText = DEFAULT_SUBNET): Subnet
  * Brings the VPN up. Resolves once registered, or — when the simulator does
  * not answer within firstConnectMs — with the client still retrying in the
  * background (the TUN and its address exist either way, so a node can bind).
- * Rejects (after removing the TUN) on a fatal refusal or a TUN failure.
+ * Rejects (after removing the TUN) on a fatal refusal, a TUN failure, or
+ * when opts.signal aborts.
  */
 export async function startVpn(opts: VpnOptions): Promise<RunningVpn> {
   const subnet = checkVpnAddress(opts.ip, opts.subnet)
@@ -72,6 +75,10 @@ export async function startVpn(opts: VpnOptions): Promise<RunningVpn> {
     publicKey: key.publicKey.toString('hex'),
   })
   const tun = await TunDevice.open({ name: opts.dev, ip: opts.ip, prefixLength: subnet.prefix, mtu: opts.mtu, offload: opts.offload })
+  if (opts.signal?.aborted) {
+    await tun.close()
+    throw opts.signal.reason
+  }
   opts.logger.info('TUN up', { dev: tun.name, ip: `${opts.ip}/${subnet.prefix}`, mtu: opts.mtu, offload: opts.offload })
   const client = new VpnClient(
     {
@@ -104,9 +111,9 @@ export async function startVpn(opts: VpnOptions): Promise<RunningVpn> {
     client.abort(new VpnFatalError('TUN_GONE', `the TUN interface ${tun.name} went away`))
   })
   try {
-    await client.waitOpen(opts.firstConnectMs ?? 10_000)
+    await client.waitOpen(opts.firstConnectMs ?? 10_000, opts.signal)
   } catch (err) {
-    if (err instanceof VpnFatalError) {
+    if (err instanceof VpnFatalError || opts.signal?.aborted) {
       await stop()
       throw err
     }

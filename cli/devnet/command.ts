@@ -10,12 +10,13 @@ import type { LogLevel } from '../../lib/log.js'
 import { DEFAULT_NETWORK_FILE, PACKAGE_ROOT } from '../../node/paths.js'
 import { APP } from '../../node/rpc/errors.js'
 import {
-  DEFAULT_NET_PREFIX, DEFAULT_NODES, DEFAULT_P2P_PORT, displayPath, formatNodeTable, parseBasePort, parseNetPrefix, parseNodeCount,
-  planNodes, resolveMiners, scriptsHint, type NodePlan,
+  DEFAULT_NET_PREFIX, DEFAULT_NODES, displayPath, formatNodeTable, parseBasePort, parseNetPrefix, parseNodeCount,
+  planNodes, resolveMiners, RPC_PORT, scriptsHint, type NodePlan,
 } from './plan.js'
+import { DEFAULT_P2P_PORT } from '../../protocol/chain/defaults.js'
 import { describeExit, NodeProcess } from './process.js'
 import {
-  checkDevnetDir, clearDevnetDir, DevnetError, emptyDevnetFile, readDevnetFile, runningDevnetPid, withMiners, writeDevnetFile, writePidsFile,
+  checkDevnetDir, clearDevnetDir, DevnetError, emptyDevnetFile, readDevnetFile, removePidsFile, runningDevnetPid, withMiners, writeDevnetFile, writePidsFile,
   type DevnetFile, type MinerRecord,
 } from './state.js'
 import { formatStatusBlock, formatStatusLine, shortHash, StatusBoard, toNodeStatus, type NodeView } from './status.js'
@@ -31,13 +32,13 @@ const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
 
 export function devnetOptions<T>(y: Argv<T>) {
   return y
-    .option('nodes', { type: 'number', default: DEFAULT_NODES, describe: 'how many nodes (1-20), on 127.0.53.5, 127.0.54.5, …', coerce: single('nodes', parseNodeCount) })
-    .option('miners', { type: 'number', describe: 'how many of the first nodes mine [default: 3, at most --nodes]', coerce: single('miners', (v) => v) })
+    .option('nodes', { type: 'string', requiresArg: true, default: DEFAULT_NODES, describe: 'how many nodes (1-20), on 127.0.53.5, 127.0.54.5, …', coerce: single('nodes', parseNodeCount) })
+    .option('miners', { type: 'string', requiresArg: true, describe: 'how many of the first nodes mine [default: 3, at most --nodes]', coerce: single('miners', (v) => v) })
     .option('dir', { type: 'string', default: './devnet', describe: 'data directories, logs and devnet.json (the miner accounts)', coerce: single('dir', (v) => String(v)) })
     .option('fresh', { type: 'boolean', default: false, describe: 'delete the devnet in --dir first and start a new chain' })
     .option('network', { type: 'string', describe: 'network file for every node [default: the shipped devnet]', coerce: single('network', (v) => String(v)) })
     .option('log-level', { type: 'string', default: 'info', describe: "the nodes' log level (logs go to <dir>/node<i>/node.log)", coerce: single('log-level', parseLogLevel) })
-    .option('base-port', { type: 'number', default: DEFAULT_P2P_PORT, describe: 'P2P port of every node (RPC stays on 8888)', coerce: single('base-port', parseBasePort) })
+    .option('base-port', { type: 'string', requiresArg: true, default: DEFAULT_P2P_PORT, describe: `P2P port of every node (RPC stays on ${RPC_PORT})`, coerce: single('base-port', parseBasePort) })
     // For tests: nodes on 127.N.53.5 … so they never meet a developer's devnet.
     .option('net-prefix', { type: 'string', default: DEFAULT_NET_PREFIX, hidden: true, coerce: single('net-prefix', parseNetPrefix) })
 }
@@ -306,6 +307,7 @@ class Devnet {
     const running = this.procs.filter((p) => p.running).length
     if (running > 0) this.say(`\nstopping ${running} node(s) (${this.stopping})…`)
     const outcomes = await Promise.all(this.procs.map((p) => p.stop(STOP_GRACE_MS)))
+    if (this.procs.every((p) => !p.running)) removePidsFile(this.dir, process.pid)
     const lines = this.procs.map((p, i) => {
       const view = final[i]!
       const at = view.state === 'up' ? ` at height ${view.status.height} (${shortHash(view.status.hash)})` : ''

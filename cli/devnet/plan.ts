@@ -4,7 +4,8 @@
 // 192.168.(53+i).5, every node on the same P2P and RPC ports.
 import { join, relative, isAbsolute } from 'node:path'
 import type { LogLevel } from '../../lib/log.js'
-import { UsageError } from '../options.js'
+import { decimal, UsageError } from '../options.js'
+import { DEFAULT_P2P_PORT, DEFAULT_RPC_PORT } from '../../protocol/chain/defaults.js'
 
 export const DEFAULT_NODES = 5
 export const DEFAULT_MINERS = 3
@@ -12,12 +13,11 @@ export const DEFAULT_MINERS = 3
 export const FIRST_SUBNET = 53
 export const MAX_NODES = 20
 export const DEFAULT_NET_PREFIX = '127.0'
-export const DEFAULT_P2P_PORT = 5555
-/** The report's scripts assume 8888 (BKC_RPC_PORT otherwise), so the devnet keeps it. */
-export const RPC_PORT = 8888
+/** The report's scripts assume the default RPC port (BKC_RPC_PORT otherwise), so the devnet keeps it. */
+export const RPC_PORT = DEFAULT_RPC_PORT
 
 export function parseNodeCount(v: unknown): number {
-  const n = typeof v === 'number' ? v : Number(v)
+  const n = decimal(v)
   if (!Number.isInteger(n) || n < 1 || n > MAX_NODES) throw new UsageError(`--nodes must be an integer from 1 to ${MAX_NODES}, got "${String(v)}"`)
   return n
 }
@@ -25,7 +25,7 @@ export function parseNodeCount(v: unknown): number {
 /** `--miners` defaults to 3 but never to more than there are nodes; an explicit value must fit. */
 export function resolveMiners(v: unknown, nodes: number): number {
   if (v === undefined) return Math.min(DEFAULT_MINERS, nodes)
-  const n = typeof v === 'number' ? v : Number(v)
+  const n = decimal(v)
   if (!Number.isInteger(n) || n < 0 || n > nodes) throw new UsageError(`--miners must be an integer from 0 to --nodes (${nodes}), got "${String(v)}"`)
   return n
 }
@@ -41,7 +41,7 @@ export function parseNetPrefix(v: unknown): string {
 }
 
 export function parseBasePort(v: unknown): number {
-  const n = typeof v === 'number' ? v : Number(v)
+  const n = decimal(v)
   if (!Number.isInteger(n) || n < 1 || n > 65535 || n === RPC_PORT) {
     throw new UsageError(`--base-port must be a port number from 1 to 65535 other than the RPC port ${RPC_PORT}, got "${String(v)}"`)
   }

@@ -150,6 +150,15 @@ export function writePidsFile(dir: string, pids: PidsFile): void {
   renameSync(`${path}.tmp`, path)
 }
 
+/**
+ * After a clean stop: every node is gone, so pids.json has nothing left to
+ * say. Removed only while it still names `devnet` as its writer; a crashed
+ * devnet never gets here and leaves it for the next run.
+ */
+export function removePidsFile(dir: string, devnet: number): void {
+  if (readPidsFile(dir)?.devnet === devnet) rmSync(join(dir, PIDS_FILE), { force: true })
+}
+
 export function readPidsFile(dir: string): PidsFile | undefined {
   try {
     const json: unknown = JSON.parse(readFileSync(join(dir, PIDS_FILE), 'utf8'))

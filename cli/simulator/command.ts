@@ -5,7 +5,8 @@ import { resolve } from 'node:path'
 import type { Argv } from 'yargs'
 import { createLogger } from '../../lib/log.js'
 import { AllowListError, loadOrCreateServerKey, readAllowList } from '../../simulator/key-files.js'
-import { DEFAULT_SIMULATOR_PORT, SimulatorServer } from '../../simulator/server.js'
+import { SimulatorServer } from '../../simulator/server.js'
+import { DEFAULT_SIMULATOR_PORT } from '../../protocol/tunnel/defaults.js'
 import { DEFAULT_SUBNET, parseSubnet, SubnetError, type Subnet } from '../../protocol/tunnel/subnet.js'
 import { errno } from '../../lib/files.js'
 import { parseIp, parseLogFormat, parseLogLevel, parsePort, parsePositiveInt, single, UsageError } from '../options.js'
@@ -20,7 +21,8 @@ export function simulatorOptions<T>(y: Argv<T>) {
       coerce: single('host', parseIp('host')),
     })
     .option('port', {
-      type: 'number',
+      type: 'string',
+      requiresArg: true,
       default: DEFAULT_SIMULATOR_PORT,
       describe: 'TCP port for VPN clients (0 = any free port, logged)',
       coerce: single('port', parsePort('port', true)),
@@ -47,19 +49,22 @@ export function simulatorOptions<T>(y: Argv<T>) {
       coerce: single('allow', (v) => String(v)),
     })
     .option('max-clients', {
-      type: 'number',
+      type: 'string',
+      requiresArg: true,
       default: 1024,
       describe: 'registered clients at most',
       coerce: single('max-clients', parsePositiveInt('max-clients', 65_536)),
     })
     .option('rate-limit', {
-      type: 'number',
+      type: 'string',
+      requiresArg: true,
       describe: 'packets per second each client may send [default: unlimited]',
       coerce: single('rate-limit', parsePositiveInt('rate-limit', 10_000_000)),
     })
     .option('encrypt', { type: 'boolean', default: true, describe: 'seal tunnel frames; --no-encrypt for lab packet captures' })
     .option('stats-port', {
-      type: 'number',
+      type: 'string',
+      requiresArg: true,
       describe: 'serve the stats JSON on HOST:PORT (0 = any free port)',
       coerce: single('stats-port', parsePort('stats-port', true)),
     })

@@ -2,26 +2,35 @@
 import { resolve } from 'node:path'
 import type { Argv } from 'yargs'
 import { loadNetworkFile } from '../../node/chain/params.js'
+import { DEFAULT_P2P_PORT, DEFAULT_RPC_PORT } from '../../protocol/chain/defaults.js'
 import { createLogger } from '../../lib/log.js'
 import { BkcNode } from '../../node/node.js'
 import { DEFAULT_NETWORK_FILE } from '../../node/paths.js'
 import { AddrError, parseHostPort, type PeerAddress } from '../../node/p2p/addrman.js'
 import { parseIp, parseLogFormat, parseLogLevel, parsePort, parsePositiveInt, single, UsageError } from '../options.js'
-import { stopOnSignals } from '../signals.js'
-import { bringUpVpn, exitOnFatal, vpnClientOptions, vpnConfig, type VpnClientArgs } from '../vpn/command.js'
+import { StopOnSignals } from '../signals.js'
+import { bringUpVpn, exitOnFatal, VPN_CLIENT_FLAGS, vpnClientOptions, vpnConfig, type VpnClientArgs } from '../vpn/command.js'
+import type { RunningVpn } from '../../vpn-client/vpn.js'
 
 export function startOptions<T>(y: Argv<T>) {
-  return vpnClientOptions(y)
+  const node = y
     .option('listen', {
       type: 'string',
       default: '127.0.0.1',
       describe: 'IP address for P2P and JSON-RPC (and the TUN address in VPN mode)',
       coerce: single('listen', parseIp('listen')),
     })
-    .option('port', { type: 'number', default: 5555, describe: 'P2P port', coerce: single('port', parsePort('port')) })
+    .option('port', {
+      type: 'string',
+      requiresArg: true,
+      default: DEFAULT_P2P_PORT,
+      describe: 'P2P port',
+      coerce: single('port', parsePort('port')),
+    })
     .option('rpc-port', {
-      type: 'number',
-      default: 8888,
+      type: 'string',
+      requiresArg: true,
+      default: DEFAULT_RPC_PORT,
       alias: 'rpcport',
       describe: 'JSON-RPC port',
       coerce: single('rpc-port', parsePort('rpc-port', true)),
@@ -39,29 +48,33 @@ export function startOptions<T>(y: Argv<T>) {
     .option('bootstrap', {
       type: 'string',
       array: true,
-      describe: `peer to dial at startup, HOST[:PORT] (port 5555); repeatable [default with --im-addr: ${VPN_BOOTSTRAP}]`,
+      describe: `peer to dial at startup, HOST[:PORT] (port ${DEFAULT_P2P_PORT}); repeatable [default with --im-addr: ${VPN_BOOTSTRAP}]`,
       coerce: (v: unknown) => parseBootstrap(v),
     })
     .option('max-outbound', {
-      type: 'number',
+      type: 'string',
+      requiresArg: true,
       default: 8,
       describe: 'outbound P2P connections to keep',
       coerce: single('max-outbound', parsePositiveInt('max-outbound', 64)),
     })
     .option('max-peers', {
-      type: 'number',
+      type: 'string',
+      requiresArg: true,
       default: 117,
       describe: 'P2P connections in all (inbound + outbound)',
       coerce: single('max-peers', parsePositiveInt('max-peers', 1000)),
     })
     .option('miner-threads', {
-      type: 'number',
+      type: 'string',
+      requiresArg: true,
       default: 1,
       describe: 'worker threads searching proof-of-work nonces',
       coerce: single('miner-threads', parsePositiveInt('miner-threads', 64)),
     })
     .option('max-pool', {
-      type: 'number',
+      type: 'string',
+      requiresArg: true,
       default: 50_000,
       describe: 'pending pool capacity (transactions)',
       coerce: single('max-pool', parsePositiveInt('max-pool', 1_000_000)),
@@ -78,7 +91,27 @@ export function startOptions<T>(y: Argv<T>) {
       coerce: single('log-level', parseLogLevel),
     })
     .option('log-format', { type: 'string', default: 'text', describe: 'text | json', coerce: single('log-format', parseLogFormat) })
+  // The node's own flags first; the tunnel's only matter with --im-addr.
+  return vpnClientOptions(node)
+    .group(NODE_FLAGS, 'Node:')
+    .group([...VPN_CLIENT_FLAGS], 'VPN mode (with --im-addr):')
 }
+
+const NODE_FLAGS = [
+  'listen',
+  'port',
+  'rpc-port',
+  'data-dir',
+  'network',
+  'bootstrap',
+  'max-outbound',
+  'max-peers',
+  'miner-threads',
+  'max-pool',
+  'reindex',
+  'log-level',
+  'log-format',
+]
 
 export interface StartArgs extends VpnClientArgs {
   listen: string
@@ -104,9 +137,20 @@ export async function runStart(args: StartArgs): Promise<void> {
   const network = loadNetworkFile(resolve(args.network ?? DEFAULT_NETWORK_FILE))
   const dataDir = resolve(args.dataDir ?? `data/${args.listen}`)
   const imAddr = args.imAddr
+  const shutdown = new StopOnSignals(logger)
   // VPN first: the node binds to the TUN's address.
-  const vpn = imAddr === undefined ? null : await bringUpVpn(vpnConfig({ ...args, imAddr }, args.listen, dataDir, logger))
-  const bootstrap = args.bootstrap ?? (vpn !== null && args.listen !== VPN_BOOTSTRAP ? [parseHostPort(VPN_BOOTSTRAP, 5555)] : [])
+  let vpn: RunningVpn | null = null
+  if (imAddr !== undefined) {
+    try {
+      vpn = await bringUpVpn({ ...vpnConfig({ ...args, imAddr }, args.listen, dataDir, logger), signal: shutdown.signal })
+    } catch (err) {
+      // A signal while the first connection was still being tried: start-up has undone itself.
+      if (shutdown.requested) return shutdown.stopWith(async () => {})
+      throw err
+    }
+  }
+  const bootstrap =
+    args.bootstrap ?? (vpn !== null && args.listen !== VPN_BOOTSTRAP ? [parseHostPort(VPN_BOOTSTRAP, DEFAULT_P2P_PORT)] : [])
   logger.info('starting bkc node', {
     listen: args.listen,
     port: args.port,
@@ -133,7 +177,8 @@ export async function runStart(args: StartArgs): Promise<void> {
     await vpn?.stop()
     throw err
   }
-  stopOnSignals(stop, logger)
+  // A signal that came while the node was starting stops it now.
+  shutdown.stopWith(stop)
 
   function startNode(): Promise<BkcNode> {
     return BkcNode.start({
@@ -153,12 +198,12 @@ export async function runStart(args: StartArgs): Promise<void> {
   }
 }
 
-/** --bootstrap HOST[:PORT], repeatable; the port defaults to 5555, not to this node's --port. */
+/** --bootstrap HOST[:PORT], repeatable; the port defaults to DEFAULT_P2P_PORT, not to this node's --port. */
 function parseBootstrap(v: unknown): PeerAddress[] {
   const list = (Array.isArray(v) ? v : [v]).map(String)
   return list.map((text) => {
     try {
-      return parseHostPort(text, 5555)
+      return parseHostPort(text, DEFAULT_P2P_PORT)
     } catch (err) {
       if (err instanceof AddrError) throw new UsageError(`--bootstrap ${text}: ${err.message}`)
       throw err

@@ -4,15 +4,29 @@ import { resolve } from 'node:path'
 import type { Argv } from 'yargs'
 import { createLogger, type Logger } from '../../lib/log.js'
 import { KeyFileError } from '../../lib/key-file.js'
-import { DEFAULT_SIMULATOR_PORT } from '../../simulator/server.js'
+import { DEFAULT_SIMULATOR_PORT } from '../../protocol/tunnel/defaults.js'
 import { DEFAULT_SUBNET } from '../../protocol/tunnel/subnet.js'
 import { VpnFatalError } from '../../vpn-client/client.js'
 import { DEFAULT_MTU, DEFAULT_TUN_NAME, TunError } from '../../vpn-client/tun-device.js'
 import { checkVpnAddress, startVpn, VpnConfigError, type RunningVpn, type VpnOptions } from '../../vpn-client/vpn.js'
 import { MIN_TUNNEL_MTU } from '../../protocol/tunnel/messages.js'
-import { parseIp, parseLogFormat, parseLogLevel, parsePort, single, UsageError } from '../options.js'
+import { decimal, parseIp, parseLogFormat, parseLogLevel, parsePort, single, UsageError } from '../options.js'
 import { parseSecret, readSecretFile } from '../simulator/command.js'
-import { stopOnSignals } from '../signals.js'
+import { StopOnSignals } from '../signals.js'
+
+/** The flags vpnClientOptions defines, for help groups. */
+export const VPN_CLIENT_FLAGS = [
+  'im-addr',
+  'im-port',
+  'im-key',
+  'im-secret',
+  'im-secret-file',
+  'subnet',
+  'mtu',
+  'dev',
+  'encrypt',
+  'offload',
+] as const
 
 /** The flags of the tunnel itself; `bkc start` has them too (only used with --im-addr). */
 export function vpnClientOptions<T>(y: Argv<T>) {
@@ -24,7 +38,8 @@ export function vpnClientOptions<T>(y: Argv<T>) {
       coerce: single('im-addr', parseHost),
     })
     .option('im-port', {
-      type: 'number',
+      type: 'string',
+      requiresArg: true,
       default: DEFAULT_SIMULATOR_PORT,
       alias: 'imPort',
       describe: 'internet simulator port',
@@ -51,7 +66,13 @@ export function vpnClientOptions<T>(y: Argv<T>) {
       describe: "the simulator's --subnet: routed through the tunnel",
       coerce: single('subnet', String),
     })
-    .option('mtu', { type: 'number', default: DEFAULT_MTU, describe: 'MTU of the TUN interface', coerce: single('mtu', parseMtu) })
+    .option('mtu', {
+      type: 'string',
+      requiresArg: true,
+      default: DEFAULT_MTU,
+      describe: 'MTU of the TUN interface',
+      coerce: single('mtu', parseMtu),
+    })
     .option('dev', { type: 'string', default: DEFAULT_TUN_NAME, describe: 'name of the TUN interface', coerce: single('dev', parseDev) })
     .option('encrypt', { type: 'boolean', default: true, describe: 'ask for sealed frames; --no-encrypt for lab packet captures' })
     .option('offload', {
@@ -120,7 +141,7 @@ function parseKey(v: unknown): Buffer {
 }
 
 function parseMtu(v: unknown): number {
-  const n = typeof v === 'number' ? v : Number(v)
+  const n = decimal(v)
   if (!Number.isInteger(n) || n < MIN_TUNNEL_MTU || n > 65_535)
     throw new UsageError(`--mtu must be an integer from ${MIN_TUNNEL_MTU} to 65535, got "${String(v)}"`)
   return n
@@ -176,9 +197,17 @@ export async function bringUpVpn(opts: VpnOptions): Promise<RunningVpn> {
 export async function runVpn(args: VpnArgs): Promise<void> {
   const logger = createLogger({ level: args.logLevel, format: args.logFormat })
   const dataDir = resolve(args.dataDir ?? `data/${args.ip}`)
-  const vpn = await bringUpVpn(vpnConfig(args, args.ip, dataDir, logger))
+  const shutdown = new StopOnSignals(logger)
+  let vpn: RunningVpn
+  try {
+    vpn = await bringUpVpn({ ...vpnConfig(args, args.ip, dataDir, logger), signal: shutdown.signal })
+  } catch (err) {
+    // A signal while the first connection was still being tried: start-up has undone itself.
+    if (shutdown.requested) return shutdown.stopWith(async () => {})
+    throw err
+  }
   exitOnFatal(vpn, logger, () => vpn.stop())
-  stopOnSignals(() => vpn.stop(), logger)
+  shutdown.stopWith(() => vpn.stop())
 }
 
 /**

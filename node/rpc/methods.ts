@@ -2,6 +2,7 @@
 // params (so its curl bodies work unchanged), plus getStatus,
 // getTransactionsByAccount and getAccount.
 import { isValidAddress } from '../../protocol/chain/keys.js'
+import { DEFAULT_P2P_PORT } from '../../protocol/chain/defaults.js'
 import { BusyError } from '../../lib/semaphore.js'
 import {
   AddrError,
@@ -29,11 +30,10 @@ const address: Parser<string> = (v) => {
   return a
 }
 
-const P2P_PORT = 5555
 const hostPort: Parser<PeerAddress> = (v) => {
   if (typeof v !== 'string' || v.length > 300) throw new ParamError('must be "host" or "host:port"')
   try {
-    return parseHostPort(v, P2P_PORT)
+    return parseHostPort(v, DEFAULT_P2P_PORT)
   } catch (err) {
     if (err instanceof AddrError) throw new ParamError(`must be "host" or "host:port": ${err.message}`)
     throw err
@@ -197,7 +197,7 @@ function buildTable(ctx: RpcContext): MethodTable {
         ctx.peers.add(a)
         return true
       },
-      description: 'Remembers a peer ("host:port", port 5555 by default) and dials it now.',
+      description: `Remembers a peer ("host:port", port ${DEFAULT_P2P_PORT} by default) and dials it now.`,
     }),
     removePeer: defineMethod({
       params: [required('address', hostPort)],

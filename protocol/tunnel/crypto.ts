@@ -127,11 +127,6 @@ export class TunnelKeyPair {
   }
 }
 
-/** A new long-term key pair for a client or the simulator. */
-export function generateStaticKey(): TunnelKeyPair {
-  return TunnelKeyPair.generate()
-}
-
 /**
  * Honest X25519 keys are below 2^255; refusing bit 255 (which X25519 ignores)
  * keeps one identity per key, so leases and allow-lists compare bytes safely.

@@ -4,30 +4,13 @@
 // is 0xc0a83505 = 3232249093), so they compare with === and print with
 // ipToString. The per-packet functions (ipv4Problem, ipv4Source,
 // ipv4Destination) read bytes in place and allocate nothing: they sit on the
-// relay path of every packet. readIPv4 is the convenient, allocating form for
-// everything else.
+// relay path of every packet.
 
 /** Smallest IPv4 header: 5 words, no options. */
 export const IPV4_MIN_HEADER_BYTES = 20
 
 /** What keeps a buffer from being an IPv4 packet a router can forward. */
 export type IPv4Problem = 'NOT_IPV4' | 'MALFORMED'
-
-export interface IPv4Header {
-  /** Source address, unsigned 32-bit. */
-  src: number
-  /** Destination address, unsigned 32-bit. */
-  dst: number
-  /** Header length in bytes (IHL × 4), 20..60. */
-  headerLength: number
-  /** The header's Total Length field: bytes of header plus payload. */
-  totalLength: number
-}
-
-/** The IP version nibble of the first byte (4, 6, …), or -1 for an empty buffer. */
-export function ipVersion(packet: Uint8Array): number {
-  return packet.length === 0 ? -1 : packet[0]! >>> 4
-}
 
 /**
  * Checks what a router must before it trusts the addresses: version 4, a
@@ -67,17 +50,6 @@ export function ipv4Destination(packet: Uint8Array): number {
   return ((packet[16]! << 24) | (packet[17]! << 16) | (packet[18]! << 8) | packet[19]!) >>> 0
 }
 
-/** The routing-relevant header fields, or null when ipv4Problem finds any problem. Never throws. */
-export function readIPv4(packet: Uint8Array): IPv4Header | null {
-  if (ipv4Problem(packet) !== null) return null
-  return {
-    src: ipv4Source(packet),
-    dst: ipv4Destination(packet),
-    headerLength: (packet[0]! & 0x0f) << 2,
-    totalLength: (packet[2]! << 8) | packet[3]!,
-  }
-}
-
 /** True for an integer in 0..2^32-1, the only form addresses take in this module's API. */
 export function isIPv4Number(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 0xffffffff
@@ -109,4 +81,9 @@ export function ipFromString(text: string): number | null {
     ip = ip * 256 + octet
   }
   return ip
+}
+
+/** True for a strict dotted-quad IPv4 address such as `192.168.53.5` (the rule of ipFromString). */
+export function isDottedIPv4(value: unknown): value is string {
+  return typeof value === 'string' && ipFromString(value) !== null
 }

@@ -23,6 +23,7 @@ import { encodeFrame, FRAME_FLAGS_NONE, FRAME_HEADER_BYTES, FrameDecoder, type F
 import { MessageError, ProtocolError } from '../wire/errors.js'
 import { packPlain, unpackStrict } from '../wire/msgpack.js'
 import { describeValue, s, type Infer, type Schema } from '../wire/schema.js'
+import { isDottedIPv4 } from './ipv4.js'
 
 /** Magic of every tunnel link ("bkt1"). */
 export const TUNNEL_MAGIC = 0x626b7431
@@ -87,16 +88,6 @@ export class TunnelError extends ProtocolError {
 export type TunnelRefusalCode = 'IP_IN_USE' | 'OUT_OF_SUBNET' | 'NOT_HOST_ADDRESS' | 'TOO_MANY_CLIENTS' | 'NOT_ALLOWED' | 'BAD_SECRET'
 
 // ---- schemas ------------------------------------------------------------------
-
-/** Four decimal octets, no leading zeros (010 is octal to inet_aton), nothing else. Same rule as protocol/tunnel/ipv4.ts. */
-const DOTTED_QUAD = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/
-
-/** True for a strict dotted-quad IPv4 address such as `192.168.53.5`. */
-export function isDottedIPv4(value: unknown): value is string {
-  if (typeof value !== 'string') return false
-  const m = DOTTED_QUAD.exec(value)
-  return m?.slice(1).every((octet) => Number(octet) <= 255) ?? false
-}
 
 const ipv4: Schema<string> = {
   description: 'IPv4 dotted quad',

@@ -59,7 +59,9 @@ t.test('usage errors exit 2 with a message naming the flag', async (t) => {
     [['--bogus-flag'], /bogus-flag/],
     [['--port', '0'], /--port must be a port number.*"0"/],
     [['--port', '70000'], /--port must be a port number.*"70000"/],
-    [['--rpc-port', 'abc'], /--rpc-port must be a port number/],
+    [['--rpc-port', 'abc'], /--rpc-port must be a port number.*got "abc"/],
+    [['--port', '0x10'], /--port must be a port number.*got "0x10"/],
+    [['--port'], /Not enough arguments following: port/],
     [['--listen', 'not-an-ip'], /--listen must be an IP address.*not-an-ip/],
     [['--log-level', 'loud'], /--log-level must be one of error, warn, info, debug.*loud/],
     [['--log-format', 'xml'], /--log-format must be text or json/],
@@ -225,4 +227,20 @@ t.test('SIGINT while a batch ending in "mining" runs: exits 0 within 5 s and nev
   else t.comment(proc.stderr().split('\n').slice(-8).join('\n'))
   t.notMatch(proc.stderr(), /mining started/, 'mining never started')
   await reply
+})
+
+t.test("bkc start --help lists the node's own flags first, the VPN group after", async (t) => {
+  const r = await runBkc(['start', '--help'], { cwd: process.cwd() })
+  t.equal(r.code, 0)
+  const at = (text: string): number => r.stdout.indexOf(text)
+  /** Where the flag's own help line starts (the command's description names some flags too). */
+  const flagAt = (flag: string): number => r.stdout.search(new RegExp(`^ +${flag}[ ,]`, 'm'))
+  t.ok(at('Node:') >= 0 && at('VPN mode (with --im-addr):') > at('Node:'), 'a node group, then a VPN group')
+  for (const flag of ['--listen', '--port', '--rpc-port', '--data-dir', '--bootstrap', '--network', '--log-format']) {
+    t.ok(flagAt(flag) > at('Node:') && flagAt(flag) < at('VPN mode (with --im-addr):'), `${flag} in the node group`)
+  }
+  for (const flag of ['--im-addr', '--im-port', '--im-key', '--subnet', '--mtu', '--dev', '--offload']) {
+    t.ok(flagAt(flag) > at('VPN mode (with --im-addr):'), `${flag} in the VPN group`)
+  }
+  t.match(r.stdout, /--bootstrap\s+peer to dial at startup, HOST\[:PORT\] \(port 5555\)/, 'the default port in the help text')
 })

@@ -164,6 +164,7 @@ t.test('a three-node devnet: converges, answers the scripts, stops on SIGINT, re
     'no node process is left',
   )
   for (let i = 0; i < NODES; i++) t.match(first.stdout(), new RegExp(`node${i} pid \\d+: stopped \\(exit code 0\\)`))
+  t.notOk(existsSync(join(dir, 'pids.json')), 'a clean stop removes pids.json')
   t.match(readFileSync(join(dir, 'node1', 'node.log'), 'utf8'), /node ready/, "each node's output is in its node.log")
 
   // ---- second run: same chain and account; a node that dies is reported and the rest keep running

@@ -4,6 +4,8 @@
 // stop, the stats endpoint, and `bkc simulator` through the real binary.
 import t, { type Test } from 'tap'
 import { existsSync } from 'node:fs'
+import { Writable } from 'node:stream'
+import winston from 'winston'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { TunnelKeyPair } from '../../protocol/tunnel/crypto.js'
@@ -88,12 +90,25 @@ t.test('leases: another key is refused IP_IN_USE; the same key gets its IP back 
 })
 
 t.test('a second connection of the same key replaces the first', async (t) => {
-  const sim = await startSim(t)
+  const entries: Array<Record<string, unknown>> = []
+  const logger = winston.createLogger({
+    level: 'info',
+    transports: [
+      new winston.transports.Stream({
+        stream: new Writable({ objectMode: true, write: (entry, _enc, done) => done(void entries.push(entry)) }),
+      }),
+    ],
+  })
+  const sim = await startSim(t, { logger })
   const key = TunnelKeyPair.generate()
   const old = await registered(t, sim, A, { key })
   await registered(t, sim, A, { key })
   await old.client.waitClosed()
   t.pass('the old connection was closed')
+  const logged = entries.filter((e) => e.message === 'client registered')
+  t.equal(logged.length, 2)
+  t.notOk('replaced' in logged[0]!, 'nothing replaced: no field')
+  t.equal(logged[1]!.replaced, logged[0]!.conn, 'the replaced connection, by id')
 })
 
 t.test('drops: spoofed source, unknown destination, non-IPv4, outside the subnet', async (t) => {

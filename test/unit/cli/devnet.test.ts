@@ -34,6 +34,7 @@ import {
   readDevnetFile,
   readPidsFile,
   runningDevnetPid,
+  removePidsFile,
   withMiners,
   writeDevnetFile,
   writePidsFile,
@@ -461,4 +462,16 @@ t.test('tailFile: the last lines of a log', async (t) => {
   t.equal(tailFile(path, 5, firstRun + 100), '', 'nothing after the end')
   writeFileSync(path, 'x'.repeat(200_000) + '\nlast')
   t.equal(tailFile(path, 2), 'x'.repeat(64 * 1024 - 5) + '\nlast', 'reads at most the last 64 KiB')
+})
+
+t.test('a clean stop removes pids.json, but only the one this devnet wrote', async (t) => {
+  const tmp = tempDir('bkc-devnet-')
+  t.teardown(tmp.cleanup)
+  const path = join(tmp.path, 'pids.json')
+  writePidsFile(tmp.path, { devnet: 4242, nodes: [{ node: 0, pid: 4243 }] })
+  removePidsFile(tmp.path, 4000)
+  t.ok(existsSync(path), "another devnet's file is kept")
+  removePidsFile(tmp.path, 4242)
+  t.notOk(existsSync(path), 'our own is removed')
+  t.doesNotThrow(() => removePidsFile(tmp.path, 4242), 'and a missing one is fine')
 })

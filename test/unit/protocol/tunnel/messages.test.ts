@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { encodeFrame, type Frame } from '../../../../protocol/wire/frame.js'
 import { FrameError, MessageError, ProtocolError } from '../../../../protocol/wire/errors.js'
 import { packPlain } from '../../../../protocol/wire/msgpack.js'
+import { isDottedIPv4 } from '../../../../protocol/tunnel/ipv4.js'
 import { DEVNET_P2P_MAGIC } from '../../../../protocol/chain/messages.js'
 import {
   createTunnelFrameDecoder,
@@ -13,7 +14,6 @@ import {
   encodeAuthBody,
   encodePacketFrame,
   encodeTunnelFrame,
-  isDottedIPv4,
   isPacketFrame,
   tryDecodeTunnelFrame,
   MAX_PACKET_BYTES,
