@@ -3,7 +3,7 @@
 // private reads.
 import { randomBytes } from 'node:crypto'
 import { constants as fsConstants, promises as fsp } from 'node:fs'
-import { basename, dirname, join } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 
 /** The `code` of a Node system error (ENOENT, EEXIST, …), if it has one. */
 export function errno(err: unknown): string | undefined {
@@ -115,5 +115,39 @@ export async function readPrivateFile(path: string, maxBytes: number): Promise<s
     return await handle.readFile('utf8')
   } finally {
     await handle.close()
+  }
+}
+
+/**
+ * Creates `dir` and any missing parents (mode 0700) and returns the
+ * directories this call created, deepest first: [] when `dir` existed.
+ */
+export async function makeDirs(dir: string): Promise<string[]> {
+  const top = await fsp.mkdir(dir, { recursive: true, mode: 0o700 })
+  if (top === undefined) return []
+  const made: string[] = []
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    made.push(d)
+    if (d === resolve(top) || dirname(d) === d) return made
+  }
+}
+
+/**
+ * Undoes `makeDirs` after a start that failed: the deepest directory goes
+ * with its contents when `withContents` (the caller owned it: it held the
+ * lock on what it wrote there), else only if empty; each parent goes only if
+ * it is empty by then, so a directory that another process began to use
+ * meanwhile stays.
+ */
+export async function removeMadeDirs(made: readonly string[], withContents: boolean): Promise<void> {
+  for (const [i, d] of made.entries()) {
+    try {
+      if (i === 0 && withContents) await fsp.rm(d, { recursive: true, force: true })
+      else await fsp.rmdir(d)
+    } catch (err) {
+      if (errno(err) === 'ENOENT') continue
+      if (errno(err) === 'ENOTEMPTY' || errno(err) === 'EEXIST') return
+      throw err
+    }
   }
 }

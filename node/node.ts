@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import type { Transaction } from '../protocol/chain/tx-codec.js'
 import { MAX_P2P_PAYLOAD_BYTES } from '../protocol/chain/messages.js'
+import { makeDirs, removeMadeDirs } from '../lib/files.js'
 import type { Logger } from '../lib/log.js'
 import type { NetworkParams } from './chain/params.js'
 import { Chainstate } from './chain/chainstate.js'
@@ -99,8 +100,12 @@ export class BkcNode {
     const { logger } = config
     // What to undo, newest first, if a later step fails.
     const undo: Array<() => Promise<unknown> | unknown> = []
+    // A start that fails leaves no data directory it created behind.
+    const madeDirs = await makeDirs(config.dataDir)
+    let ownsDataDir = false
     try {
       const db = await ChainDb.open(join(config.dataDir, 'chain'))
+      ownsDataDir = true
       undo.unshift(() => db.close())
       const mempool = new Mempool({
         ...DEFAULT_POOL_OPTIONS,
@@ -156,6 +161,9 @@ export class BkcNode {
       return node
     } catch (err) {
       for (const step of undo) await Promise.resolve(step()).catch(() => undefined)
+      await removeMadeDirs(madeDirs, ownsDataDir).catch((e: unknown) =>
+        logger.warn('could not remove the data directory this start created', { dir: config.dataDir, error: String(e) }),
+      )
       throw err
     }
   }

@@ -2,7 +2,8 @@
 // exit codes (2 = usage, 1 = runtime failure), aliases, the data-dir lock,
 // SIGTERM and SIGINT (also mid-request) and JSON logs. Nodes listen on a random 127.X.0.0/16 address.
 import t, { type Test } from 'tap'
-import { existsSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import net from 'node:net'
 import { join } from 'node:path'
 import { tempDir, testNetworkJson } from '../../bench/lib/fixtures.js'
 import {
@@ -103,6 +104,37 @@ t.test('a second node on the same data dir exits 1: "in use"', async (t) => {
   t.equal(r.code, 1)
   t.match(r.stderr, /in use/)
   t.equal((await rpcResult<{ height: number }>(first.url, 'getStatus')).height, 0, 'the first node is unharmed')
+})
+
+t.test('a start that fails on a busy port leaves no data directory it created; one that existed stays', async (t) => {
+  const { dir, network } = workDir(t)
+  const listen = host()
+  const busy = net.createServer()
+  await new Promise<void>((resolve) => busy.listen(0, listen, resolve))
+  t.teardown(() => busy.close())
+  const port = String((busy.address() as net.AddressInfo).port)
+  const spare = net.createServer()
+  await new Promise<void>((resolve) => spare.listen(0, listen, resolve))
+  const freePort = String((spare.address() as net.AddressInfo).port)
+  await new Promise((resolve) => spare.close(resolve))
+  const fresh = join(dir, 'new', 'data')
+  for (const flags of [
+    ['--port', port, '--rpc-port', '0'],
+    ['--port', freePort, '--rpc-port', port],
+  ]) {
+    const r = await runBkc(['start', '--listen', listen, ...flags, '--data-dir', fresh, '--network', network], { cwd: dir })
+    t.equal(r.code, 1, `${flags.join(' ')}: exit 1`)
+    t.match(r.stderr, /in use|cannot listen/, 'says the port is taken')
+    t.notOk(existsSync(join(dir, 'new')), 'the directories it created are gone')
+  }
+  const kept = join(dir, 'kept')
+  mkdirSync(kept)
+  writeFileSync(join(kept, 'notes.txt'), 'mine\n')
+  const r = await runBkc(['start', '--listen', listen, '--port', port, '--rpc-port', '0', '--data-dir', kept, '--network', network], {
+    cwd: dir,
+  })
+  t.equal(r.code, 1)
+  t.equal(readFileSync(join(kept, 'notes.txt'), 'utf8'), 'mine\n', 'a data directory that existed stays, with what it held')
 })
 
 t.test('aliases: --rpcport is the RPC port; --imAddr/--imPort parse; a VPN address outside the subnet is a usage error', async (t) => {

@@ -1,9 +1,10 @@
 // writeFileAtomic: replaces the file whole, privately, leaving no temp file,
-// and on failure leaves the old file as it was.
+// and on failure leaves the old file as it was. makeDirs / removeMadeDirs:
+// a failed start removes only the directories it created.
 import t from 'tap'
 import { promises as fsp } from 'node:fs'
 import { join } from 'node:path'
-import { createFileExclusive, writeFileAtomic } from '../../../lib/files.js'
+import { createFileExclusive, makeDirs, removeMadeDirs, writeFileAtomic } from '../../../lib/files.js'
 
 const posix = process.platform !== 'win32'
 
@@ -54,4 +55,33 @@ t.test('createFileExclusive still creates once and refuses to replace', async (t
   t.equal(await fsp.readFile(file, 'utf8'), 'one')
   t.same(await fsp.readdir(dir), ['key'], 'no temp file left behind')
   if (posix) t.equal((await fsp.stat(file)).mode & 0o777, 0o600)
+})
+
+t.test('makeDirs returns what it created, deepest first; nothing for a directory that exists', async (t) => {
+  const root = t.testdir({})
+  const made = await makeDirs(join(root, 'a', 'b', 'c'))
+  t.same(made, [join(root, 'a', 'b', 'c'), join(root, 'a', 'b'), join(root, 'a')])
+  t.equal((await fsp.stat(join(root, 'a', 'b', 'c'))).mode & 0o777, 0o700)
+  t.same(await makeDirs(join(root, 'a', 'b', 'c')), [])
+  t.same(await makeDirs(join(root, 'a', 'x')), [join(root, 'a', 'x')])
+})
+
+t.test('removeMadeDirs: the owned leaf goes with its contents, parents only while empty', async (t) => {
+  const root = t.testdir({})
+  const made = await makeDirs(join(root, 'data', 'node'))
+  await fsp.writeFile(join(root, 'data', 'node', 'chain'), 'x')
+  await removeMadeDirs(made, true)
+  t.same(await fsp.readdir(root), [], 'leaf with its file, then the empty parent')
+
+  const again = await makeDirs(join(root, 'data', 'node'))
+  await fsp.mkdir(join(root, 'data', 'other'))
+  await removeMadeDirs(again, true)
+  t.same(await fsp.readdir(join(root, 'data')), ['other'], 'a parent another process began to use stays')
+
+  const notOwned = await makeDirs(join(root, 'p', 'q'))
+  await fsp.writeFile(join(root, 'p', 'q', 'f'), 'x')
+  await removeMadeDirs(notOwned, false)
+  t.same(await fsp.readdir(join(root, 'p', 'q')), ['f'], 'a leaf it does not own is only removed when empty')
+  await removeMadeDirs([join(root, 'gone')], true)
+  t.pass('a directory already gone is no error')
 })
