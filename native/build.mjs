@@ -5,7 +5,7 @@
 // npm re-runs this on every install of the package, `npx bkc` with a fresh
 // cache and `sudo npx bkc` included. `node-gyp rebuild` deletes build/ before
 // it compiles, so a rebuild that cannot finish (no headers offline, build/
-// owned by another user) used to leave VPN mode without its addon. Here:
+// owned by another user) would leave VPN mode without its addon. Here:
 //   - an addon that is newer than its sources and loads in this Node is kept
 //     as it is (no compiler run at all);
 //   - otherwise the sources are built in a temporary copy and the new addon
