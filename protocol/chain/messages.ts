@@ -86,11 +86,6 @@ export function encodeMessage(magic: number, msg: Message, maxPayloadBytes = MAX
   return p2pCatalogue.encode(magic, msg, maxPayloadBytes)
 }
 
-/** Throws MessageError (UNKNOWN_TYPE, MALFORMED, INVALID). */
-export function decodeMessage(frame: Frame): Message {
-  return p2pCatalogue.decode(frame)
-}
-
 /** Never throws: a peer's bytes give a message or a ProtocolError to act on. */
 export function tryDecodeMessage(frame: Frame): DecodeResult<Message> {
   return p2pCatalogue.tryDecode(frame)

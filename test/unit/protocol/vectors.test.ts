@@ -6,7 +6,7 @@ import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { FrameDecoder } from '../../../protocol/wire/frame.js'
 import { ProtocolError } from '../../../protocol/wire/errors.js'
-import { encodeMessage, decodeMessage, tryDecodeMessage, MAX_P2P_PAYLOAD_BYTES, MESSAGE_TYPES } from '../../../protocol/chain/messages.js'
+import { encodeMessage, p2pCatalogue, tryDecodeMessage, MAX_P2P_PAYLOAD_BYTES, MESSAGE_TYPES } from '../../../protocol/chain/messages.js'
 import { toHex, fromHex } from '../../../protocol/wire/bytes.js'
 import { decodeTx, encodeTx, txId, txSigningMessage } from '../../../protocol/chain/tx-codec.js'
 import { blockHash, decodeBlock, encodeBlock } from '../../../protocol/chain/block-codec.js'
@@ -171,7 +171,7 @@ const handlers: Record<string, (t: Asserts, v: Vector) => void> = {
     const frames = decoder.push(bytes)
     t.equal(frames.length, 1, 'exactly one frame')
     t.equal(decoder.bufferedBytes, 0, 'no bytes left over')
-    const message = decodeMessage(frames[0]!)
+    const message = p2pCatalogue.decode(frames[0]!)
     t.same(toVectorJson(message), JSON.parse(f.value!), 'decodes to value')
     t.equal(message.type, v.fields.get('name'), 'name is the message type')
     t.equal(toHex(encodeMessage(magic, message)), toHex(bytes), 're-encodes byte for byte')

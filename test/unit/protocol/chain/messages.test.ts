@@ -3,7 +3,7 @@ import fc from 'fast-check'
 import { deepStrictEqual } from 'node:assert'
 import { Packr, Unpackr } from 'msgpackr'
 import {
-  decodeMessage,
+  p2pCatalogue,
   encodeMessage,
   tryDecodeMessage,
   DEVNET_P2P_MAGIC,
@@ -62,7 +62,7 @@ function expectReject(t: Asserts, type: number, payload: Uint8Array, code: strin
 }
 
 function decodeOk(type: number, payload: Uint8Array): Message {
-  return decodeMessage(frame(type, payload))
+  return p2pCatalogue.decode(frame(type, payload))
 }
 
 t.test('MESSAGE_TYPES maps names to numbers and back', async (t) => {
@@ -80,7 +80,7 @@ t.test('every message type round trips through a real frame decoder', async (t) 
   frames.forEach((f, i) => {
     const sample = SAMPLES[i]!
     t.equal(f.type, typeOf(sample.type), `${sample.type} type byte`)
-    t.same(decodeMessage(f), sample, `${sample.type} decodes to itself`)
+    t.same(p2pCatalogue.decode(f), sample, `${sample.type} decodes to itself`)
   })
 })
 
@@ -94,7 +94,7 @@ t.test('encoding is deterministic: field order follows the schema, not the objec
 
 t.test('decoded byte fields are copies, not views of the frame', async (t) => {
   const f = frame(typeOf('TX'), encodeMessage(MAGIC, { type: 'TX', tx: fill(8, 7) }).subarray(14))
-  const m = decodeMessage(f)
+  const m = p2pCatalogue.decode(f)
   t.ok(m.type === 'TX' && Buffer.isBuffer(m.tx))
   if (m.type === 'TX') t.not(m.tx.buffer, f.payload.buffer)
 })
@@ -290,12 +290,12 @@ t.test('outbound messages are validated and size-checked', async (t) => {
   t.throws(() => encodeMessage(MAGIC, { type: 'NOPE' } as unknown as Message), { code: 'UNKNOWN_TYPE' })
   t.throws(() => encodeMessage(MAGIC, { type: 'TX', tx: 'abcd' } as unknown as Message), { code: 'INVALID' })
   const nullProto = Object.assign(Object.create(null) as object, { type: 'PING', nonce: 5 }) as Message
-  t.same(decodeMessage(new FrameDecoder({ magic: MAGIC, maxPayloadBytes: 100 }).push(encodeMessage(MAGIC, nullProto))[0]!), {
+  t.same(p2pCatalogue.decode(new FrameDecoder({ magic: MAGIC, maxPayloadBytes: 100 }).push(encodeMessage(MAGIC, nullProto))[0]!), {
     type: 'PING',
     nonce: 5,
   })
   // Uint8Array (not Buffer) is fine and comes back as Buffer.
-  const viaU8 = decodeMessage(
+  const viaU8 = p2pCatalogue.decode(
     new FrameDecoder({ magic: MAGIC, maxPayloadBytes: 100 }).push(
       encodeMessage(MAGIC, { type: 'TX', tx: new Uint8Array([1, 2]) as Buffer }),
     )[0]!,
@@ -387,7 +387,7 @@ t.test('property: every valid message round trips, and re-encodes to the same by
     fc.property(messageArb, (msg) => {
       const wire = encodeMessage(MAGIC, msg)
       const [f] = new FrameDecoder({ magic: MAGIC, maxPayloadBytes: MAX_P2P_PAYLOAD_BYTES }).push(wire)
-      const decoded = decodeMessage(f!)
+      const decoded = p2pCatalogue.decode(f!)
       deepStrictEqual(decoded, msg)
       deepStrictEqual(encodeMessage(MAGIC, decoded), wire)
     }),
@@ -400,7 +400,7 @@ t.test('property: every valid message round trips, and re-encodes to the same by
 function contractHolds(f: Frame): boolean {
   let thrown: unknown = null
   try {
-    decodeMessage(f)
+    p2pCatalogue.decode(f)
   } catch (error) {
     thrown = error
   }
