@@ -44,8 +44,6 @@ export interface NodeConfig {
   maxPeers?: number
   /** Test hook: shorter HELLO/PING/PONG timers. */
   p2pTimeouts?: PeerTimeouts
-  /** Test hook: a smaller P2P frame cap (default MAX_P2P_PAYLOAD_BYTES), so a few blocks fill a BLOCKS reply. */
-  p2pMaxPayloadBytes?: number
   /** How long a misbehaving peer's host is refused (default 10 min). */
   discourageMs?: number
 }
@@ -142,7 +140,6 @@ export class BkcNode {
     const { addrman, warning } = await loadAddrMan(peersFile, { self: [{ host: config.listen, port: config.port }] })
     if (warning) logger.warn(warning)
     for (const b of config.bootstrap ?? []) addrman.add(b, 'bootstrap', Date.now())
-    const maxPayloadBytes = config.p2pMaxPayloadBytes ?? MAX_P2P_PAYLOAD_BYTES
     this.connman = new Connman({
       listenHost: config.listen,
       listenPort: config.port,
@@ -152,7 +149,7 @@ export class BkcNode {
       nodeId: this.nodeId,
       maxOutbound: config.maxOutbound ?? 8,
       maxPeers: config.maxPeers ?? 117,
-      maxPayloadBytes,
+      maxPayloadBytes: MAX_P2P_PAYLOAD_BYTES,
       timeouts: config.p2pTimeouts ?? DEFAULT_TIMEOUTS,
       discourageMs: config.discourageMs ?? 10 * 60_000,
       addrman,
@@ -165,7 +162,7 @@ export class BkcNode {
       chain: this.chain,
       connman: this.connman,
       submitTransaction: (tx) => this.submitTransaction(tx),
-      maxPayloadBytes,
+      maxPayloadBytes: MAX_P2P_PAYLOAD_BYTES,
       logger,
     })
     await this.connman.start()
