@@ -47,8 +47,6 @@ export interface NodeConfig {
   maxPeers?: number
   /** Shorter HELLO/PING/PONG timers (tests). */
   p2pTimeouts?: PeerTimeouts
-  /** Test hook: a smaller P2P frame cap (default MAX_P2P_PAYLOAD_BYTES), so a few blocks fill a BLOCKS reply. */
-  p2pMaxPayloadBytes?: number
   /** How long a misbehaving peer's host is refused (default 10 min). */
   discourageMs?: number
 }
@@ -269,7 +267,7 @@ async function startP2P(
   const { addrman, warning } = await loadAddrMan(peersFile, { self: [{ host: config.listen, port: config.port }] })
   if (warning) logger.warn(warning)
   for (const b of config.bootstrap ?? []) addrman.add(b, 'bootstrap', Date.now())
-  const maxPayloadBytes = config.p2pMaxPayloadBytes ?? MAX_P2P_PAYLOAD_BYTES
+  const maxPayloadBytes = MAX_P2P_PAYLOAD_BYTES
   const connman = new Connman({
     listenHost: config.listen,
     listenPort: config.port,

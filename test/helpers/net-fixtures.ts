@@ -59,6 +59,8 @@ export interface NetOptions {
   networkId?: string
   /** Genesis balances by hex address (default none). */
   balances?: Record<string, number>
+  /** Consensus block size limit (default testNetworkJson's). */
+  maxBlockBytes?: number
 }
 
 export interface NetNode {
@@ -83,6 +85,7 @@ export class TestNet {
       bits: opts.bits ?? 12,
       networkId: opts.networkId ?? `bkc-net-${R}`,
       ...(opts.balances ? { balances: opts.balances } : {}),
+      ...(opts.maxBlockBytes ? { maxBlockBytes: opts.maxBlockBytes } : {}),
     })
     this.network = networkFromJson(this.networkJson, 'test network')
   }
