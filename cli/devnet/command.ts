@@ -10,14 +10,34 @@ import type { LogLevel } from '../../lib/log.js'
 import { DEFAULT_NETWORK_FILE, PACKAGE_ROOT } from '../../node/paths.js'
 import { APP } from '../../node/rpc/errors.js'
 import {
-  DEFAULT_NET_PREFIX, DEFAULT_NODES, displayPath, formatNodeTable, parseBasePort, parseNetPrefix, parseNodeCount,
-  planNodes, resolveMiners, RPC_PORT, scriptsHint, type NodePlan,
+  DEFAULT_NET_PREFIX,
+  DEFAULT_NODES,
+  displayPath,
+  formatNodeTable,
+  parseBasePort,
+  parseNetPrefix,
+  parseNodeCount,
+  planNodes,
+  resolveMiners,
+  RPC_PORT,
+  scriptsHint,
+  type NodePlan,
 } from './plan.js'
 import { DEFAULT_P2P_PORT } from '../../protocol/chain/defaults.js'
 import { describeExit, NodeProcess } from './process.js'
 import {
-  checkDevnetDir, clearDevnetDir, DevnetError, emptyDevnetFile, readDevnetFile, removePidsFile, runningDevnetPid, withMiners, writeDevnetFile, writePidsFile,
-  type DevnetFile, type MinerRecord,
+  checkDevnetDir,
+  clearDevnetDir,
+  DevnetError,
+  emptyDevnetFile,
+  readDevnetFile,
+  removePidsFile,
+  runningDevnetPid,
+  withMiners,
+  writeDevnetFile,
+  writePidsFile,
+  type DevnetFile,
+  type MinerRecord,
 } from './state.js'
 import { formatStatusBlock, formatStatusLine, shortHash, StatusBoard, toNodeStatus, type NodeView } from './status.js'
 import { parseLogLevel, single } from '../options.js'
@@ -31,16 +51,49 @@ const LOG_TAIL_LINES = 15
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
 
 export function devnetOptions<T>(y: Argv<T>) {
-  return y
-    .option('nodes', { type: 'string', requiresArg: true, default: DEFAULT_NODES, describe: 'how many nodes (1-20), on 127.0.53.5, 127.0.54.5, …', coerce: single('nodes', parseNodeCount) })
-    .option('miners', { type: 'string', requiresArg: true, describe: 'how many of the first nodes mine [default: 3, at most --nodes]', coerce: single('miners', (v) => v) })
-    .option('dir', { type: 'string', default: './devnet', describe: 'data directories, logs and devnet.json (the miner accounts)', coerce: single('dir', (v) => String(v)) })
-    .option('fresh', { type: 'boolean', default: false, describe: 'delete the devnet in --dir first and start a new chain' })
-    .option('network', { type: 'string', describe: 'network file for every node [default: the shipped devnet]', coerce: single('network', (v) => String(v)) })
-    .option('log-level', { type: 'string', default: 'info', describe: "the nodes' log level (logs go to <dir>/node<i>/node.log)", coerce: single('log-level', parseLogLevel) })
-    .option('base-port', { type: 'string', requiresArg: true, default: DEFAULT_P2P_PORT, describe: `P2P port of every node (RPC stays on ${RPC_PORT})`, coerce: single('base-port', parseBasePort) })
-    // For tests: nodes on 127.N.53.5 … so they never meet a developer's devnet.
-    .option('net-prefix', { type: 'string', default: DEFAULT_NET_PREFIX, hidden: true, coerce: single('net-prefix', parseNetPrefix) })
+  return (
+    y
+      .option('nodes', {
+        type: 'string',
+        requiresArg: true,
+        default: DEFAULT_NODES,
+        describe: 'how many nodes (1-20), on 127.0.53.5, 127.0.54.5, …',
+        coerce: single('nodes', parseNodeCount),
+      })
+      .option('miners', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'how many of the first nodes mine [default: 3, at most --nodes]',
+        coerce: single('miners', (v) => v),
+      })
+      .option('dir', {
+        type: 'string',
+        default: './devnet',
+        describe: 'data directories, logs and devnet.json (the miner accounts)',
+        coerce: single('dir', (v) => String(v)),
+      })
+      .option('fresh', { type: 'boolean', default: false, describe: 'delete the devnet in --dir first and start a new chain' })
+      .option('network', {
+        type: 'string',
+        describe: 'network file for every node [default: the shipped devnet]',
+        coerce: single('network', (v) => String(v)),
+      })
+      .option('log-level', {
+        type: 'string',
+        default: 'info',
+        describe: "the nodes' log level (logs go to <dir>/node<i>/node.log)",
+        coerce: single('log-level', parseLogLevel),
+      })
+      .option('base-port', {
+        type: 'string',
+        requiresArg: true,
+        default: DEFAULT_P2P_PORT,
+        describe: `P2P port of every node (RPC stays on ${RPC_PORT})`,
+        coerce: single('base-port', parseBasePort),
+      })
+      // For tests: nodes on 127.N.53.5 … so they never meet a developer's devnet.
+      .option('net-prefix', { type: 'string', default: DEFAULT_NET_PREFIX, hidden: true, coerce: single('net-prefix', parseNetPrefix) })
+  )
 }
 
 export interface DevnetArgs {
@@ -62,7 +115,15 @@ export async function runDevnet(args: DevnetArgs): Promise<void> {
   const bkcScript = join(PACKAGE_ROOT, 'dist', 'bin', 'bkc.js')
   if (!existsSync(bkcScript)) throw new DevnetError(`${bkcScript} is missing: build bkc first (npx tsc -p tsconfig.json)`)
 
-  const plans = planNodes({ nodes: args.nodes, miners, dir, network: networkFile, logLevel: args.logLevel, netPrefix: args.netPrefix, p2pPort: args.basePort })
+  const plans = planNodes({
+    nodes: args.nodes,
+    miners,
+    dir,
+    network: networkFile,
+    logLevel: args.logLevel,
+    netPrefix: args.netPrefix,
+    p2pPort: args.basePort,
+  })
   const other = runningDevnetPid(dir)
   if (other !== undefined) throw new DevnetError(`a devnet (pid ${other}) is already running on ${dir}; stop it first`)
   if (!args.fresh) checkDevnetDir(dir)
@@ -71,7 +132,9 @@ export async function runDevnet(args: DevnetArgs): Promise<void> {
   mkdirSync(dir, { recursive: true })
   const stored = readDevnetFile(dir) ?? emptyDevnetFile()
   if (stored.network !== null && stored.network !== networkId) {
-    throw new DevnetError(`${dir} holds a devnet of network ${stored.network}, not ${networkId}: give its --network again, or start over with --fresh`)
+    throw new DevnetError(
+      `${dir} holds a devnet of network ${stored.network}, not ${networkId}: give its --network again, or start over with --fresh`,
+    )
   }
   const file = withMiners({ ...stored, network: networkId }, miners)
   writeDevnetFile(dir, file)
@@ -184,7 +247,9 @@ class Devnet {
     void proc.exited.then((exit) => {
       // While starting, waitReady reports it (and the start fails).
       if (this.stopping !== null || !this.started) return
-      this.say(`${plan.name} (pid ${proc.pid}) exited on its own (${describeExit(exit)}); the others keep running. Last lines of ${plan.logFile}:\n${indent(proc.logTail(LOG_TAIL_LINES))}`)
+      this.say(
+        `${plan.name} (pid ${proc.pid}) exited on its own (${describeExit(exit)}); the others keep running. Last lines of ${plan.logFile}:\n${indent(proc.logTail(LOG_TAIL_LINES))}`,
+      )
     })
     return proc
   }
@@ -197,7 +262,9 @@ class Devnet {
     for (;;) {
       if (this.stopping !== null) return false
       if (!proc.running) {
-        throw new DevnetError(`${plan.name} exited during startup (${describeExit(proc.exit!)}). Last lines of ${plan.logFile}:\n${indent(proc.logTail(LOG_TAIL_LINES))}`)
+        throw new DevnetError(
+          `${plan.name} exited during startup (${describeExit(proc.exit!)}). Last lines of ${plan.logFile}:\n${indent(proc.logTail(LOG_TAIL_LINES))}`,
+        )
       }
       try {
         // The log line first: until our node says it is ready, an answer on
@@ -214,7 +281,9 @@ class Devnet {
         lastError = (err as Error).message
       }
       if (Date.now() >= deadline) {
-        throw new DevnetError(`${plan.name} did not answer on ${plan.rpcUrl} within ${READY_TIMEOUT_MS / 1000} s (${lastError}). Last lines of ${plan.logFile}:\n${indent(proc.logTail(LOG_TAIL_LINES))}`)
+        throw new DevnetError(
+          `${plan.name} did not answer on ${plan.rpcUrl} within ${READY_TIMEOUT_MS / 1000} s (${lastError}). Last lines of ${plan.logFile}:\n${indent(proc.logTail(LOG_TAIL_LINES))}`,
+        )
       }
       await this.pause(250)
     }
@@ -248,12 +317,16 @@ class Devnet {
     try {
       address = await rpcCall(plan.rpcUrl, 'createAccount', [record.name, record.password], 30_000)
     } catch (err) {
-      if (!(err instanceof RpcReplyError && err.code === APP.ACCOUNT_EXISTS)) throw new DevnetError(`cannot create ${where}: ${(err as Error).message}`)
+      if (!(err instanceof RpcReplyError && err.code === APP.ACCOUNT_EXISTS))
+        throw new DevnetError(`cannot create ${where}: ${(err as Error).message}`)
       // A later run: the account is in the node's keystore already.
       try {
         address = await rpcCall(plan.rpcUrl, 'loadAccount', [record.name, record.password], 30_000)
       } catch (err2) {
-        const hint = err2 instanceof RpcReplyError && err2.code === APP.WRONG_PASSWORD ? ` (the password in ${join(this.dir, 'devnet.json')} does not open it; --fresh starts over)` : ''
+        const hint =
+          err2 instanceof RpcReplyError && err2.code === APP.WRONG_PASSWORD
+            ? ` (the password in ${join(this.dir, 'devnet.json')} does not open it; --fresh starts over)`
+            : ''
         throw new DevnetError(`cannot open ${where}: ${(err2 as Error).message}${hint}`)
       }
     }
@@ -267,7 +340,14 @@ class Devnet {
   private printTable(): void {
     const addresses = this.file.miners.map((m) => m.address ?? undefined)
     const script = displayPath(join(PACKAGE_ROOT, 'test', 'scripts', 'getBalance.sh'), process.cwd())
-    const lines = ['', ...formatNodeTable(this.plans, addresses), '', scriptsHint(this.plans, this.netPrefix, addresses[0], script), 'Ctrl-C stops every node; running again resumes the chain (--fresh starts over).', '']
+    const lines = [
+      '',
+      ...formatNodeTable(this.plans, addresses),
+      '',
+      scriptsHint(this.plans, this.netPrefix, addresses[0], script),
+      'Ctrl-C stops every node; running again resumes the chain (--fresh starts over).',
+      '',
+    ]
     this.say(lines.join('\n'))
   }
 
@@ -311,7 +391,12 @@ class Devnet {
     const lines = this.procs.map((p, i) => {
       const view = final[i]!
       const at = view.state === 'up' ? ` at height ${view.status.height} (${shortHash(view.status.hash)})` : ''
-      const how = outcomes[i] === 'stopped' ? `stopped (${describeExit(p.exit!)})` : outcomes[i] === 'killed' ? `did not stop within ${STOP_GRACE_MS / 1000} s: killed` : `had exited earlier (${describeExit(p.exit!)})`
+      const how =
+        outcomes[i] === 'stopped'
+          ? `stopped (${describeExit(p.exit!)})`
+          : outcomes[i] === 'killed'
+            ? `did not stop within ${STOP_GRACE_MS / 1000} s: killed`
+            : `had exited earlier (${describeExit(p.exit!)})`
       return `  ${p.plan.name} pid ${p.pid}: ${how}${at}`
     })
     if (this.stopping !== 'error') lines.push(`data kept in ${this.dir}: run bkc devnet again to resume, --fresh to start over`)
@@ -320,5 +405,10 @@ class Devnet {
 }
 
 function indent(text: string): string {
-  return text === '' ? '  (empty log)' : text.split('\n').map((l) => `  | ${l}`).join('\n')
+  return text === ''
+    ? '  (empty log)'
+    : text
+        .split('\n')
+        .map((l) => `  | ${l}`)
+        .join('\n')
 }

@@ -18,7 +18,8 @@ export const RPC_PORT = DEFAULT_RPC_PORT
 
 export function parseNodeCount(v: unknown): number {
   const n = decimal(v)
-  if (!Number.isInteger(n) || n < 1 || n > MAX_NODES) throw new UsageError(`--nodes must be an integer from 1 to ${MAX_NODES}, got "${String(v)}"`)
+  if (!Number.isInteger(n) || n < 1 || n > MAX_NODES)
+    throw new UsageError(`--nodes must be an integer from 1 to ${MAX_NODES}, got "${String(v)}"`)
   return n
 }
 
@@ -26,7 +27,8 @@ export function parseNodeCount(v: unknown): number {
 export function resolveMiners(v: unknown, nodes: number): number {
   if (v === undefined) return Math.min(DEFAULT_MINERS, nodes)
   const n = decimal(v)
-  if (!Number.isInteger(n) || n < 0 || n > nodes) throw new UsageError(`--miners must be an integer from 0 to --nodes (${nodes}), got "${String(v)}"`)
+  if (!Number.isInteger(n) || n < 0 || n > nodes)
+    throw new UsageError(`--miners must be an integer from 0 to --nodes (${nodes}), got "${String(v)}"`)
   return n
 }
 
@@ -118,7 +120,12 @@ export function planNodes(opts: DevnetOptions): NodePlan[] {
 export function formatColumns(rows: readonly (readonly string[])[]): string[] {
   const widths: number[] = []
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, [...cell].length)))
-  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell + ' '.repeat(widths[i]! - [...cell].length))).join('  ').trimEnd())
+  return rows.map((row) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell + ' '.repeat(widths[i]! - [...cell].length)))
+      .join('  ')
+      .trimEnd(),
+  )
 }
 
 /** The node table: `addresses[i]` is miner i's account address (absent: not known). */

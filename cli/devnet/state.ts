@@ -54,19 +54,21 @@ export function parseDevnetFile(text: string, where: string): DevnetFile {
     throw new DevnetError(`${where}: ${what} (fix it, or start over with --fresh)`)
   }
   if (!isRecord(json)) return bad('not a JSON object')
-  if (json['version'] !== FILE_VERSION) bad(`unknown version ${JSON.stringify(json['version'])}, expected ${FILE_VERSION}`)
-  const network = json['network']
+  if (json.version !== FILE_VERSION) bad(`unknown version ${JSON.stringify(json.version)}, expected ${FILE_VERSION}`)
+  const network = json.network
   if (network !== null && (typeof network !== 'string' || network.length === 0)) bad('"network" must be a network id or null')
-  const miners = json['miners']
+  const miners = json.miners
   if (!Array.isArray(miners)) return bad('"miners" must be a list')
   const out: MinerRecord[] = miners.map((m: unknown, i) => {
     if (!isRecord(m)) return bad(`miners[${i}] is not an object`)
-    if (m['name'] !== minerName(i)) bad(`miners[${i}].name must be "${minerName(i)}"`)
-    if (m['node'] !== i) bad(`miners[${i}].node must be ${i}`)
-    const password = m['password']
-    if (typeof password !== 'string' || password.length === 0 || password.length > 1024) bad(`miners[${i}].password must be a non-empty string`)
-    const address = m['address']
-    if (address !== null && !isHexOfLength(address, ADDRESS_BYTES)) bad(`miners[${i}].address must be ${ADDRESS_BYTES * 2} hex digits or null`)
+    if (m.name !== minerName(i)) bad(`miners[${i}].name must be "${minerName(i)}"`)
+    if (m.node !== i) bad(`miners[${i}].node must be ${i}`)
+    const password = m.password
+    if (typeof password !== 'string' || password.length === 0 || password.length > 1024)
+      bad(`miners[${i}].password must be a non-empty string`)
+    const address = m.address
+    if (address !== null && !isHexOfLength(address, ADDRESS_BYTES))
+      bad(`miners[${i}].address must be ${ADDRESS_BYTES * 2} hex digits or null`)
     return { name: minerName(i), node: i, password: password as string, address: address as string | null }
   })
   return { version: FILE_VERSION, network: network as string | null, miners: out }
@@ -162,9 +164,11 @@ export function removePidsFile(dir: string, devnet: number): void {
 export function readPidsFile(dir: string): PidsFile | undefined {
   try {
     const json: unknown = JSON.parse(readFileSync(join(dir, PIDS_FILE), 'utf8'))
-    if (!isRecord(json) || !Number.isInteger(json['devnet']) || !Array.isArray(json['nodes'])) return undefined
-    const nodes = (json['nodes'] as unknown[]).filter((n): n is { node: number; pid: number } => isRecord(n) && Number.isInteger(n['node']) && Number.isInteger(n['pid']))
-    return { devnet: json['devnet'] as number, nodes }
+    if (!isRecord(json) || !Number.isInteger(json.devnet) || !Array.isArray(json.nodes)) return undefined
+    const nodes = (json.nodes as unknown[]).filter(
+      (n): n is { node: number; pid: number } => isRecord(n) && Number.isInteger(n.node) && Number.isInteger(n.pid),
+    )
+    return { devnet: json.devnet as number, nodes }
   } catch {
     return undefined
   }
