@@ -23,13 +23,7 @@ export function toNodeStatus(v: unknown): NodeStatus | undefined {
   if (typeof v !== 'object' || v === null) return undefined
   const s = v as Record<string, unknown>
   const count = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0
-  if (
-    !count(s.height) ||
-    typeof s.hash !== 'string' ||
-    !count(s.peers) ||
-    !count(s.pending) ||
-    typeof s.mining !== 'boolean'
-  )
+  if (!count(s.height) || typeof s.hash !== 'string' || !count(s.peers) || !count(s.pending) || typeof s.mining !== 'boolean')
     return undefined
   return { height: s.height, hash: s.hash, peers: s.peers, pending: s.pending, mining: s.mining }
 }
