@@ -1,5 +1,6 @@
 // Parsing and checking of command-line values shared by the subcommands.
 import { isIP } from 'node:net'
+import type { Argv } from 'yargs'
 import { LOG_LEVELS, type LogFormat, type LogLevel } from '../lib/log.js'
 
 export class UsageError extends Error {
@@ -58,4 +59,16 @@ export function single<T>(flag: string, parse: (v: unknown) => T) {
     if (Array.isArray(v)) throw new UsageError(`--${flag} was given ${v.length} times; give it once`)
     return parse(v)
   }
+}
+
+/** --log-level and --log-format, the same on every command that logs. */
+export function logOptions<T>(y: Argv<T>) {
+  return y
+    .option('log-level', {
+      type: 'string',
+      default: 'info',
+      describe: 'error | warn | info | debug',
+      coerce: single('log-level', parseLogLevel),
+    })
+    .option('log-format', { type: 'string', default: 'text', describe: 'text | json', coerce: single('log-format', parseLogFormat) })
 }

@@ -1,19 +1,19 @@
 // `bkc simulator`: run the internet simulator until SIGINT/SIGTERM, which
 // send RESTARTING to every client (so they come back quickly) and exit 0.
-import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { Argv } from 'yargs'
-import { createLogger } from '../../lib/log.js'
+import { createLogger, type LogFormat, type LogLevel } from '../../lib/log.js'
 import { AllowListError, loadOrCreateServerKey, readAllowList } from '../../simulator/key-files.js'
 import { SimulatorServer } from '../../simulator/server.js'
 import { DEFAULT_SIMULATOR_PORT } from '../../protocol/tunnel/defaults.js'
 import { DEFAULT_SUBNET, parseSubnet, SubnetError, type Subnet } from '../../protocol/tunnel/subnet.js'
 import { errno } from '../../lib/files.js'
-import { parseIp, parseLogFormat, parseLogLevel, parsePort, parsePositiveInt, single, UsageError } from '../options.js'
+import { readSecretFile, secretOptions } from '../secret.js'
+import { logOptions, parseIp, parsePort, parsePositiveInt, single, UsageError } from '../options.js'
 import { stopOnSignals } from '../signals.js'
 
 export function simulatorOptions<T>(y: Argv<T>) {
-  return y
+  const listen = y
     .option('host', {
       type: 'string',
       default: '0.0.0.0',
@@ -33,16 +33,7 @@ export function simulatorOptions<T>(y: Argv<T>) {
       describe: 'private range clients may claim addresses in',
       coerce: single('subnet', parseSubnetFlag),
     })
-    .option('secret', {
-      type: 'string',
-      describe: 'network secret clients must prove (visible in ps: prefer --secret-file)',
-      coerce: single('secret', parseSecret('secret')),
-    })
-    .option('secret-file', {
-      type: 'string',
-      describe: 'file holding the network secret (trailing newline ignored)',
-      coerce: single('secret-file', (v) => String(v)),
-    })
+  const withSecret = secretOptions(listen, 'secret', 'network secret clients must prove')
     .option('allow', {
       type: 'string',
       describe: 'allow-list file: one client public key (64 hex digits) per line',
@@ -74,14 +65,7 @@ export function simulatorOptions<T>(y: Argv<T>) {
       describe: "where the simulator's key lives",
       coerce: single('data-dir', (v) => String(v)),
     })
-    .option('log-level', {
-      type: 'string',
-      default: 'info',
-      describe: 'error | warn | info | debug',
-      coerce: single('log-level', parseLogLevel),
-    })
-    .option('log-format', { type: 'string', default: 'text', describe: 'text | json', coerce: single('log-format', parseLogFormat) })
-    .conflicts('secret', 'secret-file')
+  return logOptions(withSecret)
 }
 
 export interface SimulatorArgs {
@@ -96,8 +80,8 @@ export interface SimulatorArgs {
   encrypt: boolean
   statsPort?: number
   dataDir: string
-  logLevel: ReturnType<typeof parseLogLevel>
-  logFormat: ReturnType<typeof parseLogFormat>
+  logLevel: LogLevel
+  logFormat: LogFormat
 }
 
 function parseSubnetFlag(v: unknown): Subnet {
@@ -109,28 +93,8 @@ function parseSubnetFlag(v: unknown): Subnet {
   }
 }
 
-export function parseSecret(flag: string) {
-  return (v: unknown): string => {
-    const text = String(v)
-    if (text === '') throw new UsageError(`--${flag} must not be empty`)
-    return text
-  }
-}
-
-export function readSecretFile(path: string, flag = 'secret-file'): string {
-  let text: string
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch (err) {
-    throw new UsageError(`--${flag} ${path}: cannot read it (${errno(err) ?? (err as Error).message})`)
-  }
-  const secret = text.replace(/\r?\n$/, '')
-  if (secret === '') throw new UsageError(`--${flag} ${path} is empty`)
-  return secret
-}
-
 export async function runSimulator(args: SimulatorArgs): Promise<void> {
-  const secret = args.secretFile !== undefined ? readSecretFile(args.secretFile) : args.secret
+  const secret = args.secretFile !== undefined ? readSecretFile(args.secretFile, 'secret-file') : args.secret
   let allowKeys: Set<string> | undefined
   if (args.allow !== undefined) {
     try {

@@ -3,11 +3,11 @@ import { resolve } from 'node:path'
 import type { Argv } from 'yargs'
 import { loadNetworkFile } from '../../node/chain/params.js'
 import { DEFAULT_P2P_PORT, DEFAULT_RPC_PORT } from '../../protocol/chain/defaults.js'
-import { createLogger } from '../../lib/log.js'
+import { createLogger, type LogFormat, type LogLevel } from '../../lib/log.js'
 import { BkcNode } from '../../node/node.js'
 import { DEFAULT_NETWORK_FILE } from '../../node/paths.js'
 import { AddrError, parseHostPort, type PeerAddress } from '../../node/p2p/addrman.js'
-import { parseIp, parseLogFormat, parseLogLevel, parsePort, parsePositiveInt, single, UsageError } from '../options.js'
+import { logOptions, parseIp, parsePort, parsePositiveInt, single, UsageError } from '../options.js'
 import { StopOnSignals } from '../signals.js'
 import { bringUpVpn, exitOnFatal, VPN_CLIENT_FLAGS, vpnClientOptions, vpnConfig, type VpnClientArgs } from '../vpn/command.js'
 import type { RunningVpn } from '../../vpn-client/vpn.js'
@@ -84,15 +84,8 @@ export function startOptions<T>(y: Argv<T>) {
       default: false,
       describe: 'rebuild balances and indexes from the stored blocks, re-validating each',
     })
-    .option('log-level', {
-      type: 'string',
-      default: 'info',
-      describe: 'error | warn | info | debug',
-      coerce: single('log-level', parseLogLevel),
-    })
-    .option('log-format', { type: 'string', default: 'text', describe: 'text | json', coerce: single('log-format', parseLogFormat) })
   // The node's own flags first; the tunnel's only matter with --im-addr.
-  return vpnClientOptions(node)
+  return vpnClientOptions(logOptions(node))
     .group(NODE_FLAGS, 'Node:')
     .group([...VPN_CLIENT_FLAGS], 'VPN mode (with --im-addr):')
 }
@@ -125,8 +118,8 @@ export interface StartArgs extends VpnClientArgs {
   minerThreads: number
   maxPool: number
   reindex: boolean
-  logLevel: ReturnType<typeof parseLogLevel>
-  logFormat: ReturnType<typeof parseLogFormat>
+  logLevel: LogLevel
+  logFormat: LogFormat
 }
 
 /** The report's first VM: where a node in VPN mode looks for the network when given no --bootstrap. */

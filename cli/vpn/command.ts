@@ -2,7 +2,7 @@
 // and the VPN flags `bkc start --im-addr` shares with it.
 import { resolve } from 'node:path'
 import type { Argv } from 'yargs'
-import { createLogger, type Logger } from '../../lib/log.js'
+import { createLogger, type LogFormat, type Logger, type LogLevel } from '../../lib/log.js'
 import { KeyFileError } from '../../lib/key-file.js'
 import { DEFAULT_SIMULATOR_PORT } from '../../protocol/tunnel/defaults.js'
 import { DEFAULT_SUBNET } from '../../protocol/tunnel/subnet.js'
@@ -10,8 +10,8 @@ import { VpnFatalError } from '../../vpn-client/client.js'
 import { DEFAULT_MTU, DEFAULT_TUN_NAME, TunError } from '../../vpn-client/tun-device.js'
 import { checkVpnAddress, startVpn, VpnConfigError, type RunningVpn, type VpnOptions } from '../../vpn-client/vpn.js'
 import { MIN_TUNNEL_MTU } from '../../protocol/tunnel/messages.js'
-import { decimal, parseIp, parseLogFormat, parseLogLevel, parsePort, single, UsageError } from '../options.js'
-import { parseSecret, readSecretFile } from '../simulator/command.js'
+import { decimal, logOptions, parseIp, parsePort, single, UsageError } from '../options.js'
+import { readSecretFile, secretOptions } from '../secret.js'
 import { StopOnSignals } from '../signals.js'
 
 /** The flags vpnClientOptions defines, for help groups. */
@@ -30,7 +30,7 @@ export const VPN_CLIENT_FLAGS = [
 
 /** The flags of the tunnel itself; `bkc start` has them too (only used with --im-addr). */
 export function vpnClientOptions<T>(y: Argv<T>) {
-  return y
+  const simulator = y
     .option('im-addr', {
       type: 'string',
       alias: 'imAddr',
@@ -50,16 +50,7 @@ export function vpnClientOptions<T>(y: Argv<T>) {
       describe: "the simulator's public key (64 hex digits, from its log): refuse any other",
       coerce: single('im-key', parseKey),
     })
-    .option('im-secret', {
-      type: 'string',
-      describe: 'network secret the simulator requires (visible in ps: prefer --im-secret-file)',
-      coerce: single('im-secret', parseSecret('im-secret')),
-    })
-    .option('im-secret-file', {
-      type: 'string',
-      describe: 'file holding the network secret',
-      coerce: single('im-secret-file', (v) => String(v)),
-    })
+  return secretOptions(simulator, 'im-secret', 'network secret the simulator requires')
     .option('subnet', {
       type: 'string',
       default: DEFAULT_SUBNET,
@@ -80,11 +71,10 @@ export function vpnClientOptions<T>(y: Argv<T>) {
       default: true,
       describe: 'TUN offloads (TCP super-packets, ~5x throughput); --no-offload sends MTU-sized packets only',
     })
-    .conflicts('im-secret', 'im-secret-file')
 }
 
 export function vpnOptions<T>(y: Argv<T>) {
-  return vpnClientOptions(y)
+  const withIp = vpnClientOptions(y)
     .option('ip', {
       type: 'string',
       demandOption: true,
@@ -96,14 +86,7 @@ export function vpnOptions<T>(y: Argv<T>) {
       describe: 'where the client key lives [default: ./data/<ip>, shared with bkc start]',
       coerce: single('data-dir', (v) => String(v)),
     })
-    .option('log-level', {
-      type: 'string',
-      default: 'info',
-      describe: 'error | warn | info | debug',
-      coerce: single('log-level', parseLogLevel),
-    })
-    .option('log-format', { type: 'string', default: 'text', describe: 'text | json', coerce: single('log-format', parseLogFormat) })
-    .demandOption('im-addr', 'bkc vpn needs --im-addr: the internet simulator host')
+  return logOptions(withIp).demandOption('im-addr', 'bkc vpn needs --im-addr: the internet simulator host')
 }
 
 export interface VpnClientArgs {
@@ -123,8 +106,8 @@ export interface VpnArgs extends VpnClientArgs {
   ip: string
   imAddr: string
   dataDir?: string
-  logLevel: ReturnType<typeof parseLogLevel>
-  logFormat: ReturnType<typeof parseLogFormat>
+  logLevel: LogLevel
+  logFormat: LogFormat
 }
 
 function parseHost(v: unknown): string {
