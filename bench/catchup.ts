@@ -11,7 +11,6 @@
 // --runs runs.
 //
 //   node dist/bench/catchup.js [--blocks 10000] [--tx-blocks 2000] [--runs 3]
-import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { blockHash, decodeBlock, encodeBlock, type Block } from '../protocol/chain/block-codec.js'
 import { MAX_BLOCKS_PER_MESSAGE, MAX_P2P_PAYLOAD_BYTES } from '../protocol/chain/messages.js'
@@ -32,6 +31,7 @@ import {
   fmtMs,
   fmtRatio,
   intFlag,
+  loadAverage,
   measure,
   median,
   printHeader,
@@ -291,9 +291,7 @@ async function main(): Promise<void> {
       `A: \`bkc start\` child process serving the chain from its data dir; B: BkcNode in this process, fresh data dir each run,`,
       `dialled to A (connman.addPeer, as --bootstrap does); loopback ${prefix}.x.y; sync time = dial → B's tip at A's height;`,
       `baseline: Chainstate.submitBlocks on the same blocks in batches of ${MAX_BLOCKS_PER_MESSAGE}, fresh LevelDB, no network; medians of ${RUNS} runs`,
-      `load average at start: ${loadavg()
-        .map((x) => x.toFixed(2))
-        .join(' ')}`,
+      `load average at start: ${loadAverage()}`,
     ].join('\n'),
   )
   const tmp = tempDir('bkc-bench-catchup-')
@@ -310,11 +308,7 @@ async function main(): Promise<void> {
     }
     report(results)
     console.log('')
-    console.log(
-      `load average at end: ${loadavg()
-        .map((x) => x.toFixed(2))
-        .join(' ')}`,
-    )
+    console.log(`load average at end: ${loadAverage()}`)
   } finally {
     tmp.cleanup()
   }

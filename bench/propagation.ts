@@ -15,7 +15,6 @@
 // the slow one, hence its own, smaller count (--line-blocks).
 //
 //   node dist/bench/propagation.js [--blocks 30] [--txs 1000] [--line-blocks 10]
-import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { blockHash, encodeBlock, type Block } from '../protocol/chain/block-codec.js'
 import { toHex } from '../protocol/wire/bytes.js'
@@ -33,6 +32,7 @@ import {
   fmtMs,
   intFlag,
   keyPairs,
+  loadAverage,
   measure,
   median,
   percentile,
@@ -378,9 +378,7 @@ async function main(): Promise<void> {
       `acceptance = the node's "block connected" log timestamp (same clock, 1 ms resolution); loopback ${prefix}.53-57.5;`,
       `${BLOCKS} blocks per case (${LINE_FULL_BLOCKS} for full blocks on the line) after ${WARMUP.empty} (empty) or ${WARMUP.full} (full) warm-up blocks, one at a time;`,
       `layouts: mesh (the devnet's: all bootstrap to node 0, ADDR gossip does the rest) and line (0-1-2-3-4, each relays to the next)`,
-      `load average at start: ${loadavg()
-        .map((x) => x.toFixed(2))
-        .join(' ')}`,
+      `load average at start: ${loadAverage()}`,
     ].join('\n'),
   )
   let chain!: Chain
@@ -402,11 +400,7 @@ async function main(): Promise<void> {
       'every node = the slowest of the five for that block; "node 0 accepts" = its own submitBlock (validation and storage, no network);',
     )
     console.log('"copies received" = BLOCK messages a child got per block (1 = no redundant copy). All five nodes share 2 cores.')
-    console.log(
-      `load average at end: ${loadavg()
-        .map((x) => x.toFixed(2))
-        .join(' ')}`,
-    )
+    console.log(`load average at end: ${loadAverage()}`)
   } finally {
     tmp.cleanup()
   }

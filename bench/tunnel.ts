@@ -13,11 +13,10 @@
 //   sudo node dist/bench/tunnel.js [--rounds 3] [--seconds 5] [--pings 50]
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
-import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { canRunNetns, NetnsLab } from './lib/netns-lab.js'
 import { DEFAULT_SIMULATOR_PORT } from '../protocol/tunnel/defaults.js'
-import { fmtRatio, intFlag, median, printHeader, printTable, tempDir } from './lib/harness.js'
+import { fmtRatio, intFlag, loadAverage, median, printHeader, printTable, tempDir } from './lib/harness.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const BKC = join(ROOT, 'dist', 'bin', 'bkc.js')
@@ -172,11 +171,7 @@ async function main(): Promise<void> {
     for (const row of rows.slice(0, SETTINGS.length)) {
       console.log(`${row[0]}: ${fmtRatio(Number(row[1]!.replace(/,/g, '')) / veth)} of veth`)
     }
-    console.log(
-      `load average ${loadavg()
-        .map((x) => x.toFixed(2))
-        .join(' ')}; targets: >= 700 Mbit/s plain, >= 300 encrypted, idle RTT <= 1.5 ms`,
-    )
+    console.log(`load average ${loadAverage()}; targets: >= 700 Mbit/s plain, >= 300 encrypted, idle RTT <= 1.5 ms`)
   } finally {
     await cleanup()
   }

@@ -3,7 +3,7 @@
 // test network (with bench/lib/fixtures.ts, shared with the tests). The
 // machine is small and noisy, so every figure is a median of repeated runs
 // and, where it means something, a ratio to a baseline measured in the same run.
-import { cpus } from 'node:os'
+import { cpus, loadavg } from 'node:os'
 import type { Block } from '../../protocol/chain/block-codec.js'
 import { toHex } from '../../protocol/wire/bytes.js'
 import { txSigningMessage, ZERO_SIGNATURE, type Transaction } from '../../protocol/chain/tx-codec.js'
@@ -213,4 +213,11 @@ export function checkAccounts(expected: ReadonlyMap<string, Account>, actual: Re
       throw new Error(`${where}: account ${addr.slice(0, 16)}… is ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`)
     }
   }
+}
+
+/** The 1, 5 and 15 minute load averages, for the line that says how busy the machine was. */
+export function loadAverage(): string {
+  return loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')
 }
