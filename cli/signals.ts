@@ -29,6 +29,11 @@ export class StopOnSignals {
     return this.controller.signal.aborted
   }
 
+  /** True when `err` is the signal's own abort, not a failure that happened to coincide with one. */
+  stoppedBy(err: unknown): boolean {
+    return this.requested && err === this.controller.signal.reason
+  }
+
   /** How to stop what is running. When a signal came already, it runs now. */
   stopWith(stop: () => Promise<void>): void {
     this.stop = stop

@@ -133,17 +133,26 @@ export async function makeDirs(dir: string): Promise<string[]> {
 }
 
 /**
- * Undoes `makeDirs` after a start that failed: the deepest directory goes
- * with its contents when `withContents` (the caller owned it: it held the
- * lock on what it wrote there), else only if empty; each parent goes only if
- * it is empty by then, so a directory that another process began to use
- * meanwhile stays.
+ * Moves `dir` aside to a hidden sibling and returns its new path: the first
+ * step of removing a directory this process created and still holds (a lock
+ * file in it), so that no other process can open it under the old name in
+ * the moment between releasing the lock and the removal.
  */
-export async function removeMadeDirs(made: readonly string[], withContents: boolean): Promise<void> {
-  for (const [i, d] of made.entries()) {
+export async function retireDir(dir: string): Promise<string> {
+  const retired = join(dirname(dir), `.${basename(dir)}.${randomBytes(6).toString('hex')}.removed`)
+  await fsp.rename(dir, retired)
+  return retired
+}
+
+/**
+ * Removes each of `dirs` (deepest first, as `makeDirs` returns them) while it
+ * is empty, and stops at the first that is not: a directory another process
+ * began to use meanwhile stays.
+ */
+export async function removeEmptyDirs(dirs: readonly string[]): Promise<void> {
+  for (const d of dirs) {
     try {
-      if (i === 0 && withContents) await fsp.rm(d, { recursive: true, force: true })
-      else await fsp.rmdir(d)
+      await fsp.rmdir(d)
     } catch (err) {
       if (errno(err) === 'ENOENT') continue
       if (errno(err) === 'ENOTEMPTY' || errno(err) === 'EEXIST') return

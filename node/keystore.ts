@@ -47,7 +47,7 @@ export interface KeystoreOptions {
   kdf?: KdfParams
 }
 
-/** 2^15, 8, 1: ~32 MiB and ~100 ms per derivation, the usual interactive setting. */
+/** 2^15, 8, 1: 32 MiB of memory per derivation (128·N·r bytes), the usual interactive setting. */
 export const DEFAULT_KDF: Readonly<KdfParams> = Object.freeze({ N: 2 ** 15, r: 8, p: 1 })
 
 export const KEYSTORE_VERSION = 1
@@ -269,7 +269,7 @@ export class Keystore {
 
   private async store(name: string, password: string, privateKey: Uint8Array): Promise<{ address: string }> {
     const final = this.pathOf(name)
-    // Cheap early refusal before spending ~100 ms on scrypt; link() below is
+    // Cheap early refusal before spending a key derivation; link() below is
     // what actually guarantees no overwrite.
     if (await this.entryExists(final)) throw existsError(name)
     const file = await seal(name, password, privateKey, this.kdf)

@@ -2,10 +2,11 @@
 // wallet, miner, P2P and JSON-RPC, wires them together, and stops them in
 // the reverse order.
 import { randomBytes } from 'node:crypto'
+import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Transaction } from '../protocol/chain/tx-codec.js'
 import { MAX_P2P_PAYLOAD_BYTES } from '../protocol/chain/messages.js'
-import { makeDirs, removeMadeDirs } from '../lib/files.js'
+import { makeDirs, removeEmptyDirs, retireDir } from '../lib/files.js'
 import type { Logger } from '../lib/log.js'
 import type { NetworkParams } from './chain/params.js'
 import { Chainstate } from './chain/chainstate.js'
@@ -40,7 +41,6 @@ export interface NodeConfig {
   /** Cheaper scrypt for the keystore (tests). */
   keystoreKdf?: KdfParams
   maxPoolTxs?: number
-  rpcMaxBodyBytes?: number
   /** Peers dialled at startup (and remembered). */
   bootstrap?: PeerAddress[]
   maxOutbound?: number
@@ -49,9 +49,12 @@ export interface NodeConfig {
   p2pTimeouts?: PeerTimeouts
   /** How long a misbehaving peer's host is refused (default 10 min). */
   discourageMs?: number
+  /** Gives up a start still in progress (a signal): what was done is undone and start() rejects with the reason. */
+  signal?: AbortSignal
 }
 
 const AGENT_VERSION = '0.1.0'
+const RPC_MAX_BODY_BYTES = 1024 * 1024
 
 /** The node's parts, each built once. */
 interface Parts {
@@ -101,6 +104,7 @@ export class BkcNode {
     // A start that fails leaves no data directory it created behind.
     const madeDirs = await makeDirs(config.dataDir)
     let ownsDataDir = false
+    const stillWanted = (): void => config.signal?.throwIfAborted()
     try {
       const db = await ChainDb.open(join(config.dataDir, 'chain'))
       ownsDataDir = true
@@ -121,6 +125,7 @@ export class BkcNode {
       })
       undo.unshift(() => chain.exclusive(async () => undefined))
       const pool = new PoolPersistence({ db, chain, pool: mempool, logger })
+      stillWanted()
       await pool.restore()
       persistence = pool
       chain.on('tip', (change) => logTipChange(logger, change))
@@ -136,6 +141,7 @@ export class BkcNode {
         announce: (entry) => relay?.relayTransaction(entry),
         logger,
       })
+      stillWanted()
       const { connman, net } = await startP2P(config, chain, (tx) => admission.submit(tx))
       relay = net
       undo.unshift(async () => {
@@ -154,14 +160,23 @@ export class BkcNode {
       })
       undo.unshift(() => mining.close())
 
+      stillWanted()
       const node = new BkcNode(config, { db, chain, mempool, admission, wallet, mining, connman, net })
       await node.startRpc()
       return node
     } catch (err) {
+      // A directory this start created goes, but only one it also opened the
+      // store in (it holds the lock): moved aside before the lock is
+      // released, removed after.
+      let retired: string | null = null
+      if (ownsDataDir && madeDirs.length > 0) retired = await retireDir(config.dataDir).catch(() => null)
       for (const step of undo) await Promise.resolve(step()).catch(() => undefined)
-      await removeMadeDirs(madeDirs, ownsDataDir).catch((e: unknown) =>
-        logger.warn('could not remove the data directory this start created', { dir: config.dataDir, error: String(e) }),
-      )
+      try {
+        if (retired !== null) await rm(retired, { recursive: true, force: true })
+        await removeEmptyDirs(retired !== null ? madeDirs.slice(1) : madeDirs)
+      } catch (e) {
+        logger.warn('could not remove the data directory this start created', { dir: config.dataDir, error: String(e) })
+      }
       throw err
     }
   }
@@ -175,7 +190,7 @@ export class BkcNode {
       host: config.listen,
       port: config.rpcPort,
       dispatcher,
-      maxBodyBytes: config.rpcMaxBodyBytes ?? 1024 * 1024,
+      maxBodyBytes: RPC_MAX_BODY_BYTES,
       logger: this.logger.child({ component: 'rpc' }),
     })
     this.logger.info('node ready', {
@@ -267,7 +282,6 @@ async function startP2P(
   const { addrman, warning } = await loadAddrMan(peersFile, { self: [{ host: config.listen, port: config.port }] })
   if (warning) logger.warn(warning)
   for (const b of config.bootstrap ?? []) addrman.add(b, 'bootstrap', Date.now())
-  const maxPayloadBytes = MAX_P2P_PAYLOAD_BYTES
   const connman = new Connman({
     listenHost: config.listen,
     listenPort: config.port,
@@ -278,7 +292,7 @@ async function startP2P(
     nodeId: randomBytes(32),
     maxOutbound: config.maxOutbound ?? 8,
     maxPeers: config.maxPeers ?? 117,
-    maxPayloadBytes,
+    maxPayloadBytes: MAX_P2P_PAYLOAD_BYTES,
     timeouts: config.p2pTimeouts ?? DEFAULT_TIMEOUTS,
     discourageMs: config.discourageMs ?? 10 * 60_000,
     addrman,
@@ -291,7 +305,7 @@ async function startP2P(
     chain,
     connman,
     submitTransaction,
-    maxPayloadBytes,
+    maxPayloadBytes: MAX_P2P_PAYLOAD_BYTES,
     logger,
   })
   await connman.start()

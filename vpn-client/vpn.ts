@@ -28,8 +28,6 @@ export interface VpnOptions {
   serverKey?: Buffer
   secret?: string
   logger: Logger
-  /** How long to wait for the first registration before carrying on in the background. */
-  firstConnectMs?: number
   /** Aborting it while starting takes everything down again (TUN removed) and rejects with its reason. */
   signal?: AbortSignal
 }
@@ -57,9 +55,12 @@ export function checkVpnAddress(ip: string, subnetText = DEFAULT_SUBNET): Subnet
   return subnet
 }
 
+/** How long start-up waits for the first registration before going on with the client retrying. */
+const FIRST_CONNECT_MS = 10_000
+
 /**
  * Brings the VPN up. Resolves once registered, or — when the simulator does
- * not answer within firstConnectMs — with the client still retrying in the
+ * not answer within FIRST_CONNECT_MS — with the client still retrying in the
  * background (the TUN and its address exist either way, so a node can bind).
  * Rejects (after removing the TUN) on a fatal refusal, a TUN failure, or
  * when opts.signal aborts.
@@ -111,7 +112,7 @@ export async function startVpn(opts: VpnOptions): Promise<RunningVpn> {
     client.abort(new VpnFatalError('TUN_GONE', `the TUN interface ${tun.name} went away`))
   })
   try {
-    await client.waitOpen(opts.firstConnectMs ?? 10_000, opts.signal)
+    await client.waitOpen(FIRST_CONNECT_MS, opts.signal)
   } catch (err) {
     if (err instanceof VpnFatalError || opts.signal?.aborted) {
       await stop()

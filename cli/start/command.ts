@@ -138,7 +138,7 @@ export async function runStart(args: StartArgs): Promise<void> {
       vpn = await bringUpVpn({ ...vpnConfig({ ...args, imAddr }, args.listen, dataDir, logger), signal: shutdown.signal })
     } catch (err) {
       // A signal while the first connection was still being tried: start-up has undone itself.
-      if (shutdown.requested) return shutdown.stopWith(async () => {})
+      if (shutdown.stoppedBy(err)) return shutdown.stopWith(async () => {})
       throw err
     }
   }
@@ -168,6 +168,8 @@ export async function runStart(args: StartArgs): Promise<void> {
     node = await startNode()
   } catch (err) {
     await vpn?.stop()
+    // A signal while the node was starting: it has undone what it did.
+    if (shutdown.stoppedBy(err)) return shutdown.stopWith(async () => {})
     throw err
   }
   // A signal that came while the node was starting stops it now.
@@ -187,6 +189,7 @@ export async function runStart(args: StartArgs): Promise<void> {
       maxOutbound: args.maxOutbound,
       maxPeers: args.maxPeers,
       reindex: args.reindex,
+      signal: shutdown.signal,
     })
   }
 }

@@ -69,7 +69,7 @@ export function vpnClientOptions<T>(y: Argv<T>) {
     .option('offload', {
       type: 'boolean',
       default: true,
-      describe: 'TUN offloads (TCP super-packets, ~5x throughput); --no-offload sends MTU-sized packets only',
+      describe: 'TUN offloads (TCP super-packets, far fewer packets to relay); --no-offload sends MTU-sized packets only',
     })
 }
 
@@ -186,7 +186,7 @@ export async function runVpn(args: VpnArgs): Promise<void> {
     vpn = await bringUpVpn({ ...vpnConfig(args, args.ip, dataDir, logger), signal: shutdown.signal })
   } catch (err) {
     // A signal while the first connection was still being tried: start-up has undone itself.
-    if (shutdown.requested) return shutdown.stopWith(async () => {})
+    if (shutdown.stoppedBy(err)) return shutdown.stopWith(async () => {})
     throw err
   }
   exitOnFatal(vpn, logger, () => vpn.stop())

@@ -1,10 +1,10 @@
 // writeFileAtomic: replaces the file whole, privately, leaving no temp file,
-// and on failure leaves the old file as it was. makeDirs / removeMadeDirs:
-// a failed start removes only the directories it created.
+// and on failure leaves the old file as it was. makeDirs,
+// retireDir, removeEmptyDirs: a failed start removes only what it created.
 import t from 'tap'
 import { promises as fsp } from 'node:fs'
-import { join } from 'node:path'
-import { createFileExclusive, makeDirs, removeMadeDirs, writeFileAtomic } from '../../../lib/files.js'
+import { basename, join } from 'node:path'
+import { createFileExclusive, makeDirs, removeEmptyDirs, retireDir, writeFileAtomic } from '../../../lib/files.js'
 
 const posix = process.platform !== 'win32'
 
@@ -66,22 +66,30 @@ t.test('makeDirs returns what it created, deepest first; nothing for a directory
   t.same(await makeDirs(join(root, 'a', 'x')), [join(root, 'a', 'x')])
 })
 
-t.test('removeMadeDirs: the owned leaf goes with its contents, parents only while empty', async (t) => {
+t.test('retireDir moves a directory aside to a hidden sibling, contents and all', async (t) => {
+  const root = t.testdir({ data: { node: { chain: 'x' } } })
+  const retired = await retireDir(join(root, 'data', 'node'))
+  t.match(retired, new RegExp(`^${join(root, 'data')}/\\.node\\.[0-9a-f]{12}\\.removed$`))
+  t.same(await fsp.readdir(join(root, 'data')), [basename(retired)], 'the old name is free at once')
+  t.equal(await fsp.readFile(join(retired, 'chain'), 'utf8'), 'x')
+  await t.rejects(retireDir(join(root, 'missing')), { code: 'ENOENT' })
+})
+
+t.test('removeEmptyDirs removes while empty and stops at the first that is not', async (t) => {
   const root = t.testdir({})
-  const made = await makeDirs(join(root, 'data', 'node'))
-  await fsp.writeFile(join(root, 'data', 'node', 'chain'), 'x')
-  await removeMadeDirs(made, true)
-  t.same(await fsp.readdir(root), [], 'leaf with its file, then the empty parent')
+  const made = await makeDirs(join(root, 'a', 'b', 'c'))
+  await removeEmptyDirs(made)
+  t.same(await fsp.readdir(root), [], 'all three were empty')
 
-  const again = await makeDirs(join(root, 'data', 'node'))
-  await fsp.mkdir(join(root, 'data', 'other'))
-  await removeMadeDirs(again, true)
-  t.same(await fsp.readdir(join(root, 'data')), ['other'], 'a parent another process began to use stays')
+  const again = await makeDirs(join(root, 'a', 'b', 'c'))
+  await fsp.mkdir(join(root, 'a', 'other'))
+  await removeEmptyDirs(again)
+  t.same(await fsp.readdir(join(root, 'a')), ['other'], 'a parent another process began to use stays')
 
-  const notOwned = await makeDirs(join(root, 'p', 'q'))
+  const withFile = await makeDirs(join(root, 'p', 'q'))
   await fsp.writeFile(join(root, 'p', 'q', 'f'), 'x')
-  await removeMadeDirs(notOwned, false)
-  t.same(await fsp.readdir(join(root, 'p', 'q')), ['f'], 'a leaf it does not own is only removed when empty')
-  await removeMadeDirs([join(root, 'gone')], true)
+  await removeEmptyDirs(withFile)
+  t.same(await fsp.readdir(join(root, 'p', 'q')), ['f'], 'a directory with something in it stays')
+  await removeEmptyDirs([join(root, 'gone')])
   t.pass('a directory already gone is no error')
 })
