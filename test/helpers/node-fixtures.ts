@@ -1,7 +1,9 @@
-// Helpers for the chainstate, reorg, node and end-to-end tests: a chainstate
-// over a temp LevelDB, whole-state snapshots to compare two chainstates, a
-// ledger model that turns random transfer wishes into valid blocks, JSON-RPC
-// over real HTTP, and the real `bkc` binary as a child process.
+// Helpers for the chainstate, reorg, node and end-to-end tests: temp dirs
+// removed at the end of a test, a chainstate over a temp LevelDB, whole-state
+// snapshots to compare two chainstates, a ledger model that turns random
+// transfer wishes into valid blocks, a BkcNode in-process, JSON-RPC over real
+// HTTP, and the real `bkc` binary as a child process.
+import type { Test } from 'tap'
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
@@ -17,7 +19,22 @@ import { Chainstate, type ChainstateOptions, type SubmitResult } from '../../nod
 import { silentLogger, type Logger } from '../../lib/log.js'
 import { ChainBatch, ChainDb } from '../../node/storage/chain-db.js'
 import type { TxLocation } from '../../node/storage/records.js'
-import { mine, parentOf, transfer, type ParentRef } from '../../bench/lib/fixtures.js'
+import { BkcNode, type NodeConfig } from '../../node/node.js'
+import { mine, parentOf, tempDir, transfer, type ParentRef } from '../../bench/lib/fixtures.js'
+
+// ---------------------------------------------------------------- temp dirs
+
+/** A fresh temp directory (named `prefix` + random), removed when `t` ends. */
+export function testDir(t: Test, prefix: string): string {
+  const d = tempDir(prefix)
+  t.teardown(d.cleanup)
+  return d.path
+}
+
+/** A data dir for one in-process node, removed when `t` ends. */
+export function nodeDataDir(t: Test): string {
+  return testDir(t, 'bkc-node-')
+}
 
 // ---------------------------------------------------------------- chainstate
 
@@ -247,6 +264,46 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms))
 }
 
+// ---------------------------------------------------------------- in-process node
+
+export interface TestNode {
+  node: BkcNode
+  /** Its JSON-RPC URL. */
+  url: string
+  /** Stops the node once: later calls, and the teardown, wait for that same stop. */
+  stop: () => Promise<void>
+}
+
+/**
+ * Starts a BkcNode in this process: on 127.0.0.1 with ports the OS picks, no
+ * log output, cheap scrypt for the keystore (N=1024) and one miner thread;
+ * `config` may override any of these. The node is stopped when `t` ends,
+ * unless the test stopped it with `stop()` already.
+ */
+export async function startTestNode(t: Test, config: Pick<NodeConfig, 'dataDir' | 'network'> & Partial<NodeConfig>): Promise<TestNode> {
+  const node = await BkcNode.start({
+    listen: '127.0.0.1',
+    port: 0,
+    rpcPort: 0,
+    logger: silentLogger(),
+    keystoreKdf: { N: 1024, r: 8, p: 1 },
+    minerThreads: 1,
+    ...config,
+  })
+  let stopping: Promise<void> | undefined
+  const stop = (): Promise<void> => (stopping ??= node.stop())
+  t.teardown(stop)
+  return { node, url: urlOf(node.rpcAddress), stop }
+}
+
+/** Credits `address` (hex) with `n` block rewards by submitting blocks mined in-process on the node's tip. */
+export async function fund(node: BkcNode, address: string, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const r = await node.chain.submitBlock(mine(node.chain.params, tipRef(node.chain), { miner: Buffer.from(address, 'hex') }))
+    if (r.status !== 'connected') throw new Error(`funding block not connected: ${r.status}`)
+  }
+}
+
 // ---------------------------------------------------------------- JSON-RPC
 
 export interface RpcReply {
@@ -369,6 +426,24 @@ export function readyUrl(stderr: string): string | undefined {
     if (m) return `${m[1]}/`
   }
   return undefined
+}
+
+/**
+ * Waits (up to `timeoutMs`) for a node started with spawnBkc to log its
+ * "node ready" line; returns its RPC URL. The error on timeout carries the
+ * process's stderr (and says so when the process had exited).
+ */
+export function waitForReady(proc: BkcProcess, timeoutMs = 20_000): Promise<string> {
+  return waitFor(
+    '"node ready" in the log',
+    () => {
+      if (proc.hasExited()) throw new Error(`bkc exited early:\n${proc.stderr()}`)
+      return readyUrl(proc.stderr())
+    },
+    { timeoutMs, intervalMs: 50 },
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}\nstderr:\n${proc.stderr()}`)
+  })
 }
 
 export interface ScriptRun {

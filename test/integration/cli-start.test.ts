@@ -9,7 +9,7 @@ import { tempDir, testNetworkJson } from '../../bench/lib/fixtures.js'
 import {
   BKC_BIN,
   randomLoopbackOctet,
-  readyUrl,
+  waitForReady,
   rpcResult,
   postRaw,
   runBkc,
@@ -40,16 +40,7 @@ function workDir(t: Test): { dir: string; network: string } {
 async function startNode(t: Test, args: string[], cwd: string): Promise<{ proc: BkcProcess; url: string }> {
   const proc = spawnBkc(['start', ...args], { cwd })
   t.teardown(() => stopProcess(proc))
-  const url = await waitFor(
-    '"node ready" in the log',
-    () => {
-      if (proc.hasExited()) throw new Error(`bkc exited early:\n${proc.stderr()}`)
-      return readyUrl(proc.stderr())
-    },
-    { timeoutMs: 20_000, intervalMs: 50 },
-  ).catch((err: Error) => {
-    throw new Error(`${err.message}\nstderr:\n${proc.stderr()}`)
-  })
+  const url = await waitForReady(proc, 20_000)
   return { proc, url }
 }
 

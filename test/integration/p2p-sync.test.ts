@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { toHex } from '../../protocol/wire/bytes.js'
 import { generateKeyPair } from '../../protocol/chain/keys.js'
 import { tempDir } from '../../bench/lib/fixtures.js'
-import { BKC_BIN, readyUrl, rpcResult, spawnBkc, stopProcess, waitFor, type BkcProcess } from '../helpers/node-fixtures.js'
+import { BKC_BIN, rpcResult, spawnBkc, stopProcess, waitFor, waitForReady, type BkcProcess } from '../helpers/node-fixtures.js'
 import { hostOf, mineBlocks, startNet, waitConverged, waitPeers } from '../helpers/net-fixtures.js'
 
 interface Status {
@@ -73,16 +73,7 @@ async function startProcess(
     ...extra,
   ])
   t.teardown(() => stopProcess(proc))
-  const url = await waitFor(
-    'the node process to be ready',
-    () => {
-      if (proc.hasExited()) throw new Error(`bkc exited early:\n${proc.stderr()}`)
-      return readyUrl(proc.stderr())
-    },
-    { timeoutMs: 30_000, intervalMs: 50 },
-  ).catch((err: Error) => {
-    throw new Error(`${err.message}\nstderr:\n${proc.stderr()}`)
-  })
+  const url = await waitForReady(proc, 30_000)
   return { proc, url }
 }
 

@@ -4,21 +4,7 @@ import t from 'tap'
 import fc from 'fast-check'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { BusyError, Semaphore } from '../../../lib/semaphore.js'
-
-const BOUND_MS = 5000
-
-/** Resolves true when `p` settles (either way) within `ms`. */
-function settlesWithin(p: Promise<unknown>, ms = BOUND_MS): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))
-  return Promise.race([
-    p.then(
-      () => true,
-      () => true,
-    ),
-    late,
-  ]).finally(() => clearTimeout(timer))
-}
+import { settlesWithin } from '../../helpers/node-fixtures.js'
 
 /** A promise and the function that resolves it. */
 function gate(): { opened: Promise<void>; open: () => void } {

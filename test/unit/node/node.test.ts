@@ -4,56 +4,13 @@ import t, { type Test } from 'tap'
 import { join } from 'node:path'
 import { toHex } from '../../../protocol/wire/bytes.js'
 import { generateKeyPair } from '../../../protocol/chain/keys.js'
-import { silentLogger } from '../../../lib/log.js'
-import { BkcNode } from '../../../node/node.js'
 import { ChainBatch, ChainDb } from '../../../node/storage/chain-db.js'
-import { MINER, mine, parentOf, tempDir, testNetwork, transfer } from '../../../bench/lib/fixtures.js'
-import { hashOf, rpcCall, rpcResult, sleep, tipRef, urlOf, waitFor } from '../../helpers/node-fixtures.js'
+import { MINER, mine, parentOf, testNetwork, transfer } from '../../../bench/lib/fixtures.js'
+import { fund, hashOf, nodeDataDir, rpcCall, rpcResult, sleep, startTestNode, tipRef, waitFor } from '../../helpers/node-fixtures.js'
 
 // 8 leading zero bits: ~256 hashes a block, so the real miner finds blocks at once.
 const net = testNetwork({ bits: 8 })
 const PW = 'correct horse'
-
-interface Running {
-  node: BkcNode
-  url: string
-  stop: () => Promise<void>
-}
-
-async function startNode(t: Test, dataDir: string): Promise<Running> {
-  const node = await BkcNode.start({
-    listen: '127.0.0.1',
-    port: 0,
-    rpcPort: 0,
-    dataDir,
-    network: net,
-    logger: silentLogger(),
-    keystoreKdf: { N: 1024, r: 8, p: 1 },
-    minerThreads: 1,
-  })
-  let stopped = false
-  const stop = async (): Promise<void> => {
-    if (stopped) return
-    stopped = true
-    await node.stop()
-  }
-  t.teardown(stop)
-  return { node, url: urlOf(node.rpcAddress), stop }
-}
-
-function dataDir(t: Test): string {
-  const d = tempDir('bkc-node-')
-  t.teardown(d.cleanup)
-  return d.path
-}
-
-/** Credits `address` with `n` block rewards by submitting blocks mined in-process. */
-async function fund(node: BkcNode, address: string, n: number): Promise<void> {
-  for (let i = 0; i < n; i++) {
-    const r = await node.chain.submitBlock(mine(net, tipRef(node.chain), { miner: Buffer.from(address, 'hex') }))
-    if (r.status !== 'connected') throw new Error(`funding block not connected: ${r.status}`)
-  }
-}
 
 interface TxJson {
   hash: string
@@ -68,7 +25,7 @@ interface TxJson {
 }
 
 t.test('JSON-RPC over HTTP: accounts, errors, params, queries', async (t) => {
-  const { node, url } = await startNode(t, dataDir(t))
+  const { node, url } = await startTestNode(t, { dataDir: nodeDataDir(t), network: net })
   const bob = toHex(generateKeyPair().address)
 
   const alice = await rpcResult<string>(url, 'createAccount', ['alice', PW])
@@ -161,7 +118,7 @@ t.test('JSON-RPC over HTTP: accounts, errors, params, queries', async (t) => {
 })
 
 t.test('two quick sendTransaction calls get consecutive nonces', async (t) => {
-  const { node, url } = await startNode(t, dataDir(t))
+  const { node, url } = await startTestNode(t, { dataDir: nodeDataDir(t), network: net })
   const addr = await rpcResult<string>(url, 'createAccount', ['quick', PW])
   await fund(node, addr, 2)
   await rpcResult(url, 'unlock', ['quick', PW])
@@ -181,8 +138,8 @@ t.test('two quick sendTransaction calls get consecutive nonces', async (t) => {
 })
 
 t.test('the pending pool survives a restart, then the miner confirms it', async (t) => {
-  const dir = dataDir(t)
-  const first = await startNode(t, dir)
+  const dir = nodeDataDir(t)
+  const first = await startTestNode(t, { dataDir: dir, network: net })
   const addr = await rpcResult<string>(first.url, 'createAccount', ['keeper', PW])
   await fund(first.node, addr, 2)
   await rpcResult(first.url, 'unlock', ['keeper', PW])
@@ -191,7 +148,7 @@ t.test('the pending pool survives a restart, then the miner confirms it', async 
   t.equal((await rpcResult<TxJson>(first.url, 'getTransaction', [id])).status, 'pending')
   await first.stop()
 
-  const second = await startNode(t, dir)
+  const second = await startTestNode(t, { dataDir: dir, network: net })
   const url = second.url
   const again = await rpcResult<TxJson>(url, 'getTransaction', [id])
   t.match(again, { hash: id, status: 'pending', amount: 25, to })
@@ -215,7 +172,7 @@ t.test('the pending pool survives a restart, then the miner confirms it', async 
 })
 
 t.test('mining: blocks appear, RPC stays responsive, stopMining stops the chain', async (t) => {
-  const { url } = await startNode(t, dataDir(t))
+  const { url } = await startTestNode(t, { dataDir: nodeDataDir(t), network: net })
   const addr = await rpcResult<string>(url, 'createAccount', ['miner', PW])
   t.equal(await rpcResult(url, 'mining', ['miner', PW]), true)
   try {
@@ -242,8 +199,8 @@ t.test('mining: blocks appear, RPC stays responsive, stopMining stops the chain'
 })
 
 t.test('a reorg returns abandoned transactions to the pool and drops double-spent ones (also on disk)', async (t) => {
-  const dir = dataDir(t)
-  const first = await startNode(t, dir)
+  const dir = nodeDataDir(t)
+  const first = await startTestNode(t, { dataDir: dir, network: net })
   let { node, url } = first
   const alice = await rpcResult<string>(url, 'createAccount', ['alice', PW])
   await fund(node, alice, 3) // 60 coins at height 3
@@ -280,7 +237,7 @@ t.test('a reorg returns abandoned transactions to the pool and drops double-spen
 
   // The pool on disk followed the reorg.
   await first.stop()
-  ;({ node, url } = await startNode(t, dir))
+  ;({ node, url } = await startTestNode(t, { dataDir: dir, network: net }))
   t.equal(await rpcResult(url, 'getTransaction', [t1]), null)
   t.match(await rpcResult(url, 'getTransaction', [t2]), { status: 'pending' })
   t.equal(node.mempool.size, 1)
@@ -299,7 +256,7 @@ async function chainView(url: string, addresses: string[]): Promise<unknown> {
 }
 
 async function chainWithTransfers(t: Test, dir: string): Promise<{ addresses: string[]; view: unknown }> {
-  const { node, url, stop } = await startNode(t, dir)
+  const { node, url, stop } = await startTestNode(t, { dataDir: dir, network: net })
   const a = await rpcResult<string>(url, 'createAccount', ['a', PW])
   await fund(node, a, 2)
   await rpcResult(url, 'unlock', ['a', PW])
@@ -312,58 +269,41 @@ async function chainWithTransfers(t: Test, dir: string): Promise<{ addresses: st
   return { addresses, view }
 }
 
-const startPlain = (t: Test, dir: string): Promise<Running> => startReindexing(t, dir, false)
-
-async function startReindexing(t: Test, dir: string, reindex = true): Promise<Running> {
-  const node = await BkcNode.start({
-    listen: '127.0.0.1',
-    port: 0,
-    rpcPort: 0,
-    dataDir: dir,
-    network: net,
-    logger: silentLogger(),
-    keystoreKdf: { N: 1024, r: 8, p: 1 },
-    reindex,
-  })
-  t.teardown(() => node.stop())
-  return { node, url: urlOf(node.rpcAddress), stop: () => node.stop() }
-}
-
 t.test('start with reindex: true rebuilds the same state', async (t) => {
-  const dir = dataDir(t)
+  const dir = nodeDataDir(t)
   const { addresses, view } = await chainWithTransfers(t, dir)
   // Damage the derived state so only a real rebuild gets it right.
   const db = await ChainDb.open(join(dir, 'chain'))
   await db.write(new ChainBatch().putAccount(addresses[0]!, { balance: 1, nonce: 9 }).delHeight(2))
   await db.close()
-  const { node, url } = await startReindexing(t, dir)
+  const { node, url } = await startTestNode(t, { dataDir: dir, network: net, reindex: true })
   t.equal(node.chain.tip.height, 3)
   t.same(await chainView(url, addresses), view)
 })
 
 t.test('an interrupted reindex is finished at the next start, with or without reindex: true', async (t) => {
   for (const withFlag of [true, false]) {
-    const dir = dataDir(t)
+    const dir = nodeDataDir(t)
     const { addresses, view } = await chainWithTransfers(t, dir)
     // A rebuild that crashed right after clearing the state: no tip is left.
     const db = await ChainDb.open(join(dir, 'chain'))
     await db.write(new ChainBatch().putMeta('reindexing', Buffer.from([1])))
     await db.clearState()
     await db.close()
-    const { node, url } = withFlag ? await startReindexing(t, dir) : await startPlain(t, dir)
+    const { node, url } = await startTestNode(t, { dataDir: dir, network: net, reindex: withFlag })
     t.equal(node.chain.tip.height, 3, `tip restored (reindex flag ${withFlag})`)
     t.same(await chainView(url, addresses), view, 'with the same state')
   }
 })
 
 t.test('a rebuild that crashed part-way (tip present, state half rebuilt) resumes by itself', async (t) => {
-  const dir = dataDir(t)
+  const dir = nodeDataDir(t)
   const { addresses, view } = await chainWithTransfers(t, dir)
   const db = await ChainDb.open(join(dir, 'chain'))
   // The mark is set and the state is wrong, but a tip exists: only the mark tells.
   await db.write(new ChainBatch().putMeta('reindexing', Buffer.from([1])).putAccount(addresses[0]!, { balance: 1, nonce: 9 }))
   await db.close()
-  const { node, url } = await startPlain(t, dir)
+  const { node, url } = await startTestNode(t, { dataDir: dir, network: net })
   t.equal(node.chain.tip.height, 3)
   t.same(await chainView(url, addresses), view, 'state rebuilt, not the damaged copy')
   t.equal(await node.db.getMeta('reindexing'), undefined, 'the mark is cleared once done')

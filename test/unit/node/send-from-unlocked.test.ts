@@ -1,58 +1,21 @@
 // sendFromUnlocked on a whole node: each send signs with the key unlocked at
 // its call even while it waits for the chain lock, and one sender can queue
 // long runs of consecutive nonces.
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { toHex } from '../../../protocol/wire/bytes.js'
 import { txSigningMessage } from '../../../protocol/chain/tx-codec.js'
 import { generateKeyPair, verify } from '../../../protocol/chain/keys.js'
-import { silentLogger } from '../../../lib/log.js'
-import { BkcNode, type NodeConfig } from '../../../node/node.js'
 import { PoolError } from '../../../node/mempool/pool.js'
-import { mine, tempDir, testNetwork, transfer } from '../../../bench/lib/fixtures.js'
-import { rpcResult, tipRef, urlOf } from '../../helpers/node-fixtures.js'
+import { testNetwork, transfer } from '../../../bench/lib/fixtures.js'
+import { fund, nodeDataDir, rpcResult, startTestNode } from '../../helpers/node-fixtures.js'
 
 const net = testNetwork({ bits: 8 })
 const PW = 'correct horse'
 
-function dataDir(t: Test): string {
-  const d = tempDir('bkc-node-')
-  t.teardown(d.cleanup)
-  return d.path
-}
-
-async function startNode(t: Test, dir: string, extra: Partial<NodeConfig> = {}): Promise<BkcNode> {
-  const node = await BkcNode.start({
-    listen: '127.0.0.1',
-    port: 0,
-    rpcPort: 0,
-    dataDir: dir,
-    network: net,
-    logger: silentLogger(),
-    keystoreKdf: { N: 1024, r: 8, p: 1 },
-    minerThreads: 1,
-    ...extra,
-  })
-  let stopped = false
-  t.teardown(async () => {
-    if (stopped) return
-    stopped = true
-    await node.stop()
-  })
-  return node
-}
-
-/** Credits `address` with `n` block rewards (20 each) by submitting blocks mined in-process. */
-async function fund(node: BkcNode, address: string, n: number): Promise<void> {
-  for (let i = 0; i < n; i++) {
-    const r = await node.chain.submitBlock(mine(net, tipRef(node.chain), { miner: Buffer.from(address, 'hex') }))
-    if (r.status !== 'connected') throw new Error(`funding block not connected: ${r.status}`)
-  }
-}
-
 // ---------------------------------------------------------------- a send racing an unlock
 
 t.test('sendFromUnlocked racing unlock(B): the send is from A and its signature verifies', async (t) => {
-  const node = await startNode(t, dataDir(t))
+  const { node } = await startTestNode(t, { dataDir: nodeDataDir(t), network: net })
   const a = (await node.wallet.create('a', PW)).address
   const b = (await node.wallet.create('b', PW)).address
   await fund(node, a, 1)
@@ -93,7 +56,7 @@ t.test('sendFromUnlocked racing unlock(B): the send is from A and its signature 
 })
 
 t.test('many sends queued behind the lock while the account changes: each signs with the key current at its call', async (t) => {
-  const node = await startNode(t, dataDir(t))
+  const { node } = await startTestNode(t, { dataDir: nodeDataDir(t), network: net })
   const a = (await node.wallet.create('a', PW)).address
   const b = (await node.wallet.create('b', PW)).address
   await fund(node, a, 1)
@@ -130,7 +93,7 @@ t.test('many sends queued behind the lock while the account changes: each signs 
 // ---------------------------------------------------------------- the nonce window
 
 t.test('200 sends in a row from one account all succeed (nonces far past the 64-wide gap)', async (t) => {
-  const node = await startNode(t, dataDir(t))
+  const { node, url } = await startTestNode(t, { dataDir: nodeDataDir(t), network: net })
   const a = (await node.wallet.create('a', PW)).address
   await fund(node, a, 11) // 220 coins
   await node.wallet.unlock('a', PW)
@@ -147,7 +110,7 @@ t.test('200 sends in a row from one account all succeed (nonces far past the 64-
   }
   t.same(failures, [], 'every send is accepted with the next nonce')
   t.equal(node.mempool.fromSender(a).length, 200, '200 pending from A')
-  const acct = await rpcResult<{ pending: number; nonce: number }>(urlOf(node.rpcAddress), 'getAccount', [a])
+  const acct = await rpcResult<{ pending: number; nonce: number }>(url, 'getAccount', [a])
   t.same([acct.nonce, acct.pending], [0, 200], 'getAccount: nonce 0, 200 pending')
 
   // The gap rule still holds from the next free nonce (200): 200 + 64 is fine, one more is not.

@@ -8,18 +8,8 @@ import { merkleRoot } from '../../../../protocol/chain/merkle.js'
 import { generateKeyPair } from '../../../../protocol/chain/keys.js'
 import type { TipChange } from '../../../../node/chain/chainstate.js'
 import { ChainBatch, DataDirError } from '../../../../node/storage/chain-db.js'
-import {
-  GENESIS_TIME,
-  MINER,
-  genesisRef,
-  mine,
-  mineChain,
-  parentOf,
-  tempDir,
-  testNetwork,
-  transfer,
-} from '../../../../bench/lib/fixtures.js'
-import { addressesOf, hashOf, openChain, snapshot, submitAll, txIdsOf } from '../../../helpers/node-fixtures.js'
+import { GENESIS_TIME, MINER, genesisRef, mine, mineChain, parentOf, testNetwork, transfer } from '../../../../bench/lib/fixtures.js'
+import { addressesOf, hashOf, openChain, snapshot, submitAll, testDir, txIdsOf } from '../../../helpers/node-fixtures.js'
 
 const alice = generateKeyPair()
 const bob = generateKeyPair()
@@ -29,18 +19,13 @@ const B = toHex(bob.address)
 const C = toHex(carol.address)
 const M = toHex(MINER.address)
 const net = testNetwork({ balances: { [A]: 1000, [B]: 500 } })
+const dir = (t: Test): string => testDir(t, 'bkc-chainstate-')
 
 /** Two blocks with transfers: alice→carol 100, bob→alice 50; then alice→bob 30 mined by carol. */
 function twoBlocks() {
   const b1 = mine(net, genesisRef(net), { txs: [transfer(net, alice, carol.address, 100, 0), transfer(net, bob, alice.address, 50, 0)] })
   const b2 = mine(net, parentOf(b1), { miner: carol.address, txs: [transfer(net, alice, bob.address, 30, 1)] })
   return [b1, b2]
-}
-
-function dir(t: Test): string {
-  const d = tempDir('bkc-chainstate-')
-  t.teardown(d.cleanup)
-  return d.path
 }
 
 t.test('genesis: written on first open, balances and indexes from its allocations', async (t) => {

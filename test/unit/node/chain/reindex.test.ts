@@ -5,17 +5,11 @@ import { toHex } from '../../../../protocol/wire/bytes.js'
 import type { Block } from '../../../../protocol/chain/block-codec.js'
 import { generateKeyPair } from '../../../../protocol/chain/keys.js'
 import { targetFromLeadingZeroBits } from '../../../../node/miner/pow.js'
-import { GENESIS_TIME, genesisRef, mine, mineChain, parentOf, tempDir, testNetwork } from '../../../../bench/lib/fixtures.js'
-import { hashOf, openChain, storeUnconnected, submitAll } from '../../../helpers/node-fixtures.js'
+import { GENESIS_TIME, genesisRef, mine, mineChain, parentOf, testNetwork } from '../../../../bench/lib/fixtures.js'
+import { hashOf, openChain, storeUnconnected, submitAll, testDir } from '../../../helpers/node-fixtures.js'
 
 const alice = generateKeyPair()
 const net = testNetwork({ balances: { [toHex(alice.address)]: 1000 } })
-
-function dir(t: Test, prefix = 'bkc-chain-'): string {
-  const d = tempDir(prefix)
-  t.teardown(d.cleanup)
-  return d.path
-}
 
 // ---------------------------------------------------------------- reindex re-checks context
 
@@ -25,7 +19,7 @@ function dir(t: Test, prefix = 'bkc-chain-'): string {
  * with reindex, and checks the branch is rejected (also after a plain restart).
  */
 async function reindexWithCrafted(t: Test, craft: (tip: Block) => Block): Promise<void> {
-  const d = dir(t)
+  const d = testDir(t, 'bkc-chain-')
   const main = mineChain(net, genesisRef(net), 5)
   const crafted = craft(main[4]!)
   const descendants = mineChain(net, { ...parentOf(crafted), timestamp: main[4]!.header.timestamp + 1000 }, 3)

@@ -1,22 +1,16 @@
 // A reorg writes the abandoned transactions back to the stored pool in its
 // own batch, so a crash right after it cannot lose them.
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { toHex } from '../../../../protocol/wire/bytes.js'
 import { txId } from '../../../../protocol/chain/tx-codec.js'
 import { generateKeyPair } from '../../../../protocol/chain/keys.js'
 import type { ChainDb } from '../../../../node/storage/chain-db.js'
-import { genesisRef, mine, mineChain, parentOf, tempDir, testNetwork, transfer } from '../../../../bench/lib/fixtures.js'
-import { hashOf, openChain, storedPoolIds, submitAll } from '../../../helpers/node-fixtures.js'
+import { genesisRef, mine, mineChain, parentOf, testNetwork, transfer } from '../../../../bench/lib/fixtures.js'
+import { hashOf, openChain, storedPoolIds, submitAll, testDir } from '../../../helpers/node-fixtures.js'
 
 const alice = generateKeyPair()
 const bob = generateKeyPair()
 const net = testNetwork({ balances: { [toHex(alice.address)]: 1000 } })
-
-function dir(t: Test, prefix = 'bkc-chain-'): string {
-  const d = tempDir(prefix)
-  t.teardown(d.cleanup)
-  return d.path
-}
 
 t.test('a reorg writes the abandoned transactions back to the pool in its own batch', async (t) => {
   const T = transfer(net, alice, bob.address, 10, 0)
@@ -28,7 +22,7 @@ t.test('a reorg writes the abandoned transactions back to the pool in its own ba
 
   const seenInReorg: string[][] = []
   let db: ChainDb | undefined
-  const o = await openChain(net, dir(t), {
+  const o = await openChain(net, testDir(t, 'bkc-chain-'), {
     onTipChange: async (c) => {
       if (c.disconnected.length > 0 && db) seenInReorg.push(await storedPoolIds(db))
     },
@@ -60,7 +54,7 @@ t.test('a transaction in both branches is not left in the pool by the reorg', as
   const a = [mine(net, genesisRef(net), { txs: [T] })]
   const b1 = mineChain(net, genesisRef(net), 1, { miner: bob.address })
   const b2 = mine(net, parentOf(b1[0]!), { txs: [T] })
-  const o = await openChain(net, dir(t))
+  const o = await openChain(net, testDir(t, 'bkc-chain-'))
   t.teardown(o.close)
   await submitAll(o.chain, [...a, ...b1, b2])
   t.equal(o.chain.tip.hash, hashOf(b2), 'B is best')

@@ -20,18 +20,14 @@ import {
   submitAll,
   txIdsOf,
   type TransferWish,
+  testDir,
 } from '../../../helpers/node-fixtures.js'
 
 // Keys 0-2 hold coins at genesis, 3-4 start empty; 3 mines branch A, 4 branch B.
 const keys = Array.from({ length: 5 }, () => generateKeyPair())
 const hexKeys = keys.map((k) => toHex(k.address))
 const net = testNetwork({ balances: { [hexKeys[0]!]: 300, [hexKeys[1]!]: 200, [hexKeys[2]!]: 100 } })
-
-function dir(t: Test, prefix = 'bkc-reorg-'): string {
-  const d = tempDir(prefix)
-  t.teardown(d.cleanup)
-  return d.path
-}
+const dir = (t: Test, prefix = 'bkc-reorg-'): string => testDir(t, prefix)
 
 /** Ledger balances as stored-account records (zero-balance, zero-nonce accounts are never stored). */
 function ledgerAccounts(l: Ledger, addresses: readonly string[]): Record<string, { balance: number; nonce: number } | null> {

@@ -7,18 +7,12 @@ import { generateKeyPair } from '../../../../protocol/chain/keys.js'
 import { Chainstate, type TipChange } from '../../../../node/chain/chainstate.js'
 import { silentLogger } from '../../../../lib/log.js'
 import { ChainDb } from '../../../../node/storage/chain-db.js'
-import { genesisRef, mineChain, tempDir, testNetwork } from '../../../../bench/lib/fixtures.js'
-import { hashOf, openChain, storeUnconnected, submitAll } from '../../../helpers/node-fixtures.js'
+import { genesisRef, mineChain, testNetwork } from '../../../../bench/lib/fixtures.js'
+import { hashOf, openChain, storeUnconnected, submitAll, testDir } from '../../../helpers/node-fixtures.js'
 
 const alice = generateKeyPair()
 const net = testNetwork({ balances: { [toHex(alice.address)]: 1000 } })
 const MAX_BATCH = 500
-
-function dir(t: Test, prefix = 'bkc-chain-'): string {
-  const d = tempDir(prefix)
-  t.teardown(d.cleanup)
-  return d.path
-}
 
 /** Checks a sequence of tip changes against one long, purely forward move over `blocks`. */
 function checkBatches(t: Test, changes: readonly TipChange[], blocks: readonly Block[], what: string): void {
@@ -43,7 +37,7 @@ function checkBatches(t: Test, changes: readonly TipChange[], blocks: readonly B
 }
 
 t.test('a 1,200-block catch-up at open is announced in batches of at most 500, each committed before it is announced', async (t) => {
-  const d = dir(t)
+  const d = testDir(t, 'bkc-chain-')
   const blocks = mineChain(net, genesisRef(net), 1200)
   const first = await openChain(net, d)
   await storeUnconnected(first.db, blocks)
@@ -71,7 +65,7 @@ t.test('a 1,200-block catch-up at open is announced in batches of at most 500, e
 })
 
 t.test('a reindex of 1,200 blocks emits bounded "tip" events covering every block in order', async (t) => {
-  const o = await openChain(net, dir(t))
+  const o = await openChain(net, testDir(t, 'bkc-chain-'))
   t.teardown(o.close)
   const blocks = mineChain(net, genesisRef(net), 1200)
   await submitAll(o.chain, blocks)

@@ -10,20 +10,17 @@ import { DEFAULT_POOL_OPTIONS, Mempool } from '../../../../node/mempool/pool.js'
 import { PoolPersistence } from '../../../../node/mempool/persistence.js'
 import { TxAdmission } from '../../../../node/mempool/admission.js'
 import { ChainBatch, ChainDb } from '../../../../node/storage/chain-db.js'
-import { genesisRef, mine, mineChain, parentOf, tempDir, testNetwork, transfer } from '../../../../bench/lib/fixtures.js'
-import { capturingLogger, hashOf, openChain, submitAll } from '../../../helpers/node-fixtures.js'
+import { genesisRef, mine, mineChain, parentOf, testNetwork, transfer } from '../../../../bench/lib/fixtures.js'
+import { capturingLogger, hashOf, openChain, storedPoolIds, submitAll, testDir } from '../../../helpers/node-fixtures.js'
 
 const alice = generateKeyPair()
 const bob = generateKeyPair()
 const net = testNetwork({ balances: { [toHex(alice.address)]: 100 } })
 const idOf = (tx: Transaction) => toHex(txId(tx))
+const dataDir = (t: Test): string => testDir(t, 'bkc-pool-persist-')
 
 /** Ids (the keys) in the pool's on-disk table, sorted. */
-async function storedIds(db: ChainDb): Promise<string[]> {
-  const ids: string[] = []
-  for await (const { id } of db.poolTxs()) ids.push(id)
-  return ids.sort()
-}
+const storedIds = async (db: ChainDb): Promise<string[]> => (await storedPoolIds(db)).sort()
 
 /** Stores exactly `value` under pool key `id`, for damage putPoolTx cannot produce. */
 async function putRawPoolValue(db: ChainDb, id: string, value: Buffer): Promise<void> {
@@ -58,12 +55,6 @@ async function open(t: Test, dir: string, logger: Logger = silentLogger()) {
   }
   t.teardown(close)
   return { ...o, pool, admission, close }
-}
-
-function dataDir(t: Test): string {
-  const d = tempDir('bkc-pool-persist-')
-  t.teardown(d.cleanup)
-  return d.path
 }
 
 t.test('admitted transactions come back after a restart, with their arrival times', async (t) => {

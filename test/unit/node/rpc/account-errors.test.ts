@@ -1,51 +1,21 @@
 // A damaged keystore file over RPC: an internal error that does not leak the
 // data dir, with the details in the node's log.
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { silentLogger } from '../../../../lib/log.js'
-import { BkcNode, type NodeConfig } from '../../../../node/node.js'
-import { tempDir, testNetwork } from '../../../../bench/lib/fixtures.js'
-import { rpcCall, rpcResult, urlOf, capturingLogger } from '../../../helpers/node-fixtures.js'
+import { testNetwork } from '../../../../bench/lib/fixtures.js'
+import { capturingLogger, nodeDataDir, rpcCall, rpcResult, startTestNode } from '../../../helpers/node-fixtures.js'
 
 const net = testNetwork({ bits: 8 })
 const PW = 'correct horse'
 const BOUND_MS = 5000
 
-function dataDir(t: Test): string {
-  const d = tempDir('bkc-node-')
-  t.teardown(d.cleanup)
-  return d.path
-}
-
-async function startNode(t: Test, dir: string, extra: Partial<NodeConfig> = {}): Promise<BkcNode> {
-  const node = await BkcNode.start({
-    listen: '127.0.0.1',
-    port: 0,
-    rpcPort: 0,
-    dataDir: dir,
-    network: net,
-    logger: silentLogger(),
-    keystoreKdf: { N: 1024, r: 8, p: 1 },
-    minerThreads: 1,
-    ...extra,
-  })
-  let stopped = false
-  t.teardown(async () => {
-    if (stopped) return
-    stopped = true
-    await node.stop()
-  })
-  return node
-}
-
 // ---------------------------------------------------------------- damaged keystore
 
 t.test('a damaged keystore file: unlock answers -32603 "internal error" without the path; the log has it', async (t) => {
-  const dir = dataDir(t)
+  const dir = nodeDataDir(t)
   const { logger, lines } = capturingLogger()
-  const node = await startNode(t, dir, { logger })
-  const url = urlOf(node.rpcAddress)
+  const { node, url } = await startTestNode(t, { dataDir: dir, network: net, logger })
   const keystore = join(dir, 'keystore')
   mkdirSync(keystore, { recursive: true })
   writeFileSync(join(keystore, 'broken.json'), 'this is not a keystore file \u0000\u00ff')

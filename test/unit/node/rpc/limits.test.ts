@@ -6,46 +6,22 @@ import t, { type Test } from 'tap'
 import net from 'node:net'
 import { toHex } from '../../../../protocol/wire/bytes.js'
 import { generateKeyPair } from '../../../../protocol/chain/keys.js'
-import { silentLogger } from '../../../../lib/log.js'
-import { BkcNode } from '../../../../node/node.js'
 import { createDispatcher } from '../../../../node/rpc/dispatcher.js'
 import { startRpcServer } from '../../../../node/rpc/http-server.js'
 import { defineMethod } from '../../../../node/rpc/params.js'
-import { tempDir, testNetwork } from '../../../../bench/lib/fixtures.js'
-import { rpcCall, sleep, urlOf, type RpcReply } from '../../../helpers/node-fixtures.js'
+import { testNetwork } from '../../../../bench/lib/fixtures.js'
+import { rpcCall, settlesWithin, sleep, startTestNode, testDir, type RpcReply } from '../../../helpers/node-fixtures.js'
 
 const BOUND_MS = 5000
 
-/** Resolves true when `p` settles (either way) within `ms`. */
-function settlesWithin(p: Promise<unknown>, ms = BOUND_MS): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))
-  return Promise.race([
-    p.then(
-      () => true,
-      () => true,
-    ),
-    late,
-  ]).finally(() => clearTimeout(timer))
-}
-
 t.test('40 concurrent unlocks with a wrong password: some BUSY, the rest WRONG_PASSWORD; getBalance still answers', async (t) => {
-  const d = tempDir('bkc-limits-')
   const someone = toHex(generateKeyPair().address)
-  // Default scrypt parameters (no keystoreKdf): each unlock takes a while.
-  const node = await BkcNode.start({
-    listen: '127.0.0.1',
-    port: 0,
-    rpcPort: 0,
-    dataDir: d.path,
+  const { node, url } = await startTestNode(t, {
+    dataDir: testDir(t, 'bkc-limits-'),
     network: testNetwork({ balances: { [someone]: 1234 } }),
-    logger: silentLogger(),
+    // Default scrypt parameters: each unlock takes a while.
+    keystoreKdf: undefined,
   })
-  t.teardown(async () => {
-    await node.stop()
-    d.cleanup()
-  })
-  const url = urlOf(node.rpcAddress)
   await node.wallet.create('alice', 'right password')
 
   let outstanding = 40

@@ -1,42 +1,13 @@
 // Stopping a node while RPC calls run: stop() resolves, calls reached during
 // shutdown answer NOT_READY and start no work (the miner stays off).
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { toHex } from '../../../../protocol/wire/bytes.js'
 import { generateKeyPair } from '../../../../protocol/chain/keys.js'
-import { silentLogger } from '../../../../lib/log.js'
-import { BkcNode, type NodeConfig } from '../../../../node/node.js'
-import { tempDir, testNetwork } from '../../../../bench/lib/fixtures.js'
-import { sleep, urlOf, type RpcReply, postRaw, settlesWithin } from '../../../helpers/node-fixtures.js'
+import { testNetwork } from '../../../../bench/lib/fixtures.js'
+import { nodeDataDir, postRaw, settlesWithin, sleep, startTestNode, type RpcReply } from '../../../helpers/node-fixtures.js'
 
 const net = testNetwork({ bits: 8 })
 const PW = 'correct horse'
-
-function dataDir(t: Test): string {
-  const d = tempDir('bkc-node-')
-  t.teardown(d.cleanup)
-  return d.path
-}
-
-async function startNode(t: Test, dir: string, extra: Partial<NodeConfig> = {}): Promise<BkcNode> {
-  const node = await BkcNode.start({
-    listen: '127.0.0.1',
-    port: 0,
-    rpcPort: 0,
-    dataDir: dir,
-    network: net,
-    logger: silentLogger(),
-    keystoreKdf: { N: 1024, r: 8, p: 1 },
-    minerThreads: 1,
-    ...extra,
-  })
-  let stopped = false
-  t.teardown(async () => {
-    if (stopped) return
-    stopped = true
-    await node.stop()
-  })
-  return node
-}
 
 const SHUTDOWN_BATCH = (name: string): string =>
   JSON.stringify([
@@ -52,11 +23,10 @@ const SHUTDOWN_BATCH = (name: string): string =>
 t.test('stop() while a batch ending in "mining" runs: stop resolves and the miner stays off', async (t) => {
   // scrypt at N=2^14 takes tens of milliseconds, so the batch (five key
   // derivations) is still running when stop() begins.
-  const node = await startNode(t, dataDir(t), { keystoreKdf: { N: 2 ** 14, r: 8, p: 1 } })
-  const url = urlOf(node.rpcAddress)
+  const { node, url, stop } = await startTestNode(t, { dataDir: nodeDataDir(t), network: net, keystoreKdf: { N: 2 ** 14, r: 8, p: 1 } })
   const reply = postRaw(url, SHUTDOWN_BATCH('late'))
   await sleep(50)
-  const stopping = node.stop()
+  const stopping = stop()
   const stopped = await settlesWithin(stopping)
   // If the miner was restarted after stop (the bug), turn it off so this file can still end.
   t.teardown(() => settlesWithin(node.mining.stop(), 3000))
@@ -74,8 +44,7 @@ t.test('stop() while a batch ending in "mining" runs: stop resolves and the mine
 })
 
 t.test('after stop() begins, RPC methods answer NOT_READY and start no work', async (t) => {
-  const node = await startNode(t, dataDir(t))
-  const url = urlOf(node.rpcAddress)
+  const { node, url, stop } = await startTestNode(t, { dataDir: nodeDataDir(t), network: net })
   await node.wallet.create('miner', PW)
   await node.wallet.unlock('miner', PW)
   // The batch's first call waits for the chain lock, held here, so the batch
@@ -91,7 +60,7 @@ t.test('after stop() begins, RPC methods answer NOT_READY and start no work', as
     ]),
   )
   await sleep(200) // the request is in and blocked on the lock
-  const stopping = node.stop()
+  const stopping = stop()
   await sleep(20)
   release()
   await held
