@@ -1,8 +1,8 @@
 // Small file-system helpers for the modules that keep files of their own
-// (keystore, peer list, key files): atomic creation and replacement,
+// (keystore, peer list, key files, the devnet's files): atomic creation and replacement,
 // private reads.
 import { randomBytes } from 'node:crypto'
-import { constants as fsConstants, promises as fsp } from 'node:fs'
+import { closeSync, constants as fsConstants, fsyncSync, openSync, promises as fsp, renameSync, unlinkSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
 
 /** The `code` of a Node system error (ENOENT, EEXIST, …), if it has one. */
@@ -80,6 +80,41 @@ export async function writeFileAtomic(path: string, content: string, mode = 0o60
     throw err
   }
   await syncDir(dirname(path))
+}
+
+/**
+ * writeFileAtomic for callers that cannot wait (a pid recorded the moment a
+ * process is spawned): the same temp file, fsync, rename and directory fsync.
+ */
+export function writeFileAtomicSync(path: string, content: string, mode = 0o600): void {
+  const temp = tempPathFor(path)
+  try {
+    const fd = openSync(temp, 'wx', mode)
+    try {
+      writeFileSync(fd, content, 'utf8')
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+    renameSync(temp, path)
+  } catch (err) {
+    try {
+      unlinkSync(temp)
+    } catch {
+      // never created, or already renamed
+    }
+    throw err
+  }
+  if (process.platform === 'win32') return
+  const dirFd = openSync(dirname(path), 'r')
+  try {
+    fsyncSync(dirFd)
+  } catch (err) {
+    const code = errno(err)
+    if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'EPERM' && code !== 'EBADF') throw err
+  } finally {
+    closeSync(dirFd)
+  }
 }
 
 /** Why `readPrivateFile` refused a path; the message names the path. */

@@ -3,8 +3,9 @@
 // processes make up a running devnet) and the checks that keep --fresh from
 // deleting anything that is not a devnet.
 import { randomBytes } from 'node:crypto'
-import { chmodSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
+import { writeFileAtomicSync } from '../../lib/files.js'
 import { isHexOfLength } from '../../protocol/wire/bytes.js'
 import { ADDRESS_BYTES } from '../../protocol/chain/keys.js'
 import { minerName } from './plan.js'
@@ -100,11 +101,7 @@ export function readDevnetFile(dir: string): DevnetFile | undefined {
 
 /** Writes `<dir>/devnet.json` whole (temp file + rename), readable by its owner only: it holds passwords. */
 export function writeDevnetFile(dir: string, file: DevnetFile): void {
-  const path = join(dir, DEVNET_FILE)
-  const tmp = `${path}.tmp`
-  writeFileSync(tmp, JSON.stringify(file, null, 2) + '\n', { mode: 0o600 })
-  chmodSync(tmp, 0o600) // the mode option does not change an existing file
-  renameSync(tmp, path)
+  writeFileAtomicSync(join(dir, DEVNET_FILE), JSON.stringify(file, null, 2) + '\n', 0o600)
 }
 
 /**
@@ -147,9 +144,7 @@ export interface PidsFile {
 }
 
 export function writePidsFile(dir: string, pids: PidsFile): void {
-  const path = join(dir, PIDS_FILE)
-  writeFileSync(`${path}.tmp`, JSON.stringify(pids) + '\n')
-  renameSync(`${path}.tmp`, path)
+  writeFileAtomicSync(join(dir, PIDS_FILE), JSON.stringify(pids) + '\n', 0o644)
 }
 
 /**

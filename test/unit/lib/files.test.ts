@@ -4,7 +4,7 @@
 import t from 'tap'
 import { promises as fsp } from 'node:fs'
 import { basename, join } from 'node:path'
-import { createFileExclusive, makeDirs, removeEmptyDirs, retireDir, writeFileAtomic } from '../../../lib/files.js'
+import { createFileExclusive, makeDirs, removeEmptyDirs, retireDir, writeFileAtomic, writeFileAtomicSync } from '../../../lib/files.js'
 
 const posix = process.platform !== 'win32'
 
@@ -92,4 +92,19 @@ t.test('removeEmptyDirs removes while empty and stops at the first that is not',
   t.same(await fsp.readdir(join(root, 'p', 'q')), ['f'], 'a directory with something in it stays')
   await removeEmptyDirs([join(root, 'gone')])
   t.pass('a directory already gone is no error')
+})
+
+t.test('writeFileAtomicSync: creates and replaces whole with the mode asked, leaving no temp file', async (t) => {
+  const dir = t.testdir({})
+  const path = join(dir, 'devnet.json')
+  writeFileAtomicSync(path, 'one\n')
+  t.equal(await fsp.readFile(path, 'utf8'), 'one\n')
+  if (posix) t.equal((await fsp.stat(path)).mode & 0o777, 0o600, 'private by default')
+  await fsp.chmod(path, 0o666)
+  writeFileAtomicSync(path, 'two\n', 0o644)
+  t.equal(await fsp.readFile(path, 'utf8'), 'two\n')
+  if (posix) t.equal((await fsp.stat(path)).mode & 0o777, 0o644, 'the new file has the new mode')
+  t.same(await fsp.readdir(dir), ['devnet.json'], 'no temp file left')
+  t.throws(() => writeFileAtomicSync(join(dir, 'missing', 'x'), 'y'), { code: 'ENOENT' })
+  t.same(await fsp.readdir(dir), ['devnet.json'], 'a failed write leaves nothing behind')
 })
