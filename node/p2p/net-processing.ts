@@ -305,6 +305,8 @@ export class NetProcessing {
     for (const height of heightsToServe(from, chain.tip.height, msg.max)) {
       const found = await chain.getStoredBlockByHeight(height)
       if (!found) break
+      // A reorg between two reads: stop where the best chain changed, so the batch stays one chain.
+      if (hashes.length > 0 && chain.entry(found.hash)?.prev !== hashes[hashes.length - 1]) break
       sizes.push(found.bytes.length)
       if (fitBlocks(sizes, this.deps.maxPayloadBytes) < sizes.length) break
       blocks.push(found.bytes)

@@ -67,7 +67,11 @@ class FakeChain extends EventEmitter<{ tip: [TipChange] }> implements Processing
     return this.stored.get(hash)!.bytes
   }
 
+  /** Runs before each stored-block read: lets a test move the best chain mid-answer. */
+  beforeRead: ((height: number) => Promise<void>) | null = null
+
   async getStoredBlockByHeight(height: number): Promise<StoredBlock | undefined> {
+    await this.beforeRead?.(height)
     const hash = this.best[height]
     return hash === undefined ? undefined : { hash, bytes: this.stored.get(hash)!.bytes }
   }
@@ -454,6 +458,29 @@ t.test('GET_BLOCKS is answered with the stored bytes of the blocks after the loc
     [true, true, true],
     'an unknown locator starts after genesis; max is honoured',
   )
+})
+
+t.test('a reorg while GET_BLOCKS is answered: the reply stops where the chain changed, so it is still a chain', async (t) => {
+  const { chain, conns, deliver } = setup(t)
+  const main = mineChain(net, genesisRef(net), 6)
+  await chain.submitBlocks(main)
+  // A longer branch from height 2, taken as best while height 4 is being read.
+  const branch = mineChain(net, parentOf(main[1]!), 6, { miner: generateKeyPair().address })
+  chain.beforeRead = async (height) => {
+    if (height !== 4) return
+    chain.beforeRead = null
+    await chain.submitBlocks(branch)
+  }
+  const a = conns.connect()
+  await deliver(a, { type: 'GET_BLOCKS', locator: [net.genesisHash], max: 500 })
+  const [reply] = a.sentOf('BLOCKS')
+  const served = reply!.blocks.map((bytes) => bytes.toString('hex'))
+  t.same(
+    served.slice(0, 3),
+    main.slice(0, 3).map((b) => encodeBlock(b).toString('hex')),
+    'heights 1-3 of the chain it began with',
+  )
+  t.equal(served.length, 3, 'nothing from the new branch after them: that would not be a chain')
 })
 
 t.test('a BLOCKS reply is cut to the payload cap by the stored sizes', async (t) => {
