@@ -3,6 +3,7 @@
 // client keys.
 import { promises as fsp } from 'node:fs'
 import { join } from 'node:path'
+import { isHexOfLength } from '../protocol/wire/bytes.js'
 import { KEY_BYTES, TunnelKeyPair } from '../protocol/tunnel/crypto.js'
 import { loadOrCreateKeyFile } from '../lib/key-file.js'
 
@@ -13,8 +14,6 @@ export const SERVER_KEY_FILE = 'server-key'
 export class AllowListError extends Error {
   override name = 'AllowListError'
 }
-
-const HEX_KEY_RE = /^[0-9a-f]{64}$/
 
 /**
  * The simulator's static key from `dataDir`, created (mode 0600, directory
@@ -39,7 +38,7 @@ export function parseAllowList(text: string, where: string): Set<string> {
     const line = lines[i]!.replace(/#.*$/, '').trim()
     if (line === '') continue
     const key = line.toLowerCase()
-    if (!HEX_KEY_RE.test(key)) {
+    if (!isHexOfLength(key, KEY_BYTES)) {
       throw new AllowListError(
         `${where} line ${i + 1}: expected a client public key (64 hex digits), got ${JSON.stringify(line.slice(0, 80))}`,
       )

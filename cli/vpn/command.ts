@@ -10,6 +10,8 @@ import { VpnFatalError } from '../../vpn-client/client.js'
 import { DEFAULT_MTU, DEFAULT_TUN_NAME, TunError } from '../../vpn-client/tun-device.js'
 import { checkVpnAddress, startVpn, VpnConfigError, type RunningVpn, type VpnOptions } from '../../vpn-client/vpn.js'
 import { MIN_TUNNEL_MTU } from '../../protocol/tunnel/messages.js'
+import { KEY_BYTES } from '../../protocol/tunnel/crypto.js'
+import { isHexOfLength } from '../../protocol/wire/bytes.js'
 import { decimal, logOptions, parseIp, parsePort, single, UsageError } from '../options.js'
 import { readSecretFile, secretOptions } from '../secret.js'
 import { StopOnSignals } from '../signals.js'
@@ -118,7 +120,7 @@ function parseHost(v: unknown): string {
 
 function parseKey(v: unknown): Buffer {
   const text = String(v).trim().toLowerCase()
-  if (!/^[0-9a-f]{64}$/.test(text))
+  if (!isHexOfLength(text, KEY_BYTES))
     throw new UsageError(`--im-key must be 64 hex digits (the simulator logs its serverKey), got "${String(v)}"`)
   return Buffer.from(text, 'hex')
 }

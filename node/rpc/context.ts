@@ -16,7 +16,7 @@ export { MinerClosedError } from '../miner/miner.js'
 export { NotUnlockedError } from '../wallet.js'
 export { AddrError, addrKey, parseHostPort, type PeerAddress } from '../p2p/addrman.js'
 
-export interface StoredBlock {
+export interface BlockOnChain {
   block: Block
   hash: string
   height: number
@@ -27,8 +27,8 @@ export interface ChainView {
   readonly tip: IndexEntry
   getAccount(address: string): Promise<Account>
   getTxLocation(id: string): Promise<TxLocation | undefined>
-  getBlockByHash(hash: string): Promise<StoredBlock | undefined>
-  getBlockByHeight(height: number): Promise<StoredBlock | undefined>
+  getBlockByHash(hash: string): Promise<BlockOnChain | undefined>
+  getBlockByHeight(height: number): Promise<BlockOnChain | undefined>
   entry(hash: string): IndexEntry | undefined
   isOnBestChain(entry: IndexEntry): boolean
   /** Confirmed transaction ids touching an address, newest first. */
