@@ -66,6 +66,8 @@ interface Parts {
   mining: Miner
   connman: Connman
   net: NetProcessing
+  /** How the parts are shut down, newest first: the same steps a failed start undoes. */
+  teardown: ReadonlyArray<() => unknown>
 }
 
 export class BkcNode {
@@ -77,6 +79,7 @@ export class BkcNode {
   readonly mining: Miner
   readonly connman: Connman
   readonly net: NetProcessing
+  private readonly teardown: ReadonlyArray<() => unknown>
   readonly logger: Logger
   private rpc: RpcServer | null = null
   private stopping = false
@@ -94,6 +97,7 @@ export class BkcNode {
     this.mining = parts.mining
     this.connman = parts.connman
     this.net = parts.net
+    this.teardown = parts.teardown
   }
 
   /** Opens the data directory, builds every part, and starts P2P and JSON-RPC. */
@@ -161,7 +165,7 @@ export class BkcNode {
       undo.unshift(() => mining.close())
 
       stillWanted()
-      const node = new BkcNode(config, { db, chain, mempool, admission, wallet, mining, connman, net })
+      const node = new BkcNode(config, { db, chain, mempool, admission, wallet, mining, connman, net, teardown: undo })
       await node.startRpc()
       return node
     } catch (err) {
@@ -261,13 +265,16 @@ export class BkcNode {
     // the miner or touch the database after it closes.
     await this.rpc?.close()
     this.rpc = null
-    await this.mining.close()
-    this.net.close()
-    await this.connman.stop()
-    this.wallet.lock()
-    // Let in-flight chain work finish before the database closes.
-    await this.chain.exclusive(async () => undefined)
-    await this.db.close()
+    // Then miner, wallet, P2P, in-flight chain work, and the database last.
+    let failure: unknown = null
+    for (const step of this.teardown) {
+      try {
+        await step()
+      } catch (err) {
+        failure ??= err
+      }
+    }
+    if (failure !== null) throw failure
   }
 }
 
