@@ -51,9 +51,28 @@ export interface MinerView {
   stop(): Promise<void>
 }
 
+/** What the RPC reports of a connected peer: read-only, no socket, no send. */
+export type PeerInfo = Readonly<
+  Pick<
+    Peer,
+    | 'id'
+    | 'address'
+    | 'direction'
+    | 'state'
+    | 'hello'
+    | 'bestHeight'
+    | 'connectedAt'
+    | 'rttMs'
+    | 'bytesIn'
+    | 'bytesOut'
+    | 'messagesIn'
+    | 'messagesOut'
+  >
+>
+
 export interface PeersView {
   /** Connected peers, handshaken or not. */
-  all(): Peer[]
+  all(): PeerInfo[]
   /** How many peers finished the handshake. */
   readyCount(): number
   knownAddresses(): number
