@@ -1,7 +1,7 @@
 // JSON shapes of transactions and blocks on the RPC surface. Byte fields
 // are lower-case hex; integers are JSON numbers (all below 2^53).
 import { toHex } from '../../protocol/wire/bytes.js'
-import { blockHash, encodedBlockSize, type Block } from '../../protocol/chain/block-codec.js'
+import { blockHash, encodedBlockSize, type Block, type ProofType } from '../../protocol/chain/block-codec.js'
 import { isRewardForm, txId, type Transaction } from '../../protocol/chain/tx-codec.js'
 
 export interface TxView {
@@ -28,7 +28,21 @@ export function txView(tx: Transaction, id?: string): TxView {
   }
 }
 
-export function blockView(block: Block, hash?: string): Record<string, unknown> {
+export interface BlockView {
+  height: number
+  hash: string
+  previousHash: string
+  timestamp: number
+  txRoot: string
+  miner: string
+  target: string
+  proofType: ProofType
+  nonce: number
+  size: number
+  transactions: TxView[]
+}
+
+export function blockView(block: Block, hash?: string): BlockView {
   const h = block.header
   return {
     height: h.height,

@@ -3,6 +3,7 @@
 // two files never meet), helpers to mine with the real miner, wait for the
 // network to agree, turn RPC block views back into blocks for a fresh
 // replay, and a raw TCP client that speaks (or breaks) the P2P protocol.
+import type { BlockView } from '../../node/rpc/views.js'
 import net from 'node:net'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
@@ -233,26 +234,7 @@ export async function unlockedAccount(node: BkcNode, name: string): Promise<Buff
 
 // ---------------------------------------------------------------- blocks from RPC
 
-interface TxView {
-  from: string
-  to: string
-  amount: number
-  nonce: number
-  timestamp: number
-  signature: string
-}
-export interface BlockView {
-  height: number
-  hash: string
-  previousHash: string
-  timestamp: number
-  txRoot: string
-  miner: string
-  target: string
-  proofType: 'pow'
-  nonce: number
-  transactions: TxView[]
-}
+export type { BlockView }
 
 /** The block an RPC getBlock view describes; throws if it does not hash to the view's hash. */
 export function blockFromView(v: BlockView): Block {
