@@ -1,7 +1,7 @@
 // The install script's addon build (native/build.mjs): it must never leave
 // VPN mode without a working addon. Run against copies of the sources in temp
 // dirs, and once against the repository through `npx bkc` with a fresh HOME,
-// the case that used to delete build/.
+// which re-runs the install script and must leave build/ as it is.
 import t, { type Test } from 'tap'
 import { execFileSync, spawnSync } from 'node:child_process'
 import {
