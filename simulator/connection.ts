@@ -43,6 +43,8 @@ export interface LinkHost {
   relay(link: ClientLink, data: Buffer, gso: boolean): void
   /** Called after each socket chunk, once its frames are handled (flushes corked writes). */
   flush(): void
+  /** Handling a frame from `link` threw something other than a ProtocolError: a bug here, to be logged as one. */
+  internalError(link: ClientLink, err: unknown): void
   /** The link is gone (socket closed): release what it holds. Called once. */
   closed(link: ClientLink, why: string): void
   /** Current clock reading, milliseconds (cached by the server). */
@@ -167,9 +169,19 @@ export class ClientLink implements FrameSink {
     else this.onControl(frame)
   }
 
-  /** FrameSink: a bad frame, or a failure handling one. */
-  onFrameError(err: unknown): void {
+  /** FrameSink: the client sent a bad frame. */
+  onFrameError(err: ProtocolError): void {
     this.protocolError(err)
+  }
+
+  /**
+   * FrameSink: handling a frame failed for a reason that is not the client's
+   * (a bug in the relay or here). It is logged with its stack and this link is
+   * dropped, since its state is unknown now; the simulator keeps running.
+   */
+  onInternalError(err: unknown): void {
+    this.host.internalError(this, err)
+    this.destroy(`internal error: ${err instanceof Error ? err.message : String(err)}`)
   }
 
   private onControl(frame: Frame): void {
@@ -239,6 +251,6 @@ export class ClientLink implements FrameSink {
 
   private protocolError(err: unknown): void {
     if (err instanceof ProtocolError) this.fail('ERROR', err.code, err.message)
-    else this.destroy(`internal error: ${String(err)}`)
+    else this.onInternalError(err)
   }
 }

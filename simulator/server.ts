@@ -292,6 +292,14 @@ export class SimulatorServer implements LinkHost {
     corked.length = 0
   }
 
+  internalError(link: ClientLink, err: unknown): void {
+    this.log.error('internal error handling a frame, dropping the link', {
+      conn: link.id,
+      remote: link.remote,
+      error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+    })
+  }
+
   closed(link: ClientLink, why: string): void {
     this.endHandshake(link)
     this.links.delete(link.id)

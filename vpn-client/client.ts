@@ -246,6 +246,7 @@ export class VpnClient extends EventEmitter {
       isReading: () => this.link === link,
       onFrame: (frame) => this.onFrame(link, frame),
       onFrameError: (err) => this.linkError(link, err),
+      onInternalError: (err) => this.internalError(link, err),
     }
     socket.on('data', (chunk: Buffer) => {
       link.lastReceived = performance.now()
@@ -419,8 +420,16 @@ export class VpnClient extends EventEmitter {
   }
 
   private linkError(link: Link, err: unknown): void {
-    if (!(err instanceof ProtocolError)) throw err
+    if (!(err instanceof ProtocolError)) return this.internalError(link, err)
     this.log.warn('bad frame from the simulator, reconnecting', { code: err.code, error: err.message })
+    link.socket.destroy()
+  }
+
+  /** Handling a frame threw a bug of ours, not the simulator's fault: logged with its stack, then the link starts over. */
+  private internalError(link: Link, err: unknown): void {
+    this.log.error('internal error handling a frame from the simulator, reconnecting', {
+      error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+    })
     link.socket.destroy()
   }
 

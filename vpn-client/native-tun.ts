@@ -27,17 +27,20 @@ export function findTunAddon(): string | null {
   return null
 }
 
+/** Works outside npm too: the script finds the node-gyp that comes with npm; --force rebuilds an addon that looks current. */
+const REBUILD_ADVICE = 'run `node native/build.mjs --force` in the bkc directory (needs make, g++ and python3)'
+
 let cached: TunAddon | null = null
 
 /** Throws an Error whose message tells the user how to build the addon. */
 export function loadTunAddon(): TunAddon {
   if (cached !== null) return cached
   const path = findTunAddon()
-  if (path === null) {
-    throw new Error(
-      'the TUN addon is not built (build/Release/bkc_tun.node): run `node native/build.mjs` in the bkc directory (needs make, g++ and python3)',
-    )
+  if (path === null) throw new Error(`the TUN addon is not built (${ADDON_PATH}): ${REBUILD_ADVICE}`)
+  try {
+    cached = createRequire(import.meta.url)(path) as TunAddon
+  } catch (err) {
+    throw new Error(`the TUN addon ${path} does not load in this Node (${(err as Error).message}): ${REBUILD_ADVICE}`)
   }
-  cached = createRequire(import.meta.url)(path) as TunAddon
   return cached
 }

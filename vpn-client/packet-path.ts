@@ -7,9 +7,9 @@
 // fill in, not a super-packet) travels as a plain PACKET, so clients without
 // offloads can take it; anything else needs the header and travels as
 // GSO_PACKET, which only clients that announced gso are sent.
+import { IPV4_MIN_HEADER_BYTES } from '../protocol/tunnel/ipv4.js'
 import { VNET_HDR_BYTES } from '../protocol/tunnel/messages.js'
 
-const IPV4_MIN_HEADER = 20
 /** virtio_net_hdr.flags bit: the checksum at csum_start + csum_offset is still to be computed. */
 export const VNET_F_NEEDS_CSUM = 1
 
@@ -31,7 +31,7 @@ export function classifyTunRead(read: Uint8Array, offload: boolean): TunRead {
   const ipStart = offload ? VNET_HDR_BYTES : 0
   if (read.length < ipStart + 1) return TunRead.Runt
   if (read[ipStart]! >>> 4 !== 4) return TunRead.NotIPv4
-  if (read.length < ipStart + IPV4_MIN_HEADER) return TunRead.Runt
+  if (read.length < ipStart + IPV4_MIN_HEADER_BYTES) return TunRead.Runt
   if (!offload) return TunRead.Plain
   return read[0] === 0 && read[1] === 0 ? TunRead.Plain : TunRead.Gso
 }

@@ -115,19 +115,50 @@ export function checkPrivileges(): void {
 /** CAP_NET_ADMIN's bit in the capability sets (linux/capability.h): creating and configuring interfaces. */
 const CAP_NET_ADMIN = 12n
 
-/** The effective capability set from /proc/<pid>/status text (its CapEff line), or null when there is none. */
-export function effectiveCapabilities(status: string): bigint | null {
-  const m = /^CapEff:\s*([0-9a-fA-F]{1,16})\s*$/m.exec(status)
+/** A capability set (CapEff, CapAmb, ...) from /proc/<pid>/status text, or null when the line is missing. */
+export function capabilitySet(status: string, set: 'CapEff' | 'CapAmb'): bigint | null {
+  const m = new RegExp(`^${set}:\\s*([0-9a-fA-F]{1,16})\\s*$`, 'm').exec(status)
   return m === null ? null : BigInt(`0x${m[1]}`)
 }
 
-/** Why a process with this /proc/self/status cannot create a TUN, or null when it can (or the text does not say). */
+/** The effective capability set from /proc/<pid>/status text (its CapEff line), or null when there is none. */
+export function effectiveCapabilities(status: string): bigint | null {
+  return capabilitySet(status, 'CapEff')
+}
+
+/** True when the Uid line gives root as the real or effective uid: then execve hands the `ip` commands their capabilities. */
+function runsAsRoot(status: string): boolean | null {
+  const m = /^Uid:\s*(\d+)\s+(\d+)/m.exec(status)
+  return m === null ? null : m[1] === '0' || m[2] === '0'
+}
+
+const hasNetAdmin = (caps: bigint): boolean => ((caps >> CAP_NET_ADMIN) & 1n) === 1n
+
+/**
+ * Why a process with this /proc/self/status cannot create and configure a
+ * TUN, or null when it can (or the text does not say). The TUN is configured
+ * by `ip` child processes, and a non-root process passes a capability across
+ * execve only from its ambient set: CAP_NET_ADMIN that is merely effective
+ * (file capabilities, `setcap cap_net_admin+ep node`) creates the device and
+ * then fails to configure it.
+ */
 export function netAdminProblem(status: string): string | null {
   const caps = effectiveCapabilities(status)
-  if (caps === null || ((caps >> CAP_NET_ADMIN) & 1n) === 1n) return null
+  if (caps === null) return null
+  if (!hasNetAdmin(caps)) {
+    return (
+      'creating a TUN interface needs the CAP_NET_ADMIN capability, which this process lacks: run it with sudo ' +
+      '(e.g. sudo npx bkc start --listen 192.168.53.5 --im-addr HOST), or give it CAP_NET_ADMIN as an ambient capability'
+    )
+  }
+  if (runsAsRoot(status) !== false) return null
+  const ambient = capabilitySet(status, 'CapAmb')
+  if (ambient === null || hasNetAdmin(ambient)) return null
   return (
-    'creating a TUN interface needs the CAP_NET_ADMIN capability, which this process lacks: run it with sudo ' +
-    '(e.g. sudo npx bkc start --listen 192.168.53.5 --im-addr HOST), or give it CAP_NET_ADMIN as an ambient capability'
+    'this process has CAP_NET_ADMIN, but not as an ambient capability, so the `ip` commands that configure the TUN ' +
+    'would run without it: grant it as an ambient capability (e.g. sudo setpriv --reuid=USER --regid=GROUP --init-groups ' +
+    '--inh-caps=+net_admin --ambient-caps=+net_admin -- npx bkc vpn ..., or capsh --addamb=cap_net_admin), ' +
+    'or run it as root (sudo)'
   )
 }
 

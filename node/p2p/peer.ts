@@ -5,7 +5,8 @@ import { EventEmitter } from 'node:events'
 import { randomInt } from 'node:crypto'
 import type { Socket } from 'node:net'
 import { type Frame, FrameDecoder } from '../../protocol/wire/frame.js'
-import { ProtocolError } from '../../protocol/wire/errors.js'
+import type { ProtocolError } from '../../protocol/wire/errors.js'
+import { readFrames, type FrameSink } from '../../protocol/wire/frame-reader.js'
 import { encodeMessage, tryDecodeMessage, type Message, type MessageByType } from '../../protocol/chain/messages.js'
 import { LruSet } from '../../lib/lru.js'
 
@@ -152,24 +153,37 @@ export class Peer extends EventEmitter<{ ready: []; message: [Message]; close: [
   private onData(chunk: Buffer): void {
     if (this.state === 'closed') return
     this.bytesIn += chunk.length
-    let frames: Frame[]
-    try {
-      frames = this.decoder.push(chunk)
-    } catch (err) {
-      if (!(err instanceof ProtocolError)) throw err
-      this.close(`bad frame: ${err.code}: ${err.message}`, true)
+    readFrames(this.decoder, chunk, this.sink)
+  }
+
+  /** The frame handlers, kept off Peer's public surface. */
+  private readonly sink: FrameSink = {
+    // A message earlier in the chunk may have closed the peer: the rest is not read.
+    isReading: () => this.state !== 'closed',
+    onFrame: (frame) => this.onFrame(frame),
+    onFrameError: (err) => this.onFrameError(err),
+    onInternalError: (err) => this.onInternalError(err),
+  }
+
+  /** One frame, decoded and handled; a payload that is no valid message closes the peer as misbehaving. */
+  private onFrame(frame: Frame): void {
+    const decoded = tryDecodeMessage(frame)
+    if (!decoded.ok) {
+      this.close(`bad message: ${decoded.error.code}: ${decoded.error.message}`, true)
       return
     }
-    for (const frame of frames) {
-      if ((this.state as PeerState) === 'closed') return // a message before this one closed it
-      const decoded = tryDecodeMessage(frame)
-      if (!decoded.ok) {
-        this.close(`bad message: ${decoded.error.code}: ${decoded.error.message}`, true)
-        return
-      }
-      this.messagesIn++
-      this.handle(decoded.message)
-    }
+    this.messagesIn++
+    this.handle(decoded.message)
+  }
+
+  /** The byte stream is corrupt or desynchronised. */
+  private onFrameError(err: ProtocolError): void {
+    this.close(`bad frame: ${err.code}: ${err.message}`, true)
+  }
+
+  /** A bug while handling a frame is not the peer's fault: it is rethrown, so it surfaces instead of discouraging the peer. */
+  private onInternalError(err: unknown): void {
+    throw err
   }
 
   private handle(msg: Message): void {

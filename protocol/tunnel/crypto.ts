@@ -371,4 +371,4 @@ export function createPacketCipher(role: TunnelRole, keys: SessionKeys, algorith
   return new PacketCipher({ sendKey, receiveKey, algorithm })
 }
 
-// The handshake state machines that use all this: tunnel-handshake.ts.
+// The handshake state machines that use all this: handshake.ts.

@@ -1,5 +1,5 @@
 // The tunnel handshake as two small state machines (client and server) over
-// the key schedule and AEAD of tunnel-crypto.ts: hellos out, AUTH sealed or
+// the key schedule and AEAD of crypto.ts: hellos out, AUTH sealed or
 // opened, a session with its frame cipher in.
 import type { DecodeResult } from '../wire/catalogue.js'
 import {

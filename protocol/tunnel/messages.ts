@@ -1,14 +1,14 @@
 // The VPN tunnel's message catalogue and frame codec: what a VPN client and
 // the internet simulator say to each other over their one TCP connection.
 // Wire format and session rules are in docs/PROTOCOL.md ("Tunnel"); keep the
-// two in step. The handshake crypto is in tunnel-crypto.ts.
+// two in step. The handshake crypto is in crypto.ts.
 //
 // Two deliberate departures from the P2P link:
 //
 // - PACKET frames carry the raw IP packet as the frame payload, no msgpack:
-//   they are the relay's hot path (~1 Gbit/s means ~90k frames/s of 1,400
-//   bytes), and a raw payload decodes as a zero-copy view of the socket chunk,
-//   where msgpack would cost a profile scan and a copy per packet
+//   they are the relay's hot path, where the cost per frame, not per byte,
+//   bounds throughput; a raw payload decodes as a zero-copy view of the socket
+//   chunk, where msgpack would cost a profile scan and a copy per packet
 //   (bench/tunnel-crypto.ts measures both).
 // - On an encrypted link every frame after AUTH is *sealed*: the type byte
 //   gets bit 7 set and the payload is AEAD ciphertext + tag of the plain
@@ -113,7 +113,7 @@ const reasonFields = { code: s.string({ max: 32 }), reason: s.string({ max: 256 
 /** Smallest MTU an IPv4 link may have (RFC 791). */
 export const MIN_TUNNEL_MTU = 68
 
-/** What AUTH carries, sealed (see tunnel-crypto.ts sealAuth/openAuth). */
+/** What AUTH carries, sealed (see crypto.ts sealAuth/openAuth). */
 export const AUTH_BODY_SCHEMA = s.object({
   ip: ipv4,
   mtu: s.u16({ min: MIN_TUNNEL_MTU }),
@@ -175,7 +175,7 @@ const SEALABLE = new Set<number>(
 // ---- sealing interface ----------------------------------------------------------
 
 /**
- * The per-direction AEAD state of one link (tunnel-crypto.ts PacketCipher).
+ * The per-direction AEAD state of one link (crypto.ts PacketCipher).
  * Declared here, structurally, so this module needs nothing from the crypto one.
  */
 export interface FrameCipher {

@@ -1,5 +1,5 @@
 // A message catalogue maps frame type numbers to named, schema-checked
-// messages. Each link kind (P2P now, the VPN tunnel later) defines its own
+// messages. Each link kind (P2P, the VPN tunnel) defines its own
 // catalogue with its own type numbers and uses its own magic; the frame layer
 // and the msgpack profile are shared.
 //

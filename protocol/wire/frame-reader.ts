@@ -1,17 +1,28 @@
-// The read side of a framed link, shared by every socket that carries frames:
-// a chunk goes through the link's FrameDecoder, and each whole frame goes to
-// the link's handler until the link stops reading. The first failure, from the
-// decoder (the stream is desynchronised) or from the handler, ends the chunk
-// and is reported once; what to do about it (close, reply ERROR) is the link's.
+// The read side of a framed link, shared by every socket that carries frames
+// (P2P peers, simulator links, the VPN client): a chunk goes through the
+// link's FrameDecoder, and each whole frame goes to the link's handler until
+// the link stops reading. The first failure ends the chunk and is reported
+// once. A ProtocolError (the decoder's FrameError, or a MessageError or
+// TunnelError from decoding a frame) is the peer's fault; anything else the
+// handler throws is a bug on this side, reported apart so that it is logged as
+// one and not blamed on the peer. What to do about either is the link's.
+import { ProtocolError } from './errors.js'
 import type { Frame, FrameDecoder } from './frame.js'
 
 export interface FrameSink {
   /** False once the link is closing: the rest of the chunk is dropped. */
   isReading(): boolean
-  /** One whole frame. Anything it throws ends the chunk and goes to onFrameError. */
+  /** One whole frame. Anything it throws ends the chunk (see onFrameError and onInternalError). */
   onFrame(frame: Frame): void
-  /** The decoder failed (a FrameError), or onFrame threw. */
-  onFrameError(err: unknown): void
+  /** The peer broke the protocol: the decoder failed, or onFrame threw a ProtocolError. */
+  onFrameError(err: ProtocolError): void
+  /** onFrame (or the decoder) threw something that is not a ProtocolError: a bug here, not the peer's doing. */
+  onInternalError(err: unknown): void
+}
+
+function report(sink: FrameSink, err: unknown): void {
+  if (err instanceof ProtocolError) sink.onFrameError(err)
+  else sink.onInternalError(err)
 }
 
 /** Feeds one socket chunk to `decoder` and hands out its frames (see FrameSink). */
@@ -20,14 +31,14 @@ export function readFrames(decoder: FrameDecoder, chunk: Buffer, sink: FrameSink
   try {
     frames = decoder.push(chunk)
   } catch (err) {
-    sink.onFrameError(err)
+    report(sink, err)
     return
   }
   for (let i = 0; i < frames.length && sink.isReading(); i++) {
     try {
       sink.onFrame(frames[i]!)
     } catch (err) {
-      sink.onFrameError(err)
+      report(sink, err)
       return
     }
   }

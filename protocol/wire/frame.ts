@@ -1,4 +1,4 @@
-// The frame layer shared by every TCP link (P2P now, the VPN tunnel later):
+// The frame layer shared by every TCP link (P2P and the VPN tunnel):
 // a fixed 14-byte big-endian header followed by the payload.
 //
 //   offset size field

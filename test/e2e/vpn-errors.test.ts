@@ -1,11 +1,12 @@
 // `bkc vpn` tells a user what is wrong before anything is created: no
-// CAP_NET_ADMIN, no /dev/net/tun; and CAP_NET_ADMIN without root is enough.
+// CAP_NET_ADMIN, CAP_NET_ADMIN that the `ip` commands would not inherit (not
+// ambient), no /dev/net/tun; and ambient CAP_NET_ADMIN without root is enough.
 // All need root to stage (a uid to drop to, a private mount namespace hiding
 // /dev/net, a network namespace for the TUN), so they skip elsewhere with the
 // reason.
 import t from 'tap'
 import { execFile } from 'node:child_process'
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { canRunNetns, NetnsLab } from '../../bench/lib/netns-lab.js'
@@ -81,6 +82,61 @@ t.test('not root but with CAP_NET_ADMIN: the TUN comes up', { skip: canRunNetns(
   t.equal((await lab.exec('h1', ['ip', 'link', 'show', 'bkccap0'])).code, 0)
   t.same(await lab.kill(child, 'SIGTERM', 8000), { code: 0, signal: null }, 'and it stops cleanly')
 })
+
+t.test(
+  'not root, CAP_NET_ADMIN from file capabilities but not ambient: a clear error before any TUN exists, exit 1',
+  { skip: canRunNetns() ?? false },
+  async (t) => {
+    const lab = await NetnsLab.create({ hosts: ['h1'] })
+    t.teardown(async () => {
+      await lab.destroy()
+    })
+    chmodSync(dir, 0o755)
+    // A copy of node with `setcap cap_net_admin+ep`: effective CAP_NET_ADMIN for any user, none for its children.
+    const node = join(dir, 'node-netadmin')
+    copyFileSync(process.execPath, node)
+    chmodSync(node, 0o755)
+    const setcap = await run('setcap', ['cap_net_admin+ep', node])
+    if (setcap.code !== 0) {
+      t.comment(`skipping: setcap is not usable here: ${setcap.stderr}`)
+      return
+    }
+    const data = join(dir, 'filecapdata')
+    mkdirSync(data)
+    chownSync(data, 65534, 65534)
+    const args = [
+      BKC_BIN,
+      'vpn',
+      '--ip',
+      '192.168.53.5',
+      '--im-addr',
+      '127.0.0.1',
+      '--im-port',
+      '9',
+      '--dev',
+      'bkcfcap0',
+      '--data-dir',
+      data,
+    ]
+    const device = [
+      'unshare',
+      '--mount',
+      '--propagation',
+      'private',
+      'sh',
+      '-c',
+      'mount -t tmpfs none /dev/net && mknod -m 666 /dev/net/tun c 10 200 && exec "$0" "$@"',
+    ]
+    const drop = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--']
+    const env = ['env', '-i', `PATH=${process.env.PATH ?? '/usr/bin:/bin'}`]
+    const r = await lab.exec('h1', [...device, ...drop, ...env, node, ...args], { timeoutMs: 15_000 })
+    const output = r.stdout + r.stderr
+    t.equal(r.code, 1, output)
+    t.match(output, /has CAP_NET_ADMIN, but not as an ambient capability/)
+    t.match(output, /--ambient-caps=\+net_admin/)
+    t.not((await lab.exec('h1', ['ip', 'link', 'show', 'bkcfcap0'])).code, 0, 'no TUN was created')
+  },
+)
 
 t.test('/dev/net/tun missing: a clear error, exit 1', { skip: root ? false : 'needs root for a private mount namespace' }, async (t) => {
   // A private mount namespace with an empty /dev/net: nothing outside it changes.

@@ -1,23 +1,24 @@
 // The install script's addon build (native/build.mjs): it must never leave
 // VPN mode without a working addon. Run against copies of the sources in temp
 // dirs, and once against the repository through `npx bkc` with a fresh HOME,
-// the case that used to delete build/.
+// which re-runs the install script and must leave build/ as it is.
 import t, { type Test } from 'tap'
-import { execFileSync, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import {
   appendFileSync,
   copyFileSync,
   existsSync,
+  linkSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
-  realpathSync,
   rmSync,
   statSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs'
 import { createRequire } from 'node:module'
-import { dirname, join, resolve } from 'node:path'
+import { delimiter, dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { tempDir } from '../../bench/lib/fixtures.js'
 import { findTunAddon } from '../../vpn-client/native-tun.js'
@@ -31,20 +32,11 @@ if (!existsSync(REPO_ADDON)) {
   process.exit(0)
 }
 
-/** npm's bundled node-gyp, which npm hands to install scripts as npm_config_node_gyp. */
-function bundledNodeGyp(): string | null {
-  try {
-    const npmCli = realpathSync(execFileSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).trim())
-    const gyp = join(dirname(npmCli), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')
-    return existsSync(gyp) ? gyp : null
-  } catch {
-    return null
-  }
-}
+const HAVE_NPM = spawnSync('npm', ['--version'], { encoding: 'utf8' }).status === 0
 
 /** Headers of this Node on disk, so a real build never downloads them. */
 const NODE_PREFIX = dirname(dirname(process.execPath))
-const HAVE_HEADERS = existsSync(join(NODE_PREFIX, 'include', 'node', 'node_api.h'))
+const HAVE_HEADERS = ['node_api.h', 'common.gypi'].every((file) => existsSync(join(NODE_PREFIX, 'include', 'node', file)))
 
 interface Copy {
   root: string
@@ -72,15 +64,59 @@ function copyOfSources(t: Test): Copy {
   return { root, addon, failingGyp, gypRan: () => existsSync(marker) }
 }
 
-function runBuild(root: string, env: Record<string, string>): { status: number | null; stderr: string } {
-  const result = spawnSync(process.execPath, [join(root, 'native', 'build.mjs')], {
+/**
+ * This environment without what npm and npx add for scripts (npm_* variables,
+ * node_modules/.bin and npm's node-gyp-bin on PATH), as when a user runs the
+ * script by hand.
+ */
+function byHandEnv(): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const [key, value] of Object.entries(process.env)) if (value !== undefined && !/^npm_/i.test(key)) env[key] = value
+  const path = (env.PATH ?? '').split(delimiter)
+  env.PATH = path.filter((dir) => !/node_modules[/\\]\.bin$|node-gyp-bin$/.test(dir)).join(delimiter)
+  return env
+}
+
+function runBuild(
+  root: string,
+  env: Record<string, string>,
+  opts: { args?: string[]; node?: string } = {},
+): { status: number | null; stderr: string } {
+  const result = spawnSync(opts.node ?? process.execPath, [join(root, 'native', 'build.mjs'), ...(opts.args ?? [])], {
     cwd: root,
     encoding: 'utf8',
-    env: { ...process.env, ...env },
+    env: { ...byHandEnv(), ...env },
     timeout: 300_000,
   })
   return { status: result.status, stderr: result.stderr }
 }
+
+/** A node-gyp stand-in that records its arguments, and "builds" the repository's addon where node-gyp would put it. */
+function recordingGyp(t: Test, opts: { output?: 'addon' | 'directory' } = {}): { script: string; args(): string[] | null } {
+  const tmp = tempDir('bkc-gyp-')
+  t.teardown(tmp.cleanup)
+  const record = join(tmp.path, 'args.json')
+  const script = join(tmp.path, 'gyp.mjs')
+  const out = JSON.stringify(join('build', 'Release', 'bkc_tun.node'))
+  const build =
+    opts.output === 'directory'
+      ? `mkdirSync(${out}, { recursive: true })`
+      : `mkdirSync('build/Release', { recursive: true }); copyFileSync(${JSON.stringify(REPO_ADDON)}, ${out})`
+  writeFileSync(
+    script,
+    `import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs'\n` +
+      `writeFileSync(${JSON.stringify(record)}, JSON.stringify(process.argv.slice(2)))\n${build}\n`,
+  )
+  return { script, args: () => (existsSync(record) ? (JSON.parse(readFileSync(record, 'utf8')) as string[]) : null) }
+}
+
+/** Makes the copy's addon stale: its C source is newer. */
+function touchSource(copy: Copy): void {
+  const future = new Date(Date.now() + 1000)
+  utimesSync(join(copy.root, 'native', 'tun.c'), future, future)
+}
+
+const stagedLeftovers = (root: string): string[] => readdirSync(join(root, 'build', 'Release')).filter((f) => f.endsWith('.tmp'))
 
 const identity = (path: string): string => {
   const st = statSync(path)
@@ -121,9 +157,97 @@ t.test('without any addon, a failed build prints the VPN-mode warning and exits 
   t.match(run.stderr, /the TUN addon \(native\/tun\.c\) did not build: bkc vpn and bkc start --im-addr need it/)
 })
 
-const gyp = bundledNodeGyp()
-const realBuildSkip =
-  gyp === null ? "npm's bundled node-gyp was not found" : HAVE_HEADERS ? false : `no Node headers under ${NODE_PREFIX}/include/node`
+t.test('--force and BKC_REBUILD_TUN=1 rebuild an addon that looks current', async (t) => {
+  for (const [label, env, args] of [
+    ['--force', {}, ['--force']],
+    ['BKC_REBUILD_TUN=1', { BKC_REBUILD_TUN: '1' }, []],
+  ] as const) {
+    const copy = copyOfSources(t)
+    const before = identity(copy.addon)
+    const run = runBuild(copy.root, { ...env, npm_config_node_gyp: copy.failingGyp }, { args: [...args] })
+    t.equal(run.status, 0, label)
+    t.ok(copy.gypRan(), `${label}: node-gyp ran`)
+    t.match(run.stderr, /a rebuild was asked for/, label)
+    t.equal(identity(copy.addon), before, `${label}: the failed rebuild kept the addon`)
+  }
+})
+
+t.test('an addon that does not load is not "kept": the VPN-mode warning is printed', async (t) => {
+  const copy = copyOfSources(t)
+  writeFileSync(copy.addon, 'not an ELF file')
+  const past = new Date(Date.now() - 7200_000)
+  for (const file of ['binding.gyp', join('native', 'tun.c')]) utimesSync(join(copy.root, file), past, past)
+  const run = runBuild(copy.root, { npm_config_node_gyp: copy.failingGyp })
+  t.equal(run.status, 0)
+  t.match(run.stderr, /does not load in this Node/)
+  t.notMatch(run.stderr, /kept the existing/)
+  t.match(run.stderr, /did not build: bkc vpn and bkc start --im-addr need it/)
+})
+
+t.test('a missing source or an unusable temp dir is a failed build: warning, exit 0', async (t) => {
+  const noSource = copyOfSources(t)
+  rmSync(join(noSource.root, 'binding.gyp'))
+  const a = runBuild(noSource.root, { npm_config_node_gyp: noSource.failingGyp })
+  t.equal(a.status, 0, a.stderr)
+  t.match(a.stderr, /building the TUN addon .* failed: .*ENOENT/)
+  const noTmp = copyOfSources(t)
+  utimesSync(join(noTmp.root, 'native', 'tun.c'), new Date(Date.now() + 3600_000), new Date(Date.now() + 3600_000))
+  const b = runBuild(noTmp.root, { npm_config_node_gyp: noTmp.failingGyp, TMPDIR: join(noTmp.root, 'no-such-dir') })
+  t.equal(b.status, 0, b.stderr)
+  t.match(b.stderr, /failed: .*ENOENT/)
+  t.match(b.stderr, /kept the existing/)
+})
+
+t.test('an addon that cannot be put in place leaves no staged file behind', async (t) => {
+  const copy = copyOfSources(t)
+  const gyp = recordingGyp(t, { output: 'directory' })
+  const run = runBuild(copy.root, { npm_config_node_gyp: gyp.script }, { args: ['--force'] })
+  t.equal(run.status, 0, run.stderr)
+  t.ok(gyp.args(), 'node-gyp ran')
+  t.match(run.stderr, /kept the existing/)
+  t.same(stagedLeftovers(copy.root), [])
+})
+
+t.test('headers without common.gypi are not passed as --nodedir', async (t) => {
+  const copy = copyOfSources(t)
+  // A Node under a prefix whose include/node has the C headers only.
+  const prefix = join(copy.root, 'prefix')
+  mkdirSync(join(prefix, 'bin'), { recursive: true })
+  mkdirSync(join(prefix, 'include', 'node'), { recursive: true })
+  writeFileSync(join(prefix, 'include', 'node', 'node_api.h'), '')
+  const node = join(prefix, 'bin', 'node')
+  try {
+    linkSync(process.execPath, node)
+  } catch {
+    copyFileSync(process.execPath, node)
+  }
+  touchSource(copy)
+  const gyp = recordingGyp(t)
+  const run = runBuild(copy.root, { npm_config_node_gyp: gyp.script }, { node })
+  t.equal(run.status, 0, run.stderr)
+  const args = gyp.args()
+  t.ok(args, 'node-gyp ran')
+  t.notOk(
+    args?.some((a) => a.startsWith('--nodedir')),
+    `no --nodedir in ${JSON.stringify(args)}`,
+  )
+  writeFileSync(join(prefix, 'include', 'node', 'common.gypi'), '')
+  t.ok(runBuild(copy.root, { npm_config_node_gyp: gyp.script }, { args: ['--force'], node }).status === 0)
+  t.ok(gyp.args()?.includes(`--nodedir=${prefix}`), 'with common.gypi there, they are')
+})
+
+const realBuildSkip = !HAVE_NPM ? 'npm is not on PATH' : HAVE_HEADERS ? false : `no Node headers under ${NODE_PREFIX}/include/node`
+
+t.test('run by hand, outside npm, a stale addon is rebuilt with the node-gyp that comes with npm', { skip: realBuildSkip }, async (t) => {
+  const copy = copyOfSources(t)
+  touchSource(copy)
+  const before = identity(copy.addon)
+  const run = runBuild(copy.root, {})
+  t.equal(run.status, 0)
+  t.equal(run.stderr, '', 'no warning: the build worked')
+  t.not(identity(copy.addon), before, 'a new file')
+  t.doesNotThrow(() => createRequire(import.meta.url)(copy.addon), 'that loads')
+})
 
 t.test('a broken source fails the real compiler and keeps the old addon', { skip: realBuildSkip }, async (t) => {
   const copy = copyOfSources(t)
@@ -132,7 +256,7 @@ t.test('a broken source fails the real compiler and keeps the old addon', { skip
   const future = new Date(Date.now() + 1000)
   utimesSync(source, future, future)
   const before = identity(copy.addon)
-  const run = runBuild(copy.root, { npm_config_node_gyp: gyp!, npm_config_nodedir: NODE_PREFIX })
+  const run = runBuild(copy.root, {})
   t.equal(run.status, 0)
   t.equal(identity(copy.addon), before, 'the old addon is still there')
   t.match(run.stderr, /node-gyp exited with/)
@@ -145,7 +269,7 @@ t.test('a stale addon is rebuilt and replaced by a new file that loads', { skip:
   const future = new Date(Date.now() + 1000)
   utimesSync(join(copy.root, 'native', 'tun.c'), future, future)
   const before = identity(copy.addon)
-  const run = runBuild(copy.root, { npm_config_node_gyp: gyp!, npm_config_nodedir: NODE_PREFIX })
+  const run = runBuild(copy.root, {})
   t.equal(run.status, 0, run.stderr)
   t.not(identity(copy.addon), before, 'a new file')
   t.ok(statSync(copy.addon).mtimeMs >= future.getTime() - 1000)

@@ -167,7 +167,7 @@ t.test('encode refuses headers it cannot represent, including any proof type but
     ['short target', { target: Buffer.alloc(31) }, 'BAD_FIELD'],
   ]
   for (const [label, patch, code] of cases) t.throws(() => encodeHeader({ ...sampleHeader(), ...patch }), codec(code), label)
-  // Names inherited from Object.prototype must not pass as a proof type (they used to encode as pow).
+  // Names inherited from Object.prototype are not proof types: they must not encode as pow (or anything).
   for (const name of ['space', 'memory', 'POW', '', 'toString', 'constructor', '__proto__', 'valueOf', 'hasOwnProperty']) {
     const h = { ...sampleHeader(), proofType: name } as unknown as BlockHeader
     t.throws(() => encodeHeader(h), codec('BAD_FIELD'), `proof type "${name}"`)
