@@ -1,4 +1,4 @@
-// IPv4 header reading and dotted-quad text for the internet simulator.
+// IPv4 as the tunnel carries it: header checks on packets and dotted-quad text.
 //
 // Addresses are plain numbers holding the unsigned 32-bit value (192.168.53.5
 // is 0xc0a83505 = 3232249093), so they compare with === and print with
