@@ -12,6 +12,17 @@ import { join } from 'node:path'
 import { canRunNetns, NetnsLab } from '../../bench/lib/netns-lab.js'
 import { BKC_BIN } from '../helpers/node-fixtures.js'
 
+/** A private mount namespace with a /dev/net/tun of the usual mode 0666 (it may be 0600 here), as on a lab VM. */
+const OPEN_TUN_DEVICE = [
+  'unshare',
+  '--mount',
+  '--propagation',
+  'private',
+  'sh',
+  '-c',
+  'mount -t tmpfs none /dev/net && mknod -m 666 /dev/net/tun c 10 200 && exec "$0" "$@"',
+]
+
 interface Run {
   code: number | null
   stderr: string
@@ -57,16 +68,7 @@ t.test('not root but with CAP_NET_ADMIN: the TUN comes up', { skip: canRunNetns(
   mkdirSync(data)
   chownSync(data, 65534, 65534)
   const args = [BKC_BIN, 'vpn', '--ip', '192.168.53.5', '--im-addr', '127.0.0.1', '--im-port', '9', '--dev', 'bkccap0', '--data-dir', data]
-  // A private mount namespace with a /dev/net/tun of the usual mode 0666 (it may be 0600 here), as on a lab VM.
-  const device = [
-    'unshare',
-    '--mount',
-    '--propagation',
-    'private',
-    'sh',
-    '-c',
-    'mount -t tmpfs none /dev/net && mknod -m 666 /dev/net/tun c 10 200 && exec "$0" "$@"',
-  ]
+  const device = OPEN_TUN_DEVICE
   const drop = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=+net_admin', '--ambient-caps=+net_admin', '--']
   // A clean environment: tap's NODE_OPTIONS would have the child write into .tap/ as the unprivileged user.
   const env = ['env', '-i', `PATH=${process.env.PATH ?? '/usr/bin:/bin'}`]
@@ -118,15 +120,7 @@ t.test(
       '--data-dir',
       data,
     ]
-    const device = [
-      'unshare',
-      '--mount',
-      '--propagation',
-      'private',
-      'sh',
-      '-c',
-      'mount -t tmpfs none /dev/net && mknod -m 666 /dev/net/tun c 10 200 && exec "$0" "$@"',
-    ]
+    const device = OPEN_TUN_DEVICE
     const drop = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--']
     const env = ['env', '-i', `PATH=${process.env.PATH ?? '/usr/bin:/bin'}`]
     const r = await lab.exec('h1', [...device, ...drop, ...env, node, ...args], { timeoutMs: 15_000 })
