@@ -7,8 +7,8 @@
 import { createHash, hash as oneShotHash, randomBytes } from 'node:crypto'
 import { availableParallelism } from 'node:os'
 import { HEADER_PREFIX_BYTES } from '../protocol/chain/block-codec.js'
-import { PowSearcher } from '../node/miner/pow-search.js'
-import { targetFromLeadingZeroBits, workForTarget } from '../node/miner/pow.js'
+import { PowSearcher } from '../node/consensus/work-search.js'
+import { targetFromLeadingZeroBits, workForTarget } from '../node/consensus/pow.js'
 
 const RUNS = 5
 const RUN_MS = 2000

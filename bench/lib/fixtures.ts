@@ -13,7 +13,7 @@ import { toHex } from '../../protocol/wire/bytes.js'
 import { sha256 } from '../../protocol/wire/hash.js'
 import { CURVE_N, generateKeyPair, sign, type KeyPair } from '../../protocol/chain/keys.js'
 import { networkFromJson, type NetworkParams } from '../../node/chain/params.js'
-import { hashMeetsTarget, targetFromLeadingZeroBits } from '../../node/miner/pow.js'
+import { hashMeetsTarget, targetFromLeadingZeroBits } from '../../node/consensus/pow.js'
 
 export const GENESIS_TIME = 1_700_000_000_000
 

@@ -1,7 +1,7 @@
 // The tree of known blocks (headers only) with cumulative work, and the fork
 // choice over it. Pure and in memory; the chain store persists the entries
 // and rebuilds the tree at startup.
-import { workForTarget } from '../miner/pow.js'
+import { workForTarget } from '../consensus/pow.js'
 
 export type BlockStatus = 'valid' | 'unverified' | 'invalid'
 

@@ -10,7 +10,7 @@ import { TX_BYTES, ZERO_ADDRESS, ZERO_SIGNATURE, txId, type Transaction } from '
 import type { Chainstate, SubmitResult } from '../chain/chainstate.js'
 import type { Logger } from '../../lib/log.js'
 import type { Mempool } from '../mempool/pool.js'
-import { PowSearcher } from './pow-search.js'
+import { PowSearcher } from '../consensus/work-search.js'
 
 export interface MinerOptions {
   threads: number

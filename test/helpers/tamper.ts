@@ -10,7 +10,7 @@ import { txId, type Transaction } from '../../protocol/chain/tx-codec.js'
 import { applyGenesis, type Account } from '../../node/chain/state.js'
 import type { IndexEntry } from '../../node/chain/block-index.js'
 import type { NetworkParams } from '../../node/chain/params.js'
-import { hashMeetsTarget } from '../../node/miner/pow.js'
+import { hashMeetsTarget } from '../../node/consensus/pow.js'
 import { CURVE_N } from '../../protocol/chain/keys.js'
 import { mine, type MineOptions, type ParentRef } from '../../bench/lib/fixtures.js'
 

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { PowResult } from '../../node/miner/pow-search.js'
+import type { PowResult } from '../../node/consensus/work-search.js'
 
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout
@@ -18,7 +18,7 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 t.test('a pending search keeps the process alive; an idle searcher does not', async (t) => {
   // A child without close(): it must print the result (the busy worker is
   // ref'd) and then exit by itself (idle workers are unref'd).
-  const searchUrl = new URL('../../node/miner/pow-search.ts', import.meta.url).href
+  const searchUrl = new URL('../../node/consensus/work-search.ts', import.meta.url).href
   const script = `
     const { PowSearcher } = await import(${JSON.stringify(searchUrl)})
     const s = new PowSearcher({ threads: 2 })

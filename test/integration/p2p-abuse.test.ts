@@ -3,7 +3,7 @@
 // honest peers.
 import t from 'tap'
 import { encodeBlock } from '../../protocol/chain/block-codec.js'
-import { targetFromLeadingZeroBits } from '../../node/miner/pow.js'
+import { targetFromLeadingZeroBits } from '../../node/consensus/pow.js'
 import { generateKeyPair } from '../../protocol/chain/keys.js'
 import { mine } from '../../bench/lib/fixtures.js'
 import { handshaken, mineBlocks, rawHost, startNet, waitConverged } from '../helpers/net-fixtures.js'

@@ -3,7 +3,7 @@ import t from 'tap'
 import fc from 'fast-check'
 import { BlockIndex, compareChains, type IndexEntry } from '../../../../node/chain/block-index.js'
 import { medianTime } from '../../../../node/chain/validation.js'
-import { targetFromLeadingZeroBits, workForTarget } from '../../../../node/miner/pow.js'
+import { targetFromLeadingZeroBits, workForTarget } from '../../../../node/consensus/pow.js'
 import { indexEntry } from '../../../helpers/tamper.js'
 
 const T4 = targetFromLeadingZeroBits(4) // work 16

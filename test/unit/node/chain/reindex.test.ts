@@ -4,7 +4,7 @@ import t, { type Test } from 'tap'
 import { toHex } from '../../../../protocol/wire/bytes.js'
 import type { Block } from '../../../../protocol/chain/block-codec.js'
 import { generateKeyPair } from '../../../../protocol/chain/keys.js'
-import { targetFromLeadingZeroBits } from '../../../../node/miner/pow.js'
+import { targetFromLeadingZeroBits } from '../../../../node/consensus/pow.js'
 import { GENESIS_TIME, genesisRef, mine, mineChain, parentOf, testNetwork } from '../../../../bench/lib/fixtures.js'
 import { hashOf, openChain, storeUnconnected, submitAll, testDir } from '../../../helpers/node-fixtures.js'
 

@@ -12,7 +12,7 @@ import {
   checkTransferSanity,
   type BlockContext,
 } from '../../../../node/chain/validation.js'
-import { targetFromLeadingZeroBits } from '../../../../node/miner/pow.js'
+import { targetFromLeadingZeroBits } from '../../../../node/consensus/pow.js'
 import {
   GENESIS_TIME,
   MINER,

@@ -3,8 +3,8 @@ import fc from 'fast-check'
 import { randomBytes } from 'node:crypto'
 import type { Worker } from 'node:worker_threads'
 import { sha256 } from '../../../../protocol/wire/hash.js'
-import { hashMeetsTarget, headerHash, targetFromLeadingZeroBits, workForTarget } from '../../../../node/miner/pow.js'
-import { PowSearcher, PowSearchError, splitRange } from '../../../../node/miner/pow-search.js'
+import { hashMeetsTarget, headerHash, targetFromLeadingZeroBits, workForTarget } from '../../../../node/consensus/pow.js'
+import { PowSearcher, PowSearchError, splitRange } from '../../../../node/consensus/work-search.js'
 
 const TWO_POW_53 = 2 ** 53
 const TWO_POW_256 = 1n << 256n

@@ -1,5 +1,5 @@
 // Main-thread side of the nonce search: a pool of long-lived worker threads
-// (pow-worker.ts) that each scan a slice of a job's nonce range.
+// (work-worker.ts) that each scan a slice of a job's nonce range.
 //
 // Stopping: every job gets a generation number, stored in a shared Int32 that
 // the workers' hashing loops poll; a stop swaps it away, so it takes effect
@@ -40,7 +40,7 @@ export class PowSearchError extends Error {
   }
 }
 
-// Messages between this file and pow-worker.ts.
+// Messages between this file and work-worker.ts.
 export interface PowWorkerData {
   /** [0] = generation of the job the workers may hash; 0 = none. */
   generation: Int32Array
@@ -66,7 +66,7 @@ const NONCE_END = MAX_SAFE_U64 + 1 // 2^53, exact
 const RATE_WINDOW_MS = 5000
 const RATE_SAMPLE_MS = 500
 
-const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './pow-worker.ts' : './pow-worker.js', import.meta.url)
+const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './work-worker.ts' : './work-worker.js', import.meta.url)
 
 interface JobState {
   gen: number

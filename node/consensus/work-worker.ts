@@ -1,4 +1,4 @@
-// Worker-thread entry for the nonce search (started by pow-search.ts). Each job
+// Worker-thread entry for the nonce search (started by work-search.ts). Each job
 // message scans a nonce range and answers once, tagged with the job's
 // generation. The main thread stops a job by changing the shared generation
 // word; the loop polls it every CHECK_EVERY hashes, so a stop takes effect
@@ -6,14 +6,14 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { hash as oneShotHash } from 'node:crypto'
 import { hashMeetsTarget } from './pow.js'
-import type { PowJobMessage, PowReplyMessage, PowWorkerData } from './pow-search.js'
+import type { PowJobMessage, PowReplyMessage, PowWorkerData } from './work-search.js'
 
 // ~1 ms of hashing between polls of the shared generation word and flushes of
 // the shared hash counter: stops are prompt and the polling cost is negligible.
 const CHECK_EVERY = 1024
 const TWO_POW_32 = 0x1_0000_0000
 
-if (parentPort === null) throw new Error('pow-worker.ts must be started as a worker thread')
+if (parentPort === null) throw new Error('work-worker.ts must be started as a worker thread')
 const port = parentPort
 const { generation, hashCounter } = workerData as PowWorkerData
 
