@@ -1,7 +1,9 @@
 // The tree of known blocks (headers only) with cumulative work, and the fork
 // choice over it. Pure and in memory; the chain store persists the entries
-// and rebuilds the tree at startup.
-import { workForTarget } from '../consensus/pow.js'
+// and rebuilds the tree at startup. A block's work and its tie-break value
+// come from the consensus engine.
+import type { BlockHeader } from '../../protocol/chain/block-codec.js'
+import type { ConsensusEngine } from '../consensus/engine.js'
 
 export type BlockStatus = 'valid' | 'unverified' | 'invalid'
 
@@ -10,8 +12,9 @@ export interface IndexEntry {
   prev: string // hex; '' for genesis
   height: number
   timestamp: number
-  nonce: number
-  work: bigint // this block's work
+  /** The engine's tie-break value for equal work and time (`work`: the nonce). */
+  tieBreak: bigint
+  work: bigint // this block's work: the engine's weight
   chainWork: bigint // cumulative, genesis included
   status: BlockStatus
 }
@@ -19,14 +22,15 @@ export interface IndexEntry {
 /**
  * Fork choice: the chain with more cumulative work wins. Equal work is
  * settled by the tips, with the report's rule for competing blocks — the
- * earlier timestamp, then the larger nonce — and finally the smaller hash so
- * that every node picks the same chain from the same blocks.
+ * earlier timestamp, then the larger tie-break value (the nonce, for `work`)
+ * — and finally the smaller hash so that every node picks the same chain
+ * from the same blocks.
  * Returns > 0 when `a` is better.
  */
 export function compareChains(a: IndexEntry, b: IndexEntry): number {
   if (a.chainWork !== b.chainWork) return a.chainWork > b.chainWork ? 1 : -1
   if (a.timestamp !== b.timestamp) return a.timestamp < b.timestamp ? 1 : -1
-  if (a.nonce !== b.nonce) return a.nonce > b.nonce ? 1 : -1
+  if (a.tieBreak !== b.tieBreak) return a.tieBreak > b.tieBreak ? 1 : -1
   if (a.hash === b.hash) return 0
   return a.hash < b.hash ? 1 : -1
 }
@@ -36,6 +40,8 @@ export class BlockIndex {
   private readonly children = new Map<string, string[]>()
   /** Leaves that are not invalid: the only possible best chains. */
   private readonly leaves = new Set<string>()
+
+  constructor(private readonly engine: Pick<ConsensusEngine, 'weight' | 'tieBreak'>) {}
 
   get size(): number {
     return this.entries.size
@@ -50,15 +56,15 @@ export class BlockIndex {
   }
 
   /** Builds an entry for a header whose parent is in the index (or genesis). */
-  makeEntry(hash: string, prev: string, header: { height: number; timestamp: number; nonce: number; target: Uint8Array }): IndexEntry {
+  makeEntry(hash: string, prev: string, header: BlockHeader): IndexEntry {
     const parent = prev === '' ? undefined : this.entries.get(prev)
-    const work = workForTarget(header.target)
+    const work = this.engine.weight(header)
     return {
       hash,
       prev,
       height: header.height,
       timestamp: header.timestamp,
-      nonce: header.nonce,
+      tieBreak: this.engine.tieBreak(header),
       work,
       chainWork: (parent?.chainWork ?? 0n) + work,
       status: parent?.status === 'invalid' ? 'invalid' : 'unverified',

@@ -55,7 +55,7 @@ const CACHE_MAX_BYTES = 16 * 1024 * 1024
 const INVALID_MEMORY = 1024
 
 export class Chainstate extends EventEmitter<{ tip: [TipChange] }> {
-  private readonly index = new BlockIndex()
+  private readonly index: BlockIndex
   private tipEntry!: IndexEntry
   /** The best chain's block hashes by height, so "is this block on it" needs no walk. */
   private readonly bestChain: string[] = []
@@ -72,6 +72,7 @@ export class Chainstate extends EventEmitter<{ tip: [TipChange] }> {
   ) {
     super()
     this.now = opts.now ?? Date.now
+    this.index = new BlockIndex(params.engine)
   }
 
   static async open(db: ChainDb, params: NetworkParams, opts: ChainstateOptions): Promise<Chainstate> {
@@ -151,9 +152,9 @@ export class Chainstate extends EventEmitter<{ tip: [TipChange] }> {
     return medianTime(this.index.recentTimestamps(entry, this.params.consensus.medianTimeSpan))
   }
 
-  /** The target a child of `parent` must carry (fixed for now; retargeting hooks in here). */
-  expectedTarget(_parent: IndexEntry): Buffer {
-    return this.params.consensus.target
+  /** The target a child of `parent` must carry: the consensus engine's rule. */
+  expectedTarget(parent: IndexEntry): Buffer {
+    return this.params.engine.nextTarget(parent)
   }
 
   // ---- startup ---------------------------------------------------------
@@ -274,7 +275,7 @@ export class Chainstate extends EventEmitter<{ tip: [TipChange] }> {
     let checked: CheckedBlock
     try {
       // Header first: a block whose parent is unknown is held on its proof
-      // of work alone, so orphans cost no signature checks.
+      // alone, so orphans cost no signature checks.
       const headerHash = checkHeaderSanity(header, this.params)
       const prev = toHex(header.prevHash)
       const parent = this.index.get(prev)

@@ -6,6 +6,8 @@ import { merkleRoot } from '../../protocol/chain/merkle.js'
 import { ZERO_ADDRESS, ZERO_SIGNATURE, txId, type Transaction } from '../../protocol/chain/tx-codec.js'
 import { blockHash, type Block } from '../../protocol/chain/block-codec.js'
 import { isValidAddress } from '../../protocol/chain/keys.js'
+import type { ConsensusEngine } from '../consensus/engine.js'
+import { createEngine, DEFAULT_ENGINE, ENGINE_NAMES, isEngineName } from '../consensus/engines.js'
 
 export interface ConsensusParams {
   blockReward: number
@@ -24,6 +26,8 @@ export interface NetworkParams {
   /** P2P frame magic. */
   magic: number
   consensus: ConsensusParams
+  /** The consensus engine named by `consensus.engine` (default `work`), built from these parameters. */
+  engine: ConsensusEngine
   genesis: Block
   genesisHash: Buffer
 }
@@ -74,6 +78,16 @@ export function networkFromJson(json: unknown, source = 'network file'): Network
     ),
   }
   if (consensus.target.equals(Buffer.alloc(32))) throw new NetworkFileError(`${where}.target: must not be zero`)
+  // Optional, and not part of the genesis block: files written before there
+  // was a choice keep their genesis hash.
+  const engineName = c.engine ?? DEFAULT_ENGINE
+  if (!isEngineName(engineName)) {
+    const got = String(JSON.stringify(engineName)).slice(0, 66)
+    throw new NetworkFileError(
+      `${where}.engine: unknown consensus engine ${got}; this build knows ${ENGINE_NAMES.map((n) => `"${n}"`).join(', ')}`,
+    )
+  }
+  const engine = createEngine(engineName, { target: consensus.target })
 
   const g = field(json, 'genesis', source, isObj, 'an object')
   const timestamp = field(g, 'timestamp', `${source}: genesis`, isNonNegInt, 'a timestamp in ms')
@@ -109,7 +123,8 @@ export function networkFromJson(json: unknown, source = 'network file'): Network
     },
     txs: allocations,
   }
-  return { name, networkId, magic: parseInt(magicHex.slice(2), 16), consensus, genesis, genesisHash: blockHash(genesis.header) }
+  const magic = parseInt(magicHex.slice(2), 16)
+  return { name, networkId, magic, consensus, engine, genesis, genesisHash: blockHash(genesis.header) }
 }
 
 export function loadNetworkFile(path: string): NetworkParams {

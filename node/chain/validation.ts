@@ -1,11 +1,10 @@
-// Block and transaction rules that need no chain state: structure, proof of
-// work, reward form, transaction root, signatures. Pure functions.
-import { encodedBlockSize, encodeHeader, type Block, type BlockHeader } from '../../protocol/chain/block-codec.js'
-import { sha256 } from '../../protocol/wire/hash.js'
+// Block and transaction rules that need no chain state: structure, the
+// proof (asked of the network's consensus engine), reward form, transaction
+// root, signatures. Pure functions.
+import { encodedBlockSize, type Block, type BlockHeader } from '../../protocol/chain/block-codec.js'
 import { merkleRoot } from '../../protocol/chain/merkle.js'
 import { isRewardForm, txSigningMessage, txId, ZERO_SIGNATURE, type Transaction } from '../../protocol/chain/tx-codec.js'
 import { toHex } from '../../protocol/wire/bytes.js'
-import { hashMeetsTarget } from '../consensus/pow.js'
 import { isValidAddress, verify } from '../../protocol/chain/keys.js'
 import { ValidationError } from './errors.js'
 import type { ConsensusParams, NetworkParams } from './params.js'
@@ -57,18 +56,12 @@ export function checkBlockSanity(block: Block, params: NetworkParams): CheckedBl
 }
 
 /**
- * The cheap checks, enough to hold a block whose parent is unknown: proof
- * type, a target no easier than the network allows (checked before hashing,
- * so a peer cannot choose a target that makes any header pass), proof of
- * work, miner key. Returns the block hash.
+ * The cheap checks, enough to hold a block whose parent is unknown: the
+ * engine's proof (proof type, a target the network allows, the proof
+ * itself), then the miner key. Returns the block hash.
  */
 export function checkHeaderSanity(header: BlockHeader, params: NetworkParams): Buffer {
-  if (header.proofType !== 'pow') throw new ValidationError('BAD_PROOF_TYPE', `proof type ${header.proofType} is not accepted`)
-  if (Buffer.compare(header.target, params.consensus.target) > 0) {
-    throw new ValidationError('BAD_TARGET', 'block target is easier than the network allows')
-  }
-  const hash = sha256(encodeHeader(header))
-  if (!hashMeetsTarget(hash, header.target)) throw new ValidationError('BAD_POW', `block ${toHex(hash)} does not meet its target`)
+  const hash = params.engine.checkProof(header)
   if (!isValidAddress(header.miner)) throw new ValidationError('BAD_MINER', 'miner is not a valid public key')
   return hash
 }

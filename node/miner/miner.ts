@@ -1,16 +1,15 @@
 // The mining loop: build a block template from the tip and the pool, let the
-// worker threads search a nonce for about a second, submit a solution, and
-// start over. A tip change aborts the search at once; the short jobs pick up
-// new pool transactions and a fresh timestamp.
-import { randomInt } from 'node:crypto'
+// consensus engine's sealer search a proof for about a second, submit a
+// sealed block, and start over. A tip change aborts the search at once; the
+// short jobs pick up new pool transactions and a fresh timestamp.
 import { toHex } from '../../protocol/wire/bytes.js'
-import { encodeHeaderPrefix, HEADER_BYTES, type Block, type BlockHeader } from '../../protocol/chain/block-codec.js'
+import { HEADER_BYTES, type Block, type BlockHeader } from '../../protocol/chain/block-codec.js'
 import { merkleRoot } from '../../protocol/chain/merkle.js'
 import { TX_BYTES, ZERO_ADDRESS, ZERO_SIGNATURE, txId, type Transaction } from '../../protocol/chain/tx-codec.js'
 import type { Chainstate, SubmitResult } from '../chain/chainstate.js'
 import type { Logger } from '../../lib/log.js'
 import type { Mempool } from '../mempool/pool.js'
-import { PowSearcher } from '../consensus/work-search.js'
+import type { Sealer } from '../consensus/engine.js'
 
 export interface MinerOptions {
   threads: number
@@ -31,7 +30,7 @@ export function maxTransfers(maxBlockBytes: number): number {
 }
 
 export class Miner {
-  private readonly searcher: PowSearcher
+  private readonly searcher: Sealer
   private address: Buffer | null = null
   private loop: Promise<void> | null = null
   private running = false
@@ -47,7 +46,7 @@ export class Miner {
     private readonly logger: Logger,
     private readonly opts: MinerOptions,
   ) {
-    this.searcher = new PowSearcher({ threads: opts.threads })
+    this.searcher = chain.params.engine.createSealer({ threads: opts.threads })
     chain.on('tip', (change) => {
       if (this.running && change.tip.hash !== this.currentParent) this.searcher.abort()
     })
@@ -106,7 +105,7 @@ export class Miner {
     await this.searcher.close()
   }
 
-  /** The next block to mine on the current tip (nonce 0). */
+  /** The next block to mine on the current tip, its proof not sealed yet. */
   async buildTemplate(miner: Buffer, now = Date.now()): Promise<Template> {
     return this.chain.exclusive(async () => {
       const parent = this.chain.tip
@@ -130,8 +129,7 @@ export class Miner {
         txRoot: merkleRoot(txs.map(txId)),
         miner,
         target: this.chain.expectedTarget(parent),
-        proofType: 'pow',
-        nonce: 0,
+        ...this.chain.params.engine.emptyProof(),
       }
       return { header, txs, parent: parent.hash }
     })
@@ -145,15 +143,9 @@ export class Miner {
         this.currentParent = t.parent
         if (!live()) break
         if (this.chain.tip.hash !== t.parent) continue
-        const res = await this.searcher.search({
-          prefix: encodeHeaderPrefix(t.header),
-          target: t.header.target,
-          // A random start: two searches of one template never repeat work.
-          startNonce: randomInt(0, 2 ** 47),
-          maxMs: this.opts.jobMs,
-        })
+        const res = await this.searcher.search({ header: t.header, maxMs: this.opts.jobMs })
         if (!res.found || this.closed) continue
-        const block: Block = { header: { ...t.header, nonce: res.nonce }, txs: t.txs }
+        const block: Block = { header: res.header, txs: t.txs }
         const result = await this.opts.submit(block)
         if (result.status === 'connected') {
           this.blocksFound++

@@ -1,13 +1,22 @@
 // The block tree and fork choice.
 import t from 'tap'
 import fc from 'fast-check'
+import type { BlockHeader } from '../../../../protocol/chain/block-codec.js'
 import { BlockIndex, compareChains, type IndexEntry } from '../../../../node/chain/block-index.js'
 import { medianTime } from '../../../../node/chain/validation.js'
 import { targetFromLeadingZeroBits, workForTarget } from '../../../../node/consensus/pow.js'
+import { WorkEngine } from '../../../../node/consensus/work.js'
 import { indexEntry } from '../../../helpers/tamper.js'
 
 const T4 = targetFromLeadingZeroBits(4) // work 16
 const T5 = targetFromLeadingZeroBits(5) // work 32
+const engine = new WorkEngine({ target: T4 })
+const newIndex = () => new BlockIndex(engine)
+
+/** A header with the fields the index reads; the rest are placeholders. */
+function header(fields: { height: number; timestamp: number; nonce: number; target: Buffer }): BlockHeader {
+  return { prevHash: Buffer.alloc(32), txRoot: Buffer.alloc(32), miner: Buffer.alloc(33), proofType: 'pow', ...fields }
+}
 const sign = (n: number) => Math.sign(n)
 
 /** Adds `hash` under `prev` (genesis when prev is '') and returns the entry. */
@@ -18,28 +27,32 @@ function grow(
   opts: { timestamp?: number; nonce?: number; target?: Buffer } = {},
 ): IndexEntry {
   const parent = index.get(prev)
-  const entry = index.makeEntry(hash, prev, {
-    height: parent ? parent.height + 1 : 0,
-    timestamp: opts.timestamp ?? (parent ? parent.timestamp + 10 : 1000),
-    nonce: opts.nonce ?? 0,
-    target: opts.target ?? T4,
-  })
+  const entry = index.makeEntry(
+    hash,
+    prev,
+    header({
+      height: parent ? parent.height + 1 : 0,
+      timestamp: opts.timestamp ?? (parent ? parent.timestamp + 10 : 1000),
+      nonce: opts.nonce ?? 0,
+      target: opts.target ?? T4,
+    }),
+  )
   index.add(entry)
   return entry
 }
 
-t.test('compareChains: work, then earlier timestamp, then larger nonce, then smaller hash', async (t) => {
-  const base = indexEntry({ hash: 'bb', chainWork: 100n, timestamp: 50, nonce: 5 })
+t.test('compareChains: work, then earlier timestamp, then larger tie-break value, then smaller hash', async (t) => {
+  const base = indexEntry({ hash: 'bb', chainWork: 100n, timestamp: 50, tieBreak: 5n })
   t.equal(
-    compareChains(indexEntry({ ...base, hash: 'cc', chainWork: 101n, timestamp: 99, nonce: 0 }), base),
+    compareChains(indexEntry({ ...base, hash: 'cc', chainWork: 101n, timestamp: 99, tieBreak: 0n }), base),
     1,
     'more work wins over everything',
   )
   t.equal(compareChains(base, indexEntry({ ...base, hash: 'cc', chainWork: 101n })), -1)
-  t.equal(compareChains(indexEntry({ ...base, hash: 'cc', timestamp: 49, nonce: 0 }), base), 1, 'equal work: earlier timestamp wins')
-  t.equal(compareChains(indexEntry({ ...base, hash: 'aa', timestamp: 51, nonce: 9 }), base), -1, 'later timestamp loses')
-  t.equal(compareChains(indexEntry({ ...base, hash: 'cc', nonce: 6 }), base), 1, 'equal time: larger nonce wins')
-  t.equal(compareChains(indexEntry({ ...base, hash: 'aa', nonce: 4 }), base), -1, 'smaller nonce loses')
+  t.equal(compareChains(indexEntry({ ...base, hash: 'cc', timestamp: 49, tieBreak: 0n }), base), 1, 'equal work: earlier timestamp wins')
+  t.equal(compareChains(indexEntry({ ...base, hash: 'aa', timestamp: 51, tieBreak: 9n }), base), -1, 'later timestamp loses')
+  t.equal(compareChains(indexEntry({ ...base, hash: 'cc', tieBreak: 6n }), base), 1, 'equal time: larger tie-break wins')
+  t.equal(compareChains(indexEntry({ ...base, hash: 'aa', tieBreak: 4n }), base), -1, 'smaller tie-break loses')
   t.equal(compareChains(indexEntry({ ...base, hash: 'aa' }), base), 1, 'all equal: smaller hash wins')
   t.equal(compareChains(indexEntry({ ...base, hash: 'cc' }), base), -1)
   t.equal(compareChains(base, indexEntry({ ...base })), 0, 'same block')
@@ -50,7 +63,7 @@ const entryArb = fc
     hash: fc.constantFrom('00', '01', '7f', 'ff'),
     chainWork: fc.bigInt({ min: 1n, max: 3n }),
     timestamp: fc.integer({ min: 0, max: 2 }),
-    nonce: fc.integer({ min: 0, max: 2 }),
+    tieBreak: fc.bigInt({ min: 0n, max: 2n }),
   })
   .map((f) => indexEntry(f))
 
@@ -61,7 +74,7 @@ t.test('compareChains is an antisymmetric, transitive total order (property)', a
       const antisymmetric = sign(ab) === -sign(compareChains(b, a))
       const reflexive = compareChains(a, a) === 0
       const zeroOnlyForEqualKeys =
-        (ab === 0) === (a.hash === b.hash && a.chainWork === b.chainWork && a.timestamp === b.timestamp && a.nonce === b.nonce)
+        (ab === 0) === (a.hash === b.hash && a.chainWork === b.chainWork && a.timestamp === b.timestamp && a.tieBreak === b.tieBreak)
       const transitive = !(ab > 0 && compareChains(b, c) > 0) || compareChains(a, c) > 0
       return antisymmetric && reflexive && zeroOnlyForEqualKeys && transitive
     }),
@@ -71,12 +84,13 @@ t.test('compareChains is an antisymmetric, transitive total order (property)', a
 })
 
 t.test('makeEntry/add: work, status inheritance, unknown parents, duplicates', async (t) => {
-  const index = new BlockIndex()
+  const index = newIndex()
   const g = grow(index, 'g', '')
   t.equal(g.work, workForTarget(T4))
   t.equal(g.work, 16n)
-  const a = grow(index, 'a', 'g', { target: T5 })
+  const a = grow(index, 'a', 'g', { target: T5, nonce: 7 })
   t.equal(a.chainWork, 16n + 32n)
+  t.equal(a.tieBreak, 7n, "the entry keeps the engine's tie-break value (work: the nonce)")
   t.equal(a.status, 'unverified')
   t.throws(() => index.add(indexEntry({ hash: 'x', prev: 'nope', height: 5 })), /parent nope unknown/)
   t.notOk(index.has('x'))
@@ -84,7 +98,7 @@ t.test('makeEntry/add: work, status inheritance, unknown parents, duplicates', a
   t.equal(index.get('a')!.chainWork, 48n, 'a second add of a known hash is ignored')
   t.equal(index.size, 2)
   index.markInvalid('a')
-  const child = index.makeEntry('c', 'a', { height: 2, timestamp: 2000, nonce: 0, target: T4 })
+  const child = index.makeEntry('c', 'a', header({ height: 2, timestamp: 2000, nonce: 0, target: T4 }))
   t.equal(child.status, 'invalid', 'a child of an invalid block is invalid')
   index.add(child)
   t.equal(index.best()?.hash, 'g', 'an invalid child does not hide its parent')
@@ -95,17 +109,17 @@ t.test('makeEntry/add: work, status inheritance, unknown parents, duplicates', a
 })
 
 t.test('an entry added already invalid does not hide a valid parent', async (t) => {
-  const index = new BlockIndex()
+  const index = newIndex()
   grow(index, 'g', '')
   grow(index, 'a', 'g')
-  index.add({ ...index.makeEntry('bad', 'a', { height: 2, timestamp: 5000, nonce: 0, target: T4 }), status: 'invalid' })
+  index.add({ ...index.makeEntry('bad', 'a', header({ height: 2, timestamp: 5000, nonce: 0, target: T4 })), status: 'invalid' })
   t.equal(index.best()?.hash, 'a')
 })
 
 t.test('best() falls back after markInvalid, including to a parent that is a leaf again', async (t) => {
   // g ─ a1 ─ a2 ─ a3        (a: timestamps 10 apart)
   //   └ b1 ─ b2             (b: later timestamps, so a wins ties)
-  const index = new BlockIndex()
+  const index = newIndex()
   grow(index, 'g', '')
   grow(index, 'a1', 'g')
   grow(index, 'a2', 'a1')
@@ -125,7 +139,7 @@ t.test('best() falls back after markInvalid, including to a parent that is a lea
 })
 
 t.test('markInvalid keeps a parent that still has a live child off the leaf set', async (t) => {
-  const index = new BlockIndex()
+  const index = newIndex()
   grow(index, 'g', '')
   grow(index, 'a', 'g', { timestamp: 1010 })
   grow(index, 'b', 'g', { timestamp: 1020 })
@@ -142,7 +156,7 @@ t.test('best() equals the best non-invalid entry on random trees (property)', as
   })
   fc.assert(
     fc.property(treeArb, ({ parents, bits, times, invalid }) => {
-      const index = new BlockIndex()
+      const index = newIndex()
       const hashes = ['h00']
       grow(index, 'h00', '', { target: targetFromLeadingZeroBits(bits[0]!) })
       parents.forEach((p, i) => {
@@ -168,7 +182,7 @@ t.test('best() equals the best non-invalid entry on random trees (property)', as
 t.test('fork() and path() on a small tree', async (t) => {
   // g ─ a ─ b ─ c
   //       └ d ─ e ─ f
-  const index = new BlockIndex()
+  const index = newIndex()
   for (const [h, p] of [
     ['g', ''],
     ['a', 'g'],
@@ -198,7 +212,7 @@ t.test('fork() and path() on a small tree', async (t) => {
 })
 
 t.test('recentTimestamps walks back count entries or to genesis', async (t) => {
-  const index = new BlockIndex()
+  const index = newIndex()
   grow(index, 'g', '', { timestamp: 100 })
   grow(index, 'a', 'g', { timestamp: 300 })
   grow(index, 'b', 'a', { timestamp: 200 })

@@ -65,6 +65,14 @@ t.test('each malformed field is refused, naming the field', async (t) => {
     ['negative future limit', (j) => (j.consensus.maxFutureBlockTimeMs = -1), /consensus\.maxFutureBlockTimeMs: /],
     ['maxBlockBytes 1023', (j) => (j.consensus.maxBlockBytes = 1023), /consensus\.maxBlockBytes: /],
     ['maxBlockBytes 4 MiB + 1', (j) => (j.consensus.maxBlockBytes = 4 * 1024 * 1024 + 1), /consensus\.maxBlockBytes: /],
+    [
+      'unknown engine',
+      (j) => (j.consensus.engine = 'slots'),
+      /consensus\.engine: unknown consensus engine "slots"; this build knows "work"/,
+    ],
+    ['engine as a number', (j) => (j.consensus.engine = 7), /consensus\.engine: unknown consensus engine 7;/],
+    ['engine in upper case', (j) => (j.consensus.engine = 'WORK'), /consensus\.engine: unknown consensus engine "WORK"/],
+    ['empty engine', (j) => (j.consensus.engine = ''), /consensus\.engine: unknown consensus engine ""/],
     ['missing genesis', (j) => delete j.genesis, /\.genesis: /],
     ['negative genesis timestamp', (j) => (j.genesis.timestamp = -1), /genesis\.timestamp: /],
     ['genesis timestamp above 2^53-1', (j) => (j.genesis.timestamp = 2 ** 53), /genesis\.timestamp: /],
@@ -125,6 +133,21 @@ t.test('the shipped devnet.json loads', async (t) => {
   t.equal(net.networkId, 'bkc-devnet-1')
   t.equal(net.genesisHash.length, 32)
   t.same(loadNetworkFile(DEVNET).genesisHash, net.genesisHash, 'stable across loads')
+  t.equal(toHex(net.genesisHash), 'd8c92145cc7b11008ef30856404e9122182177026516646eb58c502356323b06', 'the genesis every devnet node has')
+  t.equal(net.engine.name, 'work', 'the default engine')
+})
+
+t.test('a network file naming an engine this build does not know is refused, naming the file and the known engines', async (t) => {
+  const dir = tempDir()
+  t.teardown(dir.cleanup)
+  const path = join(dir.path, 'dsc.json')
+  writeFileSync(path, JSON.stringify(edit((j) => (j.consensus.engine = 'slots'))))
+  t.throws(
+    () => loadNetworkFile(path),
+    refused(new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: consensus\\.engine: .*"slots".*"work"$`)),
+  )
+  writeFileSync(path, JSON.stringify(edit((j) => (j.consensus.engine = 'work'))))
+  t.equal(loadNetworkFile(path).engine.name, 'work', 'the same file naming "work" loads')
 })
 
 t.test('loadNetworkFile reports unreadable and non-JSON files', async (t) => {

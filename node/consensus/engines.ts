@@ -1,0 +1,25 @@
+// The consensus engines this build knows, by the name a network file gives
+// in `consensus.engine`.
+import type { ConsensusEngine } from './engine.js'
+import { WorkEngine } from './work.js'
+
+export const ENGINE_NAMES = ['work'] as const
+export type EngineName = (typeof ENGINE_NAMES)[number]
+export const DEFAULT_ENGINE: EngineName = 'work'
+
+export function isEngineName(v: unknown): v is EngineName {
+  return typeof v === 'string' && (ENGINE_NAMES as readonly string[]).includes(v)
+}
+
+/** The network parameters an engine is built from. */
+export interface EngineParams {
+  /** The network's target: the fixed target of `work`. */
+  target: Buffer
+}
+
+export function createEngine(name: EngineName, params: EngineParams): ConsensusEngine {
+  switch (name) {
+    case 'work':
+      return new WorkEngine({ target: params.target })
+  }
+}
