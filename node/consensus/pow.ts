@@ -1,6 +1,6 @@
-// Proof-of-work arithmetic shared by the miner and block validation. A block
-// hash is sha256(prefix ‖ u64be(nonce)) read as a 256-bit big-endian integer;
-// the proof is valid when it is <= the header's target.
+// Proof-of-work arithmetic of the `work` engine, shared by its checks and
+// its nonce search. A block hash is sha256(prefix ‖ u64be(nonce)) read as a
+// 256-bit big-endian integer; the proof is valid when it is <= the target.
 import { hash as oneShotHash } from 'node:crypto'
 import { isU64, writeU64 } from '../../protocol/wire/bytes.js'
 
