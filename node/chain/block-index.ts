@@ -12,6 +12,8 @@ export interface IndexEntry {
   prev: string // hex; '' for genesis
   height: number
   timestamp: number
+  /** The timestamp of the block at height 1 on this chain (its own for heights 0 and 1): retargeting's anchor. */
+  firstBlockTime: number
   /** The engine's tie-break value for equal work and time (`work`: the nonce). */
   tieBreak: bigint
   work: bigint // this block's work: the engine's weight
@@ -64,6 +66,7 @@ export class BlockIndex {
       prev,
       height: header.height,
       timestamp: header.timestamp,
+      firstBlockTime: parent === undefined || header.height <= 1 ? header.timestamp : parent.firstBlockTime,
       tieBreak: this.engine.tieBreak(header),
       work,
       chainWork: (parent?.chainWork ?? 0n) + work,

@@ -9,11 +9,22 @@ import { isValidAddress } from '../../protocol/chain/keys.js'
 import type { ConsensusEngine } from '../consensus/engine.js'
 import { createEngine, DEFAULT_ENGINE, ENGINE_NAMES, isEngineName } from '../consensus/engines.js'
 
+/** `consensus.retarget`: the per-block difficulty rule; absent, the target is fixed. */
+export interface RetargetParams {
+  rule: 'asert'
+  /** Time behind (ahead of) schedule that doubles (halves) the target. */
+  halfLifeMs: number
+  /** The easiest target a block may carry (32 bytes); at least `target`. */
+  powLimit: Buffer
+}
+
 export interface ConsensusParams {
   blockReward: number
-  /** Fixed proof-of-work target (32 bytes); difficulty retargeting comes later. */
+  /** Proof-of-work target (32 bytes): every block's, or the anchor of `retarget`. */
   target: Buffer
+  /** The block interval `retarget` holds. */
   targetBlockTimeMs: number
+  retarget?: RetargetParams
   medianTimeSpan: number
   maxFutureBlockTimeMs: number
   maxBlockBytes: number
@@ -78,6 +89,7 @@ export function networkFromJson(json: unknown, source = 'network file'): Network
     ),
   }
   if (consensus.target.equals(Buffer.alloc(32))) throw new NetworkFileError(`${where}.target: must not be zero`)
+  if (c.retarget !== undefined) consensus.retarget = retargetFromJson(c.retarget, `${where}.retarget`, consensus.target)
   // Optional, and not part of the genesis block: files written before there
   // was a choice keep their genesis hash.
   const engineName = c.engine ?? DEFAULT_ENGINE
@@ -87,7 +99,11 @@ export function networkFromJson(json: unknown, source = 'network file'): Network
       `${where}.engine: unknown consensus engine ${got}; this build knows ${ENGINE_NAMES.map((n) => `"${n}"`).join(', ')}`,
     )
   }
-  const engine = createEngine(engineName, { target: consensus.target })
+  const engine = createEngine(engineName, {
+    target: consensus.target,
+    targetBlockTimeMs: consensus.targetBlockTimeMs,
+    ...(consensus.retarget && { retarget: consensus.retarget }),
+  })
 
   const g = field(json, 'genesis', source, isObj, 'an object')
   const timestamp = field(g, 'timestamp', `${source}: genesis`, isNonNegInt, 'a timestamp in ms')
@@ -125,6 +141,19 @@ export function networkFromJson(json: unknown, source = 'network file'): Network
   }
   const magic = parseInt(magicHex.slice(2), 16)
   return { name, networkId, magic, consensus, engine, genesis, genesisHash: blockHash(genesis.header) }
+}
+
+/** Not part of the genesis block: a network without it keeps its genesis hash. */
+function retargetFromJson(v: unknown, where: string, target: Buffer): RetargetParams {
+  if (!isObj(v)) throw new NetworkFileError(`${where}: expected an object`)
+  field(v, 'rule', where, (r): r is 'asert' => r === 'asert', '"asert" (the only rule this build knows)')
+  const halfLifeMs = field(v, 'halfLifeMs', where, isPosInt, 'a positive integer (ms)')
+  const powLimitHex = field(v, 'powLimit', where, (x): x is string => isHexOfLength(x, 32), '64 hex digits')
+  const powLimit = fromHex(powLimitHex)!
+  if (Buffer.compare(powLimit, target) < 0) throw new NetworkFileError(`${where}.powLimit: must not be harder than consensus.target`)
+  const unknown = Object.keys(v).filter((k) => !['rule', 'halfLifeMs', 'powLimit'].includes(k))
+  if (unknown.length > 0) throw new NetworkFileError(`${where}.${unknown[0]!.slice(0, 64)}: unknown field`)
+  return { rule: 'asert', halfLifeMs, powLimit }
 }
 
 export function loadNetworkFile(path: string): NetworkParams {

@@ -13,13 +13,25 @@ export function isEngineName(v: unknown): v is EngineName {
 
 /** The network parameters an engine is built from. */
 export interface EngineParams {
-  /** The network's target: the fixed target of `work`. */
+  /** The network's target: `work`'s fixed target, or the anchor of its retargeting. */
   target: Buffer
+  targetBlockTimeMs: number
+  /** `consensus.retarget` of the network file, when the network retargets. */
+  retarget?: { rule: 'asert'; halfLifeMs: number; powLimit: Buffer }
 }
 
 export function createEngine(name: EngineName, params: EngineParams): ConsensusEngine {
   switch (name) {
     case 'work':
-      return new WorkEngine({ target: params.target })
+      return new WorkEngine({
+        target: params.target,
+        ...(params.retarget && {
+          retarget: {
+            targetBlockTimeMs: params.targetBlockTimeMs,
+            halfLifeMs: params.retarget.halfLifeMs,
+            powLimit: params.retarget.powLimit,
+          },
+        }),
+      })
   }
 }

@@ -1,26 +1,53 @@
 // The `work` engine: proof of work over the header. A block is valid when
 // sha256(header) <= its target, its weight is the expected number of hashes
-// for that target, and every block carries the network's fixed target.
+// for that target, and every block carries the target the network's rule
+// gives: its fixed target, or ASERT's (asert.ts) when the network retargets.
 import { randomInt } from 'node:crypto'
 import { encodeHeader, encodeHeaderPrefix, type BlockHeader } from '../../protocol/chain/block-codec.js'
 import { toHex } from '../../protocol/wire/bytes.js'
 import { sha256 } from '../../protocol/wire/hash.js'
 import { ValidationError } from '../chain/errors.js'
 import type { ConsensusEngine, ParentBlock, ProofFields, SealJob, SealResult, Sealer } from './engine.js'
+import { asertTarget, bigIntToTarget, checkAsertParams, targetToBigInt, type AsertParams } from './asert.js'
 import { hashMeetsTarget, workForTarget } from './pow.js'
 import { PowSearcher } from './work-search.js'
 
+export interface WorkRetarget {
+  targetBlockTimeMs: number
+  halfLifeMs: number
+  /** The easiest target a block may carry (32 bytes, big-endian). */
+  powLimit: Buffer
+}
+
 export interface WorkEngineOptions {
-  /** The network's target (32 bytes, big-endian): the easiest a block may carry. */
+  /**
+   * The network's target (32 bytes, big-endian): every block's without
+   * `retarget`, else the first two blocks' (the anchor of the rule).
+   */
   target: Buffer
+  retarget?: WorkRetarget
 }
 
 export class WorkEngine implements ConsensusEngine {
   readonly name = 'work'
   private readonly target: Buffer
+  /** The easiest target a block may carry. */
+  private readonly limit: Buffer
+  private readonly asert: AsertParams | undefined
 
   constructor(opts: WorkEngineOptions) {
     this.target = opts.target
+    this.limit = opts.retarget?.powLimit ?? opts.target
+    this.asert =
+      opts.retarget === undefined
+        ? undefined
+        : {
+            anchorTarget: targetToBigInt(opts.target),
+            powLimit: targetToBigInt(opts.retarget.powLimit),
+            targetBlockTimeMs: opts.retarget.targetBlockTimeMs,
+            halfLifeMs: opts.retarget.halfLifeMs,
+          }
+    if (this.asert) checkAsertParams(this.asert)
   }
 
   /**
@@ -29,7 +56,7 @@ export class WorkEngine implements ConsensusEngine {
    */
   checkProof(header: BlockHeader): Buffer {
     if (header.proofType !== 'pow') throw new ValidationError('BAD_PROOF_TYPE', `proof type ${header.proofType} is not accepted`)
-    if (Buffer.compare(header.target, this.target) > 0) {
+    if (Buffer.compare(header.target, this.limit) > 0) {
       throw new ValidationError('BAD_TARGET', 'block target is easier than the network allows')
     }
     const hash = sha256(encodeHeader(header))
@@ -46,8 +73,14 @@ export class WorkEngine implements ConsensusEngine {
     return BigInt(header.nonce)
   }
 
-  nextTarget(_parent: ParentBlock): Buffer {
-    return this.target
+  /**
+   * ASERT anchors at the block at height 1, not at genesis: a network file's
+   * genesis time is fixed when the file is written, long before anyone mines,
+   * and a schedule counted from it would start at the proof-of-work limit.
+   */
+  nextTarget(parent: ParentBlock): Buffer {
+    if (this.asert === undefined || parent.height === 0) return this.target
+    return bigIntToTarget(asertTarget(this.asert, parent.height - 1, parent.timestamp - parent.firstBlockTime))
   }
 
   emptyProof(): ProofFields {
