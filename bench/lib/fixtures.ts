@@ -24,6 +24,8 @@ export interface TestNetworkOptions {
   reward?: number
   maxBlockBytes?: number
   networkId?: string
+  /** `consensus.retarget` (rule "asert"); absent, every block carries the fixed target. */
+  retarget?: { halfLifeMs: number; powLimit: string }
 }
 
 export function testNetworkJson(opts: TestNetworkOptions = {}): Record<string, unknown> {
@@ -39,6 +41,7 @@ export function testNetworkJson(opts: TestNetworkOptions = {}): Record<string, u
       medianTimeSpan: 11,
       maxFutureBlockTimeMs: 120_000,
       maxBlockBytes: opts.maxBlockBytes ?? 1024 * 1024,
+      ...(opts.retarget && { retarget: { rule: 'asert', ...opts.retarget } }),
     },
   }
 }
@@ -72,10 +75,22 @@ export interface ParentRef {
   hash: Buffer
   height: number
   timestamp: number
+  /**
+   * The timestamp of block 1 on this chain (implied up to height 1): what a
+   * retargeting network's target of the child depends on besides the parent.
+   */
+  firstBlockTime?: number
 }
 
-export function parentOf(block: Block): ParentRef {
-  return { hash: blockHash(block.header), height: block.header.height, timestamp: block.header.timestamp }
+function firstBlockTimeOf(parent: ParentRef): number | undefined {
+  return parent.height <= 1 ? parent.timestamp : parent.firstBlockTime
+}
+
+/** `firstBlockTime`: block 1's timestamp, needed above height 1 to mine on a retargeting network. */
+export function parentOf(block: Block, firstBlockTime?: number): ParentRef {
+  const { height, timestamp } = block.header
+  const first = height <= 1 ? timestamp : firstBlockTime
+  return { hash: blockHash(block.header), height, timestamp, ...(first !== undefined && { firstBlockTime: first }) }
 }
 
 /** Finds a nonce so the header meets its target (the test target is easy). */
@@ -110,12 +125,27 @@ export function mine(net: NetworkParams, parent: ParentRef, opts: MineOptions = 
     timestamp,
     txRoot: merkleRoot(txs.map(txId)),
     miner,
-    target: net.consensus.target,
+    target: nextTarget(net, parent),
     proofType: 'pow',
     nonce: opts.startNonce ?? 0,
   }
   opts.tamper?.(header, txs)
   return { header: opts.unsolved ? header : solve(header), txs }
+}
+
+/** The target the network's engine requires of a child of `parent`. */
+export function nextTarget(net: NetworkParams, parent: ParentRef): Buffer {
+  const firstBlockTime = firstBlockTimeOf(parent)
+  if (firstBlockTime === undefined && net.consensus.retarget !== undefined) {
+    throw new Error(`mine: on a retargeting network a parent at height ${parent.height} needs its firstBlockTime`)
+  }
+  // Without retargeting the engine ignores the anchor: any value gives the fixed target.
+  return net.engine.nextTarget({
+    hash: toHex(parent.hash),
+    height: parent.height,
+    timestamp: parent.timestamp,
+    firstBlockTime: firstBlockTime ?? 0,
+  })
 }
 
 /** Mines `n` empty blocks on top of `parent`; returns them oldest first. */
@@ -125,7 +155,7 @@ export function mineChain(net: NetworkParams, parent: ParentRef, n: number, opts
   for (let i = 0; i < n; i++) {
     const b = mine(net, p, { ...opts, timestamp: p.timestamp + 1000 })
     out.push(b)
-    p = parentOf(b)
+    p = parentOf(b, firstBlockTimeOf(p))
   }
   return out
 }

@@ -178,3 +178,59 @@ t.test('genesis balance keys are case-insensitive and may not repeat', async (t)
   t.equal(upper.genesisHash.toString('hex'), lower.genesisHash.toString('hex'), 'same genesis in either case')
   t.throws(() => networkFromJson(testNetworkJson({ balances: { [a]: 5, [a.toUpperCase()]: 6 } })), NetworkFileError, 'one address twice')
 })
+
+t.test('consensus.retarget: each bad field or value is refused, naming the file and the field', async (t) => {
+  const good = (): Json => ({ rule: 'asert', halfLifeMs: 3_600_000, powLimit: '1' + 'f'.repeat(63) })
+  const withRetarget = (f: (r: Json) => void): Json =>
+    edit((j) => {
+      j.consensus.retarget = good()
+      f(j.consensus.retarget)
+    })
+  t.doesNotThrow(
+    () =>
+      networkFromJson(
+        withRetarget(() => {}),
+        'net.json',
+      ),
+    'a well-formed retarget loads',
+  )
+  const cases: Array<[string, Json, RegExp]> = [
+    ['retarget as an array', edit((j) => (j.consensus.retarget = [])), /^net\.json: consensus\.retarget: expected an object$/],
+    ['retarget null', edit((j) => (j.consensus.retarget = null)), /^net\.json: consensus\.retarget: expected an object$/],
+    ['missing rule', withRetarget((r) => delete r.rule), /^net\.json: consensus\.retarget\.rule: expected "asert"/],
+    ['unknown rule', withRetarget((r) => (r.rule = 'lwma')), /^net\.json: consensus\.retarget\.rule: expected "asert"/],
+    ['missing halfLifeMs', withRetarget((r) => delete r.halfLifeMs), /^net\.json: consensus\.retarget\.halfLifeMs: expected a positive/],
+    ['zero halfLifeMs', withRetarget((r) => (r.halfLifeMs = 0)), /consensus\.retarget\.halfLifeMs: /],
+    ['fractional halfLifeMs', withRetarget((r) => (r.halfLifeMs = 1.5)), /consensus\.retarget\.halfLifeMs: /],
+    ['string halfLifeMs', withRetarget((r) => (r.halfLifeMs = '3600000')), /consensus\.retarget\.halfLifeMs: /],
+    ['halfLifeMs above 2^53-1', withRetarget((r) => (r.halfLifeMs = 2 ** 53)), /consensus\.retarget\.halfLifeMs: /],
+    ['missing powLimit', withRetarget((r) => delete r.powLimit), /^net\.json: consensus\.retarget\.powLimit: expected 64 hex/],
+    ['powLimit of 63 digits', withRetarget((r) => (r.powLimit = 'f'.repeat(63))), /consensus\.retarget\.powLimit: expected 64 hex/],
+    ['powLimit not hex', withRetarget((r) => (r.powLimit = 'g'.repeat(64))), /consensus\.retarget\.powLimit: expected 64 hex/],
+    [
+      'powLimit harder than target',
+      withRetarget((r) => (r.powLimit = '00' + 'f'.repeat(62))),
+      /^net\.json: consensus\.retarget\.powLimit: must not be harder than consensus\.target$/,
+    ],
+    ['unknown field', withRetarget((r) => (r.window = 45)), /^net\.json: consensus\.retarget\.window: unknown field$/],
+    [
+      'targetBlockTimeMs inside retarget',
+      withRetarget((r) => (r.targetBlockTimeMs = 5000)),
+      /consensus\.retarget\.targetBlockTimeMs: unknown field/,
+    ],
+  ]
+  for (const [label, json, message] of cases) t.throws(() => networkFromJson(json, 'net.json'), refused(message), label)
+  const equal = withRetarget((r) => (r.powLimit = base().consensus.target))
+  t.doesNotThrow(() => networkFromJson(equal, 'net.json'), 'powLimit equal to the target is allowed')
+})
+
+t.test('consensus.retarget is not part of the genesis block', async (t) => {
+  const plain = networkFromJson(base(), 'x')
+  const retargeting = networkFromJson(
+    edit((j) => (j.consensus.retarget = { rule: 'asert', halfLifeMs: 60_000, powLimit: 'f'.repeat(64) })),
+    'x',
+  )
+  t.same(retargeting.genesisHash, plain.genesisHash)
+  t.equal(plain.consensus.retarget, undefined)
+  t.same(retargeting.consensus.retarget, { rule: 'asert', halfLifeMs: 60_000, powLimit: Buffer.from('f'.repeat(64), 'hex') })
+})
