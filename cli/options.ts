@@ -1,6 +1,7 @@
 // Parsing and checking of command-line values shared by the subcommands.
 import { isIP } from 'node:net'
 import type { Argv } from 'yargs'
+import { NetworkNameError, resolveNetworkFile } from '../node/paths.js'
 import { LOG_LEVELS, type LogFormat, type LogLevel } from '../lib/log.js'
 
 export class UsageError extends Error {
@@ -71,4 +72,14 @@ export function logOptions<T>(y: Argv<T>) {
       coerce: single('log-level', parseLogLevel),
     })
     .option('log-format', { type: 'string', default: 'text', describe: 'text | json', coerce: single('log-format', parseLogFormat) })
+}
+
+/** --network NAME|FILE as a file path; an unknown name is a usage error. */
+export function networkFileFlag(value: string | undefined): string {
+  try {
+    return resolveNetworkFile(value)
+  } catch (err) {
+    if (err instanceof NetworkNameError) throw new UsageError(`--network: ${err.message}`)
+    throw err
+  }
 }

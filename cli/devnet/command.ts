@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path'
 import type { Argv } from 'yargs'
 import { loadNetworkFile } from '../../node/chain/params.js'
 import type { LogLevel } from '../../lib/log.js'
-import { DEFAULT_NETWORK_FILE, PACKAGE_ROOT } from '../../node/paths.js'
+import { PACKAGE_ROOT } from '../../node/paths.js'
 import { APP } from '../../node/rpc/errors.js'
 import {
   DEFAULT_NET_PREFIX,
@@ -40,7 +40,7 @@ import {
   type MinerRecord,
 } from './state.js'
 import { formatStatusBlock, formatStatusLine, shortHash, StatusBoard, toNodeStatus, type NodeView } from './status.js'
-import { parseLogLevel, single } from '../options.js'
+import { networkFileFlag, parseLogLevel, single } from '../options.js'
 import { rpcCall, RpcReplyError } from '../rpc-client.js'
 
 const READY_TIMEOUT_MS = 30_000
@@ -75,7 +75,7 @@ export function devnetOptions<T>(y: Argv<T>) {
       .option('fresh', { type: 'boolean', default: false, describe: 'delete the devnet in --dir first and start a new chain' })
       .option('network', {
         type: 'string',
-        describe: 'network file for every node [default: the shipped devnet]',
+        describe: 'network for every node: a shipped name (devnet) or a network file [default: devnet]',
         coerce: single('network', (v) => String(v)),
       })
       .option('log-level', {
@@ -110,8 +110,8 @@ export interface DevnetArgs {
 export async function runDevnet(args: DevnetArgs): Promise<void> {
   const miners = resolveMiners(args.miners, args.nodes)
   const dir = resolve(args.dir)
-  const networkFile = args.network === undefined ? undefined : resolve(args.network)
-  const networkId = loadNetworkFile(networkFile ?? DEFAULT_NETWORK_FILE).networkId
+  const networkFile = args.network === undefined ? undefined : networkFileFlag(args.network)
+  const networkId = loadNetworkFile(networkFileFlag(args.network)).networkId
   const bkcScript = join(PACKAGE_ROOT, 'dist', 'bin', 'bkc.js')
   if (!existsSync(bkcScript)) throw new DevnetError(`${bkcScript} is missing: build bkc first (npx tsc -p tsconfig.json)`)
 

@@ -5,9 +5,8 @@ import { loadNetworkFile } from '../../node/chain/params.js'
 import { DEFAULT_P2P_PORT, DEFAULT_RPC_PORT } from '../../protocol/chain/defaults.js'
 import { createLogger, type LogFormat, type LogLevel } from '../../lib/log.js'
 import { BkcNode } from '../../node/node.js'
-import { DEFAULT_NETWORK_FILE } from '../../node/paths.js'
 import { AddrError, parseHostPort, type PeerAddress } from '../../node/p2p/addrman.js'
-import { logOptions, parseIp, parsePort, parsePositiveInt, single, UsageError } from '../options.js'
+import { logOptions, networkFileFlag, parseIp, parsePort, parsePositiveInt, single, UsageError } from '../options.js'
 import { StopOnSignals } from '../signals.js'
 import { bringUpVpn, exitOnFatal, VPN_CLIENT_FLAGS, vpnClientOptions, vpnConfig, type VpnClientArgs } from '../vpn/command.js'
 import type { RunningVpn } from '../../vpn-client/vpn.js'
@@ -42,7 +41,7 @@ export function startOptions<T>(y: Argv<T>) {
     })
     .option('network', {
       type: 'string',
-      describe: 'network file: genesis and consensus parameters [default: the shipped devnet]',
+      describe: 'a shipped network by name (devnet) or a network file: genesis and consensus parameters [default: devnet]',
       coerce: single('network', (v) => String(v)),
     })
     .option('bootstrap', {
@@ -127,7 +126,7 @@ export const VPN_BOOTSTRAP = '192.168.53.5'
 
 export async function runStart(args: StartArgs): Promise<void> {
   const logger = createLogger({ level: args.logLevel, format: args.logFormat })
-  const network = loadNetworkFile(resolve(args.network ?? DEFAULT_NETWORK_FILE))
+  const network = loadNetworkFile(networkFileFlag(args.network))
   const dataDir = resolve(args.dataDir ?? `data/${args.listen}`)
   const imAddr = args.imAddr
   const shutdown = new StopOnSignals(logger)

@@ -87,6 +87,18 @@ t.test('a network file that cannot be read: exit 1', async (t) => {
   t.match(r2.stderr, /is not valid JSON/)
 })
 
+t.test('--network by name: a shipped network starts; an unknown name exits 2 naming the shipped ones', async (t) => {
+  const { dir } = workDir(t)
+  const bad = await runBkc(['start', '--listen', host(), '--rpc-port', '0', '--data-dir', join(dir, 'data'), '--network', 'nosuch'], {
+    cwd: dir,
+  })
+  t.equal(bad.code, 2)
+  t.match(bad.stderr, /--network: no shipped network named "nosuch" \(shipped: devnet\)/)
+  t.notOk(existsSync(join(dir, 'data')), 'nothing was created')
+  const { url } = await startNode(t, ['--listen', host(), '--rpc-port', '0', '--data-dir', join(dir, 'data'), '--network', 'devnet'], dir)
+  t.equal((await rpcResult<{ network: string }>(url, 'getStatus')).network, 'bkc-devnet-1', 'the shipped devnet')
+})
+
 t.test('a second node on the same data dir exits 1: "in use"', async (t) => {
   const { dir, network } = workDir(t)
   const data = join(dir, 'data')
