@@ -23,6 +23,9 @@ export interface EngineParams {
 export function createEngine(name: EngineName, params: EngineParams): ConsensusEngine {
   switch (name) {
     case 'work':
+      if (params.retarget !== undefined && params.retarget.rule !== 'asert') {
+        throw new Error(`the work engine has no retarget rule "${String(params.retarget.rule)}"`)
+      }
       return new WorkEngine({
         target: params.target,
         ...(params.retarget && {

@@ -51,8 +51,9 @@ export class WorkEngine implements ConsensusEngine {
   }
 
   /**
-   * The target bound is checked before the proof, so a peer cannot choose
-   * a target that makes any header pass.
+   * The bound on the target is what stops a peer from choosing a target that
+   * any header meets; checking it before the hash spends no hash on such a
+   * header.
    */
   checkProof(header: BlockHeader): Buffer {
     if (header.proofType !== 'pow') throw new ValidationError('BAD_PROOF_TYPE', `proof type ${header.proofType} is not accepted`)

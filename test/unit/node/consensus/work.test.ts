@@ -52,6 +52,10 @@ t.test('checkProof refuses with the rule that breaks', async (t) => {
   const easier = mine(net, genesisRef(net), { tamper: (h) => (h.target = targetFromLeadingZeroBits(2)) })
   t.ok(hashMeetsTarget(sha256(encodeHeader(easier.header)), easier.header.target), 'the easier header meets its own target')
   t.throws(() => engine.checkProof(easier.header), rejects('BAD_TARGET'), 'a target easier than the network allows')
+  // The bound comes before the hash: an easier target that its own hash misses is still BAD_TARGET.
+  const loose = { ...block.header, target: targetFromLeadingZeroBits(1) }
+  while (hashMeetsTarget(sha256(encodeHeader(loose)), loose.target)) loose.nonce++
+  t.throws(() => engine.checkProof(loose), rejects('BAD_TARGET'), 'an easier target is refused before any hashing')
   for (const name of ['pos', 'pom', 'toString']) {
     const header = { ...block.header, proofType: name } as unknown as BlockHeader
     t.throws(() => engine.checkProof(header), rejects('BAD_PROOF_TYPE'), `proof type "${name}"`)
