@@ -16,6 +16,8 @@ import { networkFromJson, type NetworkParams } from '../../node/chain/params.js'
 import { hashMeetsTarget, targetFromLeadingZeroBits } from '../../node/consensus/pow.js'
 
 export const GENESIS_TIME = 1_700_000_000_000
+/** The fixtures' block interval (`mine`'s default: parent time + 1 s). */
+const FIXTURE_INTERVAL_MS = 1000
 
 export interface TestNetworkOptions {
   /** Leading zero bits of the target (default 4: ~16 hashes a block). */
@@ -24,8 +26,11 @@ export interface TestNetworkOptions {
   reward?: number
   maxBlockBytes?: number
   networkId?: string
-  /** `consensus.retarget` (rule "asert"); absent, every block carries the fixed target. */
-  retarget?: { halfLifeMs: number; powLimit: string }
+  /**
+   * `consensus.retarget` (rule "asert"); absent, every block carries the
+   * fixed target. `anchorTimeMs` defaults to the time `mine` gives block 1.
+   */
+  retarget?: { halfLifeMs: number; powLimit: string; anchorTimeMs?: number }
 }
 
 export function testNetworkJson(opts: TestNetworkOptions = {}): Record<string, unknown> {
@@ -41,7 +46,7 @@ export function testNetworkJson(opts: TestNetworkOptions = {}): Record<string, u
       medianTimeSpan: 11,
       maxFutureBlockTimeMs: 120_000,
       maxBlockBytes: opts.maxBlockBytes ?? 1024 * 1024,
-      ...(opts.retarget && { retarget: { rule: 'asert', ...opts.retarget } }),
+      ...(opts.retarget && { retarget: { rule: 'asert', anchorTimeMs: GENESIS_TIME + FIXTURE_INTERVAL_MS, ...opts.retarget } }),
     },
   }
 }
@@ -75,22 +80,11 @@ export interface ParentRef {
   hash: Buffer
   height: number
   timestamp: number
-  /**
-   * The timestamp of block 1 on this chain (implied up to height 1): what a
-   * retargeting network's target of the child depends on besides the parent.
-   */
-  firstBlockTime?: number
 }
 
-function firstBlockTimeOf(parent: ParentRef): number | undefined {
-  return parent.height <= 1 ? parent.timestamp : parent.firstBlockTime
-}
-
-/** `firstBlockTime`: block 1's timestamp, needed above height 1 to mine on a retargeting network. */
-export function parentOf(block: Block, firstBlockTime?: number): ParentRef {
+export function parentOf(block: Block): ParentRef {
   const { height, timestamp } = block.header
-  const first = height <= 1 ? timestamp : firstBlockTime
-  return { hash: blockHash(block.header), height, timestamp, ...(first !== undefined && { firstBlockTime: first }) }
+  return { hash: blockHash(block.header), height, timestamp }
 }
 
 /** Finds a nonce so the header meets its target (the test target is easy). */
@@ -117,7 +111,7 @@ export interface MineOptions {
 export function mine(net: NetworkParams, parent: ParentRef, opts: MineOptions = {}): Block {
   const miner = opts.miner ?? MINER.address
   const height = parent.height + 1
-  const timestamp = opts.timestamp ?? parent.timestamp + 1000
+  const timestamp = opts.timestamp ?? parent.timestamp + FIXTURE_INTERVAL_MS
   const txs = [reward(net, miner, height, timestamp), ...(opts.txs ?? [])]
   const header: BlockHeader = {
     height,
@@ -135,17 +129,7 @@ export function mine(net: NetworkParams, parent: ParentRef, opts: MineOptions = 
 
 /** The target the network's engine requires of a child of `parent`. */
 export function nextTarget(net: NetworkParams, parent: ParentRef): Buffer {
-  const firstBlockTime = firstBlockTimeOf(parent)
-  if (firstBlockTime === undefined && net.consensus.retarget !== undefined) {
-    throw new Error(`mine: on a retargeting network a parent at height ${parent.height} needs its firstBlockTime`)
-  }
-  // Without retargeting the engine ignores the anchor: any value gives the fixed target.
-  return net.engine.nextTarget({
-    hash: toHex(parent.hash),
-    height: parent.height,
-    timestamp: parent.timestamp,
-    firstBlockTime: firstBlockTime ?? 0,
-  })
+  return net.engine.nextTarget({ hash: toHex(parent.hash), height: parent.height, timestamp: parent.timestamp })
 }
 
 /** Mines `n` empty blocks on top of `parent`; returns them oldest first. */
@@ -153,9 +137,9 @@ export function mineChain(net: NetworkParams, parent: ParentRef, n: number, opts
   const out: Block[] = []
   let p = parent
   for (let i = 0; i < n; i++) {
-    const b = mine(net, p, { ...opts, timestamp: p.timestamp + 1000 })
+    const b = mine(net, p, { ...opts, timestamp: p.timestamp + FIXTURE_INTERVAL_MS })
     out.push(b)
-    p = parentOf(b, firstBlockTimeOf(p))
+    p = parentOf(b)
   }
   return out
 }

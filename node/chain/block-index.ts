@@ -12,8 +12,6 @@ export interface IndexEntry {
   prev: string // hex; '' for genesis
   height: number
   timestamp: number
-  /** The timestamp of the block at height 1 on this chain (its own for heights 0 and 1): retargeting's anchor. */
-  firstBlockTime: number
   /** The engine's tie-break value for equal work and time (`work`: the nonce). */
   tieBreak: bigint
   work: bigint // this block's work: the engine's weight
@@ -66,7 +64,6 @@ export class BlockIndex {
       prev,
       height: header.height,
       timestamp: header.timestamp,
-      firstBlockTime: parent === undefined || header.height <= 1 ? header.timestamp : parent.firstBlockTime,
       tieBreak: this.engine.tieBreak(header),
       work,
       chainWork: (parent?.chainWork ?? 0n) + work,

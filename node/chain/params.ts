@@ -16,6 +16,8 @@ export interface RetargetParams {
   halfLifeMs: number
   /** The easiest target a block may carry (32 bytes); at least `target`. */
   powLimit: Buffer
+  /** When block 1 is due (ms since the epoch): the schedule's anchor, the network's launch time. */
+  anchorTimeMs: number
 }
 
 export interface ConsensusParams {
@@ -151,9 +153,10 @@ function retargetFromJson(v: unknown, where: string, target: Buffer): RetargetPa
   const powLimitHex = field(v, 'powLimit', where, (x): x is string => isHexOfLength(x, 32), '64 hex digits')
   const powLimit = fromHex(powLimitHex)!
   if (Buffer.compare(powLimit, target) < 0) throw new NetworkFileError(`${where}.powLimit: must not be harder than consensus.target`)
-  const unknown = Object.keys(v).filter((k) => !['rule', 'halfLifeMs', 'powLimit'].includes(k))
+  const anchorTimeMs = field(v, 'anchorTimeMs', where, isNonNegInt, 'a time in ms since the epoch (a non-negative integer)')
+  const unknown = Object.keys(v).filter((k) => !['rule', 'halfLifeMs', 'powLimit', 'anchorTimeMs'].includes(k))
   if (unknown.length > 0) throw new NetworkFileError(`${where}.${unknown[0]!.slice(0, 64)}: unknown field`)
-  return { rule: 'asert', halfLifeMs, powLimit }
+  return { rule: 'asert', halfLifeMs, powLimit, anchorTimeMs }
 }
 
 export function loadNetworkFile(path: string): NetworkParams {

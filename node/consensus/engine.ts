@@ -10,12 +10,6 @@ export interface ParentBlock {
   hash: string // hex
   height: number
   timestamp: number
-  /**
-   * The timestamp of the block at height 1 on the parent's chain (the
-   * parent's own for heights 0 and 1): the anchor of a retargeting rule,
-   * kept in the block index so no rule walks the chain.
-   */
-  firstBlockTime: number
 }
 
 /** The header fields that carry the proof: what a sealer fills in. */

@@ -17,7 +17,7 @@ export interface EngineParams {
   target: Buffer
   targetBlockTimeMs: number
   /** `consensus.retarget` of the network file, when the network retargets. */
-  retarget?: { rule: 'asert'; halfLifeMs: number; powLimit: Buffer }
+  retarget?: { rule: 'asert'; halfLifeMs: number; powLimit: Buffer; anchorTimeMs: number }
 }
 
 export function createEngine(name: EngineName, params: EngineParams): ConsensusEngine {
@@ -33,6 +33,7 @@ export function createEngine(name: EngineName, params: EngineParams): ConsensusE
             targetBlockTimeMs: params.targetBlockTimeMs,
             halfLifeMs: params.retarget.halfLifeMs,
             powLimit: params.retarget.powLimit,
+            anchorTimeMs: params.retarget.anchorTimeMs,
           },
         }),
       })

@@ -17,12 +17,15 @@ export interface WorkRetarget {
   halfLifeMs: number
   /** The easiest target a block may carry (32 bytes, big-endian). */
   powLimit: Buffer
+  /** When block 1 is due (ms since the epoch): the schedule's anchor. */
+  anchorTimeMs: number
 }
 
 export interface WorkEngineOptions {
   /**
    * The network's target (32 bytes, big-endian): every block's without
-   * `retarget`, else the first two blocks' (the anchor of the rule).
+   * `retarget`, else block 1's and that of any block whose parent is on
+   * schedule.
    */
   target: Buffer
   retarget?: WorkRetarget
@@ -34,10 +37,12 @@ export class WorkEngine implements ConsensusEngine {
   /** The easiest target a block may carry. */
   private readonly limit: Buffer
   private readonly asert: AsertParams | undefined
+  private readonly anchorTimeMs: number
 
   constructor(opts: WorkEngineOptions) {
     this.target = opts.target
     this.limit = opts.retarget?.powLimit ?? opts.target
+    this.anchorTimeMs = opts.retarget?.anchorTimeMs ?? 0
     this.asert =
       opts.retarget === undefined
         ? undefined
@@ -48,6 +53,8 @@ export class WorkEngine implements ConsensusEngine {
             halfLifeMs: opts.retarget.halfLifeMs,
           }
     if (this.asert) checkAsertParams(this.asert)
+    if (!Number.isSafeInteger(this.anchorTimeMs) || this.anchorTimeMs < 0)
+      throw new RangeError('anchorTimeMs must be a non-negative safe integer')
   }
 
   /**
@@ -75,13 +82,14 @@ export class WorkEngine implements ConsensusEngine {
   }
 
   /**
-   * ASERT anchors at the block at height 1, not at genesis: a network file's
-   * genesis time is fixed when the file is written, long before anyone mines,
-   * and a schedule counted from it would start at the proof-of-work limit.
+   * ASERT's anchor is a block 1 at the network file's `anchorTimeMs`, a
+   * constant: no block's timestamp sets the schedule, so a miner cannot move
+   * it by backdating block 1, and the rule needs nothing from the chain but
+   * the parent. Block 1 itself carries the network's target.
    */
   nextTarget(parent: ParentBlock): Buffer {
     if (this.asert === undefined || parent.height === 0) return this.target
-    return bigIntToTarget(asertTarget(this.asert, parent.height - 1, parent.timestamp - parent.firstBlockTime))
+    return bigIntToTarget(asertTarget(this.asert, parent.height - 1, parent.timestamp - this.anchorTimeMs))
   }
 
   emptyProof(): ProofFields {

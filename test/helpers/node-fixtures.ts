@@ -70,7 +70,7 @@ export function hashOf(block: Block): string {
 /** A ParentRef for the chainstate's current tip. */
 export function tipRef(chain: Chainstate): ParentRef {
   const tip = chain.tip
-  return { hash: Buffer.from(tip.hash, 'hex'), height: tip.height, timestamp: tip.timestamp, firstBlockTime: tip.firstBlockTime }
+  return { hash: Buffer.from(tip.hash, 'hex'), height: tip.height, timestamp: tip.timestamp }
 }
 
 /** Every address the genesis and the blocks credit or debit (the zero address excluded). */

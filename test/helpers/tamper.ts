@@ -121,5 +121,5 @@ export function withWrites(accounts: ReadonlyMap<string, Account>, writes: Reado
 }
 
 export function indexEntry(fields: Partial<IndexEntry> & { hash: string }): IndexEntry {
-  return { prev: '', height: 0, timestamp: 0, firstBlockTime: 0, tieBreak: 0n, work: 1n, chainWork: 1n, status: 'unverified', ...fields }
+  return { prev: '', height: 0, timestamp: 0, tieBreak: 0n, work: 1n, chainWork: 1n, status: 'unverified', ...fields }
 }

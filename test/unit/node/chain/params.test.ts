@@ -180,7 +180,7 @@ t.test('genesis balance keys are case-insensitive and may not repeat', async (t)
 })
 
 t.test('consensus.retarget: each bad field or value is refused, naming the file and the field', async (t) => {
-  const good = (): Json => ({ rule: 'asert', halfLifeMs: 3_600_000, powLimit: '1' + 'f'.repeat(63) })
+  const good = (): Json => ({ rule: 'asert', halfLifeMs: 3_600_000, powLimit: '1' + 'f'.repeat(63), anchorTimeMs: 1_700_000_000_000 })
   const withRetarget = (f: (r: Json) => void): Json =>
     edit((j) => {
       j.consensus.retarget = good()
@@ -212,6 +212,16 @@ t.test('consensus.retarget: each bad field or value is refused, naming the file 
       withRetarget((r) => (r.powLimit = '00' + 'f'.repeat(62))),
       /^net\.json: consensus\.retarget\.powLimit: must not be harder than consensus\.target$/,
     ],
+    [
+      'missing anchorTimeMs',
+      withRetarget((r) => delete r.anchorTimeMs),
+      /^net\.json: consensus\.retarget\.anchorTimeMs: expected a time in ms/,
+    ],
+    ['negative anchorTimeMs', withRetarget((r) => (r.anchorTimeMs = -1)), /^net\.json: consensus\.retarget\.anchorTimeMs: /],
+    ['fractional anchorTimeMs', withRetarget((r) => (r.anchorTimeMs = 1.5)), /^net\.json: consensus\.retarget\.anchorTimeMs: /],
+    ['string anchorTimeMs', withRetarget((r) => (r.anchorTimeMs = '1700000000000')), /^net\.json: consensus\.retarget\.anchorTimeMs: /],
+    ['anchorTimeMs above 2^53-1', withRetarget((r) => (r.anchorTimeMs = 2 ** 53)), /^net\.json: consensus\.retarget\.anchorTimeMs: /],
+    ['anchorTimeMs null', withRetarget((r) => (r.anchorTimeMs = null)), /^net\.json: consensus\.retarget\.anchorTimeMs: /],
     ['unknown field', withRetarget((r) => (r.window = 45)), /^net\.json: consensus\.retarget\.window: unknown field$/],
     [
       'targetBlockTimeMs inside retarget',
@@ -227,10 +237,15 @@ t.test('consensus.retarget: each bad field or value is refused, naming the file 
 t.test('consensus.retarget is not part of the genesis block', async (t) => {
   const plain = networkFromJson(base(), 'x')
   const retargeting = networkFromJson(
-    edit((j) => (j.consensus.retarget = { rule: 'asert', halfLifeMs: 60_000, powLimit: 'f'.repeat(64) })),
+    edit((j) => (j.consensus.retarget = { rule: 'asert', halfLifeMs: 60_000, powLimit: 'f'.repeat(64), anchorTimeMs: 1_800_000_000_000 })),
     'x',
   )
   t.same(retargeting.genesisHash, plain.genesisHash)
   t.equal(plain.consensus.retarget, undefined)
-  t.same(retargeting.consensus.retarget, { rule: 'asert', halfLifeMs: 60_000, powLimit: Buffer.from('f'.repeat(64), 'hex') })
+  t.same(retargeting.consensus.retarget, {
+    rule: 'asert',
+    halfLifeMs: 60_000,
+    powLimit: Buffer.from('f'.repeat(64), 'hex'),
+    anchorTimeMs: 1_800_000_000_000,
+  })
 })

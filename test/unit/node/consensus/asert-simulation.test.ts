@@ -10,7 +10,7 @@ import t from 'tap'
 import { networkFromJson } from '../../../../node/chain/params.js'
 import type { ParentBlock } from '../../../../node/consensus/engine.js'
 import { workForTarget } from '../../../../node/consensus/pow.js'
-import { testNetworkJson } from '../../../../bench/lib/fixtures.js'
+import { GENESIS_TIME, testNetworkJson } from '../../../../bench/lib/fixtures.js'
 
 const TARGET_MS = 5000
 const HALF_LIFE_BLOCKS = 36
@@ -34,8 +34,15 @@ const SETTLE_BLOCKS = 8 * HALF_LIFE_BLOCKS
 const LOW = 0.8 * TARGET_MS
 const HIGH = 1.2 * TARGET_MS
 
+/** Block 1's time, a day after the genesis, and the network's anchorTimeMs: the simulation starts on schedule. */
+const FIRST_BLOCK_TIME = GENESIS_TIME + 86_400_000
 const json = testNetworkJson({ bits: 16 }) as { consensus: Record<string, unknown> }
-json.consensus.retarget = { rule: 'asert', halfLifeMs: HALF_LIFE_BLOCKS * TARGET_MS, powLimit: '00' + 'ff'.repeat(31) }
+json.consensus.retarget = {
+  rule: 'asert',
+  halfLifeMs: HALF_LIFE_BLOCKS * TARGET_MS,
+  powLimit: '00' + 'ff'.repeat(31),
+  anchorTimeMs: FIRST_BLOCK_TIME,
+}
 const net = networkFromJson(json, 'simulated network')
 
 /** mulberry32: a small seeded PRNG, uniform in (0, 1). */
@@ -53,16 +60,14 @@ function rng(seed: number): () => number {
 function simulate(seed: number): number[][] {
   const random = rng(seed)
   const equilibrium = Number(workForTarget(net.consensus.target)) / TARGET_MS // hashes per ms
-  // Block 1 is the anchor; its distance from the genesis time does not count.
-  const first = net.genesis.header.timestamp + 86_400_000
-  let parent: ParentBlock = { hash: '', height: 1, timestamp: first, firstBlockTime: first }
+  let parent: ParentBlock = { hash: '', height: 1, timestamp: FIRST_BLOCK_TIME }
   return RATES.map((rate) => {
     const intervals: number[] = []
     for (let i = 0; i < PHASE_BLOCKS; i++) {
       const mean = Number(workForTarget(net.engine.nextTarget(parent))) / (equilibrium * rate)
       const interval = Math.max(1, Math.round(-Math.log(random()) * mean))
       intervals.push(interval)
-      parent = { hash: '', height: parent.height + 1, timestamp: parent.timestamp + interval, firstBlockTime: first }
+      parent = { hash: '', height: parent.height + 1, timestamp: parent.timestamp + interval }
     }
     return intervals
   })

@@ -77,13 +77,8 @@ t.test('the tie-break value is the nonce', async (t) => {
 
 t.test('every next target is the network target', async (t) => {
   const parents: ParentBlock[] = [
-    {
-      hash: net.genesisHash.toString('hex'),
-      height: 0,
-      timestamp: net.genesis.header.timestamp,
-      firstBlockTime: net.genesis.header.timestamp,
-    },
-    { hash: 'ab'.repeat(32), height: 1000, timestamp: 2 ** 52, firstBlockTime: 0 },
+    { hash: net.genesisHash.toString('hex'), height: 0, timestamp: net.genesis.header.timestamp },
+    { hash: 'ab'.repeat(32), height: 1000, timestamp: 2 ** 52 },
   ]
   for (const p of parents) t.same(engine.nextTarget(p), net.consensus.target, `parent at height ${p.height}`)
   const other = networkFromJson(testNetworkJson({ bits: 9 }), 'y').engine

@@ -119,7 +119,7 @@ class FakeChain extends EventEmitter<{ tip: [TipChange] }> implements Processing
       .reverse()
       .map(view)
     this.best = [...this.best.slice(0, forkHeight + 1), ...path]
-    const tip = { ...top, prev: top.prev, timestamp: 0, firstBlockTime: 0, tieBreak: 0n, work: 0n, chainWork: 0n }
+    const tip = { ...top, prev: top.prev, timestamp: 0, tieBreak: 0n, work: 0n, chainWork: 0n }
     this.emit('tip', { tip, connected: path.map(view), disconnected })
   }
 }
