@@ -27,6 +27,8 @@ import { NetProcessing } from './p2p/net-processing.js'
 import { loadAddrMan, PEERS_FILE_NAME } from './p2p/peer-store.js'
 import { DEFAULT_TIMEOUTS, type PeerTimeouts } from './p2p/peer.js'
 import type { PeerAddress } from './p2p/addrman.js'
+import type { Prover } from './validator/prover.js'
+import { toHex } from '../protocol/wire/bytes.js'
 
 export interface NodeConfig {
   listen: string
@@ -36,6 +38,8 @@ export interface NodeConfig {
   network: NetworkParams
   logger: Logger
   minerThreads?: number
+  /** `slots` networks: the validator's fingerprint and search for the key it validates with. */
+  validator?: (publicKey: Buffer) => { fingerprint: Buffer; prover: Prover }
   /** Rebuild the state from stored blocks before starting. */
   reindex?: boolean
   /** Cheaper scrypt for the keystore (tests). */
@@ -161,6 +165,8 @@ export class BkcNode {
         threads: config.minerThreads ?? 1,
         jobMs: 1000,
         submit: (block) => chain.submitBlock(block),
+        keyFor: (address) => (wallet.unlocked && wallet.unlocked.address === toHex(address) ? wallet.unlocked.privateKey : null),
+        ...(config.validator && { validator: config.validator }),
       })
       undo.unshift(() => mining.close())
 
@@ -215,6 +221,7 @@ export class BkcNode {
         get tip() {
           return chain.tip
         },
+        engine: chain.params.engine,
         getAccount: (a) => chain.getAccount(a),
         getTxLocation: (id) => chain.getTxLocation(id),
         getBlockByHash: (h) => chain.getBlockByHash(h),

@@ -292,6 +292,7 @@ export class Chainstate extends EventEmitter<{ tip: [TipChange] }> {
         },
         this.params.consensus,
       )
+      this.params.engine.checkContext(header, parent, this.now())
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err
       if (err.permanent) this.rememberInvalid(hash, err)
@@ -299,6 +300,12 @@ export class Chainstate extends EventEmitter<{ tip: [TipChange] }> {
     }
 
     const entry = this.index.makeEntry(hash, toHex(header.prevHash), header)
+    // A block relayed after its time may still make a heavier chain, but it
+    // no longer wins a tie (a catch-up batch is judged by weight alone).
+    if (activate && this.params.engine.isLate(header, this.now()) && entry.chainWork <= this.tipEntry.chainWork) {
+      const error = new ValidationError('TOO_LATE', 'the block came after its slot and grace, and does not make a heavier chain', false)
+      return { status: 'invalid', hash, error }
+    }
     await this.db.write(new ChainBatch().putBlock(hash, encodeBlock(block)).putEntry(hash, encodeHeader(header), 'unverified'))
     this.index.add(entry)
     this.cache(hash, checked)
@@ -446,6 +453,7 @@ export class Chainstate extends EventEmitter<{ tip: [TipChange] }> {
         now: block.header.timestamp,
       }
       checkBlockContext(block.header, ctx, this.params.consensus)
+      this.params.engine.checkContext(block.header, parent, null)
     }
     const accounts = await this.readAccounts(touchedAddresses(block), overlay)
     const applied = applyBlock(block, accounts)

@@ -9,6 +9,7 @@ import type { PoolEntry } from '../mempool/pool.js'
 import type { NetStats } from '../p2p/net-processing.js'
 import type { Peer } from '../p2p/peer.js'
 import type { PeerAddress } from '../p2p/addrman.js'
+import type { ConsensusEngine } from '../consensus/engine.js'
 
 export { KeystoreError } from '../keystore.js'
 export { PoolError, type PoolErrorCode } from '../mempool/pool.js'
@@ -25,6 +26,8 @@ export interface BlockOnChain {
 /** Best-chain queries. */
 export interface ChainView {
   readonly tip: IndexEntry
+  /** The network's consensus engine: its name, how it reads a proof, its slot clock. */
+  readonly engine: Pick<ConsensusEngine, 'name' | 'describeProof' | 'clock'>
   getAccount(address: string): Promise<Account>
   getTxLocation(id: string): Promise<TxLocation | undefined>
   getBlockByHash(hash: string): Promise<BlockOnChain | undefined>

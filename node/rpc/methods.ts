@@ -165,7 +165,7 @@ function buildTable(ctx: RpcContext): MethodTable {
       params: [required('height', integerLike({ min: 0, max: 0xffffffff }))],
       handler: async (h) => {
         const found = await ctx.chain.getBlockByHeight(h)
-        return found ? blockView(found.block, found.hash) : null
+        return found ? blockView(found.block, ctx.chain.engine, found.hash) : null
       },
     }),
     getBlockByHash: defineMethod({
@@ -174,7 +174,7 @@ function buildTable(ctx: RpcContext): MethodTable {
         const found = await ctx.chain.getBlockByHash(h)
         const entry = ctx.chain.entry(h)
         if (!found || !entry || entry.status === 'invalid') return null
-        return { ...blockView(found.block, h), onBestChain: ctx.chain.isOnBestChain(entry) }
+        return { ...blockView(found.block, ctx.chain.engine, h), onBestChain: ctx.chain.isOnBestChain(entry) }
       },
     }),
     getStatus: defineMethod({
