@@ -31,8 +31,14 @@ export function blake3Small(input: Uint8Array): Buffer {
   if (!(input instanceof Uint8Array)) throw new TypeError('input must be a Uint8Array')
   if (input.length > BLAKE3_BLOCK_BYTES) throw new RangeError(`input must be at most ${BLAKE3_BLOCK_BYTES} bytes, got ${input.length}`)
   const words = scratchWords
-  words.fill(0)
-  for (let i = 0; i < input.length; i++) words[i >>> 2]! |= input[i]! << ((i & 3) << 3)
+  const full = input.length >>> 2
+  for (let w = 0, j = 0; w < full; w++, j += 4) words[w] = input[j]! | (input[j + 1]! << 8) | (input[j + 2]! << 16) | (input[j + 3]! << 24)
+  if (full < 16) {
+    let tail = 0
+    for (let j = full << 2, shift = 0; j < input.length; j++, shift += 8) tail |= input[j]! << shift
+    words[full] = tail
+    words.fill(0, full + 1)
+  }
   const out = Buffer.allocUnsafe(BLAKE3_OUT_BYTES)
   compressSingleBlock(words, input.length, out, 0, 8)
   return out
