@@ -17,6 +17,7 @@ import { DEFAULT_POOL_OPTIONS, Mempool, type PoolEntry } from './mempool/pool.js
 import { TxAdmission } from './mempool/admission.js'
 import { PoolPersistence } from './mempool/persistence.js'
 import { Miner } from './miner/miner.js'
+import { Metronome } from './miner/metronome.js'
 import type { RpcContext } from './rpc/context.js'
 import { createDispatcher } from './rpc/dispatcher.js'
 import { startRpcServer, type RpcServer } from './rpc/http-server.js'
@@ -169,6 +170,17 @@ export class BkcNode {
         ...(config.validator && { validator: config.validator }),
       })
       undo.unshift(() => mining.close())
+      const clock = chain.params.engine.clock
+      if (clock) {
+        const metronome = new Metronome({
+          clock,
+          tip: () => chain.tip,
+          submit: (block) => chain.submitBlock(block),
+          logger: logger.child({ component: 'metronome' }),
+        })
+        metronome.start()
+        undo.unshift(() => metronome.stop())
+      }
 
       stillWanted()
       const node = new BkcNode(config, { db, chain, mempool, admission, wallet, mining, connman, net, teardown: undo })

@@ -102,15 +102,19 @@ export class SlotsEngine implements ConsensusEngine, SlotClock {
    * in bounds, the record's distance; an empty block has no miner.
    */
   checkProof(header: BlockHeader): Buffer {
+    if (header.proofType !== 'empty' && !SEALED_TYPES.has(header.proofType)) {
+      throw new ValidationError('BAD_PROOF_TYPE', `proof type ${header.proofType} is not accepted`)
+    }
+    const expected = header.proofType === 'empty' ? EMPTY_PROOF_BYTES : SLOT_PROOF_BYTES
+    if (header.proof.length !== expected) {
+      throw new ValidationError('BAD_PROOF', `a ${header.proofType} proof of this network is ${expected} bytes, not ${header.proof.length}`)
+    }
     const target = targetToBigInt(header.target)
     if (target < 1n || target > this.limit) throw new ValidationError('BAD_TARGET', 'block target is outside what the network allows')
     if (header.proofType === 'empty') {
-      if (header.proof.length !== EMPTY_PROOF_BYTES)
-        throw new ValidationError('BAD_PROOF', `an empty block's proof is its ${CHALLENGE_BYTES}-byte challenge`)
       if (!header.miner.equals(ZERO_ADDRESS)) throw new ValidationError('BAD_EMPTY_BLOCK', 'an empty block has no miner')
       return sha256(encodeHeader(header))
     }
-    if (!SEALED_TYPES.has(header.proofType)) throw new ValidationError('BAD_PROOF_TYPE', `proof type ${header.proofType} is not accepted`)
     const { distance } = recordOf(header)
     if (distance >= target) throw new ValidationError('BAD_PROOF', 'the record is not within the target of the challenge')
     const { signature } = decodeSlotProof(header.proof)
