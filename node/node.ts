@@ -40,7 +40,7 @@ export interface NodeConfig {
   logger: Logger
   minerThreads?: number
   /** `slots` networks: the validator's fingerprint and search for the key it validates with. */
-  validator?: (publicKey: Buffer) => { fingerprint: Buffer; prover: Prover }
+  validator?: (publicKey: Buffer) => Promise<{ fingerprint: Buffer; prover: Prover }>
   /** Rebuild the state from stored blocks before starting. */
   reindex?: boolean
   /** Cheaper scrypt for the keystore (tests). */
@@ -234,6 +234,7 @@ export class BkcNode {
           return chain.tip
         },
         engine: chain.params.engine,
+        nextTarget: () => chain.expectedTarget(chain.tip),
         getAccount: (a) => chain.getAccount(a),
         getTxLocation: (id) => chain.getTxLocation(id),
         getBlockByHash: (h) => chain.getBlockByHash(h),

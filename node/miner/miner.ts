@@ -23,7 +23,7 @@ export interface MinerOptions {
   /** The private key of a reward address, when this node holds it unlocked: `slots` signs with it. */
   keyFor?: (address: Buffer) => Buffer | null
   /** The validator's identity and search for a key: what `slots` seals with. */
-  validator?: (publicKey: Buffer) => { fingerprint: Buffer; prover: Prover }
+  validator?: (publicKey: Buffer) => Promise<{ fingerprint: Buffer; prover: Prover }>
 }
 
 export interface Template {
@@ -143,7 +143,7 @@ export class Miner {
     if (!this.opts.validator) throw new Error('this node has no validator configured')
     await this.searcher?.close()
     this.searcher = null
-    const validator = this.opts.validator(address)
+    const validator = await this.opts.validator(address)
     const options: SealerOptions = {
       threads: this.opts.threads,
       key: { publicKey: address, privateKey: Buffer.from(privateKey) },

@@ -75,7 +75,8 @@ function section(v: Obj, key: string, where: string): Obj | null {
   const s = v[key]
   if (s === undefined || s === null) return null
   if (!isObj(s)) throw new ValidatorConfigError(`${where}.${key}: expected a mapping`)
-  if (s.enable !== undefined && typeof s.enable !== 'boolean') throw new ValidatorConfigError(`${where}.${key}.enable: expected true or false`)
+  if (s.enable !== undefined && typeof s.enable !== 'boolean')
+    throw new ValidatorConfigError(`${where}.${key}.enable: expected true or false`)
   return s.enable === true ? s : null
 }
 
@@ -105,7 +106,8 @@ export function validatorConfigFromYaml(text: string, source: string): Validator
   else if (key === 'proof_pom') search = { kind: 'pom', threads, memoryBytes: parseSize(s.memory ?? '1G', `${w}.memory`) }
   else {
     const vault = s.vault
-    if (vault !== undefined && (typeof vault !== 'string' || vault.length === 0)) throw new ValidatorConfigError(`${w}.vault: expected a path`)
+    if (vault !== undefined && (typeof vault !== 'string' || vault.length === 0))
+      throw new ValidatorConfigError(`${w}.vault: expected a path`)
     search = {
       kind: 'pos',
       threads,
@@ -119,7 +121,8 @@ export function validatorConfigFromYaml(text: string, source: string): Validator
   if (v.fingerprint !== undefined && v.fingerprint !== null) config.fingerprint = parseFingerprint(v.fingerprint, `${where}.fingerprint`)
   if (v.public_key !== undefined && v.public_key !== null) {
     const pk = typeof v.public_key === 'string' ? v.public_key.replace(/^0x/, '') : ''
-    if (!/^(02|03)[0-9a-fA-F]{64}$/.test(pk)) throw new ValidatorConfigError(`${where}.public_key: expected a compressed public key (66 hex digits)`)
+    if (!/^(02|03)[0-9a-fA-F]{64}$/.test(pk))
+      throw new ValidatorConfigError(`${where}.public_key: expected a compressed public key (66 hex digits)`)
     config.publicKey = Buffer.from(pk, 'hex')
   }
   return config

@@ -22,7 +22,9 @@ export async function loadOrCreateFingerprint(dir: string): Promise<Buffer> {
     try {
       return parseFingerprint(text.trim(), file)
     } catch (err) {
-      throw new ValidatorConfigError(`${(err as Error).message}; the file is damaged (remove it to make a new fingerprint, which invalidates a pom table or pos vault)`)
+      throw new ValidatorConfigError(
+        `${(err as Error).message}; the file is damaged (remove it to make a new fingerprint, which invalidates a pom table or pos vault)`,
+      )
     }
   }
   await mkdir(dir, { recursive: true })
