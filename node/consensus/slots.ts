@@ -129,6 +129,12 @@ export class SlotsEngine implements ConsensusEngine, SlotClock {
     if (header.timestamp !== this.slotStart(slot)) throw new ValidationError('BAD_SLOT', 'the timestamp is not the start of a slot')
     const parentSlot = this.slotOf(parent.timestamp)
     if (slot <= parentSlot) throw new ValidationError('TIME_TOO_OLD', `slot ${slot} does not follow the parent's slot ${parentSlot}`)
+    // Every slot gets a block, so the target rule sees each empty one: a
+    // proof block follows the slot before it; only an empty block may leave a
+    // gap (a network that was down).
+    if (header.proofType !== 'empty' && slot !== parentSlot + 1) {
+      throw new ValidationError('BAD_SLOT', `a proof block for slot ${slot} must follow a block of slot ${slot - 1}, not ${parentSlot}`)
+    }
     if (!header.proof.subarray(0, CHALLENGE_BYTES).equals(slotChallenge(parent.seed, slot))) {
       throw new ValidationError('BAD_CHALLENGE', `the proof is not for slot ${slot}'s challenge`)
     }
@@ -165,7 +171,7 @@ export class SlotsEngine implements ConsensusEngine, SlotClock {
 
   template(parent: ParentBlock, now: number): HeaderTemplate | null {
     const slot = this.slotOf(now)
-    if (slot <= this.slotOf(parent.timestamp)) return null
+    if (slot !== this.slotOf(parent.timestamp) + 1) return null
     const proof = Buffer.alloc(SLOT_PROOF_BYTES)
     slotChallenge(parent.seed, slot).copy(proof, 0)
     return { timestamp: this.slotStart(slot), target: this.nextTarget(parent), proofType: 'pow', proof }

@@ -21,7 +21,12 @@ function rng(seed: number): () => number {
 }
 
 /** Simulates `blocks` slots; `recordsAt(i)` gives the records searched in slot i. Returns the empty flags. */
-function simulate(blocks: number, recordsAt: (i: number) => number, seed: number, start = 1n << 170n): { empty: boolean[]; targets: bigint[] } {
+function simulate(
+  blocks: number,
+  recordsAt: (i: number) => number,
+  seed: number,
+  start = 1n << 170n,
+): { empty: boolean[]; targets: bigint[] } {
   const rand = rng(seed)
   let target = start
   const empty: boolean[] = []
@@ -56,19 +61,27 @@ function equilibrium(records: number): number {
   return (-Math.log(EMPTY_SHARE) * 2 ** 192) / (2 * records)
 }
 
-t.test('property: after a ×10 or ÷10 step in records, the target is within ×1.5 of the new balance in 100 blocks, and the share comes back to 5-10 %', async (t) => {
-  await fc.assert(
-    fc.property(fc.integer({ min: 1, max: 2 ** 31 }), fc.constantFrom(10, 0.1), fc.integer({ min: 100_000, max: 50_000_000 }), (seed, step, base) => {
-      const settleAt = 2000
-      const { empty, targets } = simulate(settleAt + 3000, (i) => (i < settleAt ? base : base * step), seed)
-      const goal = equilibrium(base * step)
-      const reached = targets.slice(settleAt).findIndex((x) => Math.abs(Math.log(Number(x) / goal)) < Math.log(1.5))
-      const after = share(empty.slice(settleAt + 150))
-      return reached >= 0 && reached <= 100 && after > 0.05 && after < 0.1
-    }),
-    { numRuns: 40 },
-  )
-})
+t.test(
+  'property: after a ×10 or ÷10 step in records, the target is within ×1.5 of the new balance in 100 blocks, and the share comes back to 5-10 %',
+  async (t) => {
+    await fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 2 ** 31 }),
+        fc.constantFrom(10, 0.1),
+        fc.integer({ min: 100_000, max: 50_000_000 }),
+        (seed, step, base) => {
+          const settleAt = 2000
+          const { empty, targets } = simulate(settleAt + 3000, (i) => (i < settleAt ? base : base * step), seed)
+          const goal = equilibrium(base * step)
+          const reached = targets.slice(settleAt).findIndex((x) => Math.abs(Math.log(Number(x) / goal)) < Math.log(1.5))
+          const after = share(empty.slice(settleAt + 150))
+          return reached >= 0 && reached <= 100 && after > 0.05 && after < 0.1
+        },
+      ),
+      { numRuns: 40 },
+    )
+  },
+)
 
 t.test('all validators stopped: the target rises to the limit, then falls back once they return', async (t) => {
   const { targets, empty } = simulate(3000, (i) => (i >= 500 && i < 600 ? 0 : 2_000_000), 7)

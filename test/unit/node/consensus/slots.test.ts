@@ -45,26 +45,26 @@ async function refused(t: Test, chain: Awaited<ReturnType<typeof chainAt>>['chai
 }
 
 t.test('a sealed block for a slot is accepted and carries the slot start as its time', async (t) => {
-  const { chain, genesis } = await chainAt(t, startOf(3) + 100)
-  const b = sealSlot(net, genesis, alice, 3)
-  t.equal(b.header.timestamp, startOf(3))
+  const { chain, genesis } = await chainAt(t, startOf(1) + 100)
+  const b = sealSlot(net, genesis, alice, 1)
+  t.equal(b.header.timestamp, startOf(1))
   const res = await chain.submitBlock(b)
   t.equal(res.status, 'connected')
   t.equal(chain.tip.height, 1)
-  t.same(engine.describeProof(b.header).slot, 3)
+  t.same(engine.describeProof(b.header).slot, 1)
 })
 
 t.test('proof rules: each broken one is refused with its reason', async (t) => {
-  const { chain, genesis } = await chainAt(t, startOf(3) + 100)
+  const { chain, genesis } = await chainAt(t, startOf(1) + 100)
   await refused(
     t,
     chain,
-    sealSlot(net, genesis, alice, 3, { challenge: Buffer.alloc(32, 7) }),
+    sealSlot(net, genesis, alice, 1, { challenge: Buffer.alloc(32, 7) }),
     'BAD_CHALLENGE',
     'a proof for another challenge',
   )
   // A nonce whose record is not within the target.
-  const template = engine.template(genesis, startOf(3))!
+  const template = engine.template(genesis, startOf(1))!
   const challenge = template.proof.subarray(0, 32)
   const target = targetToBigInt(template.target)
   let losing = 0
@@ -72,7 +72,7 @@ t.test('proof rules: each broken one is refused with its reason', async (t) => {
   await refused(
     t,
     chain,
-    sealSlot(net, genesis, alice, 3, {
+    sealSlot(net, genesis, alice, 1, {
       tamper: (h) => {
         const p = decodeSlotProof(h.proof)
         p.nonce = losing
@@ -86,7 +86,7 @@ t.test('proof rules: each broken one is refused with its reason', async (t) => {
   // Bob takes Alice's published proof and signs it as his: the record of
   // (fingerprint, Bob's key, nonce) is another record, so it does not win
   // (or the signature check fails when only the miner field is swapped).
-  const hers = sealSlot(net, genesis, alice, 3)
+  const hers = sealSlot(net, genesis, alice, 1)
   const stolen = { ...hers.header, miner: bob.key.address }
   const res = await chain.submitBlock({ header: stolen, txs: hers.txs })
   t.equal(res.status, 'invalid', 'a proof reused under another key')
@@ -97,7 +97,7 @@ t.test('proof rules: each broken one is refused with its reason', async (t) => {
   await refused(
     t,
     chain,
-    sealSlot(net, genesis, alice, 3, {
+    sealSlot(net, genesis, alice, 1, {
       tamper: (h) => {
         h.proof = Buffer.from(h.proof)
         h.proof[h.proof.length - 1]! ^= 1
@@ -106,11 +106,11 @@ t.test('proof rules: each broken one is refused with its reason', async (t) => {
     'BAD_BLOCK_SIGNATURE',
     'a damaged signature',
   )
-  await refused(t, chain, sealSlot(net, genesis, alice, 3, { timestamp: startOf(3) + 1 }), 'BAD_SLOT', 'a time inside the slot')
+  await refused(t, chain, sealSlot(net, genesis, alice, 1, { timestamp: startOf(1) + 1 }), 'BAD_SLOT', 'a time inside the slot')
   await refused(
     t,
     chain,
-    sealSlot(net, genesis, alice, 3, { tamper: (h) => void (h.target = Buffer.from(net.consensus.slots!.targetLimit)), resign: true }),
+    sealSlot(net, genesis, alice, 1, { tamper: (h) => void (h.target = Buffer.from(net.consensus.slots!.targetLimit)), resign: true }),
     'BAD_TARGET',
     'a target other than the rule gives',
   )
@@ -118,20 +118,20 @@ t.test('proof rules: each broken one is refused with its reason', async (t) => {
 })
 
 t.test('timing: not before the slot begins (beyond the drift), and a late rival loses', async (t) => {
-  const { chain, clock, genesis } = await chainAt(t, startOf(5) - DRIFT_MS - 1)
-  await refused(t, chain, sealSlot(net, genesis, alice, 5), 'TOO_EARLY', 'a block before its slot')
-  clock.now = startOf(5) - DRIFT_MS
-  t.equal((await chain.submitBlock(sealSlot(net, genesis, alice, 5))).status, 'connected', 'within the drift')
+  const { chain, clock, genesis } = await chainAt(t, startOf(1) - DRIFT_MS - 1)
+  await refused(t, chain, sealSlot(net, genesis, alice, 1), 'TOO_EARLY', 'a block before its slot')
+  clock.now = startOf(1) - DRIFT_MS
+  t.equal((await chain.submitBlock(sealSlot(net, genesis, alice, 1))).status, 'connected', 'within the drift')
   const tip = chain.tip.hash
-  // A rival for slot 5 after its grace: refused unless heavier.
-  clock.now = startOf(6) + GRACE_MS + 1
-  let rival = sealSlot(net, genesis, bob, 5)
+  // A rival for slot 1 after its grace: refused unless heavier.
+  clock.now = startOf(2) + GRACE_MS + 1
+  let rival = sealSlot(net, genesis, bob, 1)
   for (
     let start = 0;
     engine.tieBreak(rival.header) <= engine.tieBreak(chain.entry(tip) ? (await chain.getBlockByHash(tip))!.block.header : rival.header);
     start += 1
   ) {
-    rival = sealSlot(net, genesis, bob, 5, {
+    rival = sealSlot(net, genesis, bob, 1, {
       startNonce: findNonce(bob, rival.header.proof.subarray(0, 32), targetToBigInt(rival.header.target), start).nonce + 1,
     })
     if (start > 200) break
@@ -141,10 +141,10 @@ t.test('timing: not before the slot begins (beyond the drift), and a late rival 
 })
 
 t.test('two proofs for one slot: every node picks the nearer record, in any order, even late within the grace', async (t) => {
-  const a = await chainAt(t, startOf(2) + 10)
-  const b = await chainAt(t, startOf(2) + 10)
-  const x = sealSlot(net, a.genesis, alice, 2)
-  const y = sealSlot(net, a.genesis, bob, 2)
+  const a = await chainAt(t, startOf(1) + 10)
+  const b = await chainAt(t, startOf(1) + 10)
+  const x = sealSlot(net, a.genesis, alice, 1)
+  const y = sealSlot(net, a.genesis, bob, 1)
   const better = engine.tieBreak(x.header) > engine.tieBreak(y.header) ? x : y
   const worse = better === x ? y : x
   await a.chain.submitBlock(x)
@@ -154,26 +154,26 @@ t.test('two proofs for one slot: every node picks the nearer record, in any orde
   t.equal(a.chain.tip.hash, hashOf(better))
   t.equal(b.chain.tip.hash, hashOf(better))
   // The worse first, then the better one late but within the grace: it wins.
-  const c = await chainAt(t, startOf(2) + 10)
+  const c = await chainAt(t, startOf(1) + 10)
   await c.chain.submitBlock(worse)
-  c.clock.now = startOf(3) + GRACE_MS - 1
+  c.clock.now = startOf(2) + GRACE_MS - 1
   t.equal((await c.chain.submitBlock(better)).status, 'connected', 'a better block within the grace')
   t.equal(c.chain.tip.hash, hashOf(better))
 })
 
 t.test('the empty block: identical on every node, due only after its slot, and outweighed by a proof for the slot', async (t) => {
-  const a = await chainAt(t, startOf(4) + GRACE_MS)
-  const b = await chainAt(t, startOf(4) + GRACE_MS)
-  const ea = engine.emptyBlock(a.genesis, 3)
-  const eb = engine.emptyBlock(b.genesis, 3)
+  const a = await chainAt(t, startOf(2) + GRACE_MS)
+  const b = await chainAt(t, startOf(2) + GRACE_MS)
+  const ea = engine.emptyBlock(a.genesis, 1)
+  const eb = engine.emptyBlock(b.genesis, 1)
   t.same(encodeBlock(ea), encodeBlock(eb), 'byte-identical')
   t.same(ea.txs, [])
   t.same(ea.header.miner, ZERO_ADDRESS)
-  const early = await chainAt(t, startOf(4) + GRACE_MS - DRIFT_MS - 1)
-  await refused(t, early.chain, engine.emptyBlock(early.genesis, 3), 'TOO_EARLY', 'an empty block before its slot and grace are over')
+  const early = await chainAt(t, startOf(2) + GRACE_MS - DRIFT_MS - 1)
+  await refused(t, early.chain, engine.emptyBlock(early.genesis, 1), 'TOO_EARLY', 'an empty block before its slot and grace are over')
   t.equal((await a.chain.submitBlock(ea)).status, 'connected')
   // A proof for the same slot arrives late: heavier, so it still wins.
-  const proof = sealSlot(net, a.genesis, alice, 3)
+  const proof = sealSlot(net, a.genesis, alice, 1)
   t.equal((await a.chain.submitBlock(proof)).status, 'connected', 'the proof block replaces the empty one')
   t.equal(a.chain.tip.hash, hashOf(proof))
   t.ok(engine.weight(proof.header) > engine.weight(ea.header))
@@ -202,24 +202,37 @@ t.test('a tampered empty block is refused', async (t) => {
 })
 
 t.test('wrong engine: a work block on a slots network and a slots block on a work network are refused', async (t) => {
-  const { chain, genesis } = await chainAt(t, startOf(3))
+  const { chain, genesis } = await chainAt(t, startOf(1))
   const workNet = testNetwork()
   const workBlock = mine(workNet, { hash: Buffer.from(genesis.hash, 'hex'), height: 0, timestamp: startOf(2) })
   await refused(t, chain, workBlock, 'BAD_PROOF', 'a proof-of-work header: its nonce is not a slot proof')
   const w = await openChain(workNet, testDir(t, 'bkc-work-'))
   t.teardown(w.close)
-  const slotBlock = sealSlot(net, genesis, alice, 3)
+  const slotBlock = sealSlot(net, genesis, alice, 1)
   slotBlock.header.prevHash = workNet.genesisHash
   const res = await w.chain.submitBlock(slotBlock)
   t.equal(res.status, 'invalid')
   if (res.status === 'invalid') t.equal(res.error.code, 'BAD_PROOF', 'a slot proof is not a nonce')
 })
 
-t.test('an empty block after an outage fills only the slot that just ended', async (t) => {
-  const { chain, genesis } = await chainAt(t, startOf(600) + GRACE_MS)
+t.test('after an outage one empty block marks the gap, and proof blocks follow from the next slot only', async (t) => {
+  const { chain, clock, genesis } = await chainAt(t, startOf(600) + GRACE_MS)
+  t.equal(engine.template(genesis, startOf(599)), null, 'no proof block may skip slots')
+  await refused(
+    t,
+    chain,
+    sealSlot(net, { ...genesis, timestamp: startOf(598) }, alice, 599, {
+      tamper: (h) => void (h.prevHash = Buffer.from(genesis.hash, 'hex')),
+      resign: true,
+    }),
+    'BAD_SLOT',
+    'a proof block across the gap',
+  )
   const e = engine.emptyBlock(genesis, 599)
   t.equal((await chain.submitBlock(e)).status, 'connected')
   t.equal(chain.tip.height, 1, 'one block for 599 slots')
   t.equal(toHex(e.header.prevHash), genesis.hash)
+  clock.now = startOf(600) + 10
+  t.equal((await chain.submitBlock(sealSlot(net, chain.tip, alice, 600))).status, 'connected', 'the next slot resumes')
   t.equal(SLOT_MS, engine.slotMs)
 })
