@@ -195,18 +195,11 @@ export class PomProver implements Prover {
       const t3 = performance.now()
       if (this.closed) throw new ProverError('CLOSED', 'PomProver was closed while building its table')
       this.table = new SortedTable(new Uint8Array(sab))
-      const totalMs = t3 - t0
-      this.stats = {
-        records,
-        bytes: this.bytes,
-        threads: this.threads,
-        genMs: t1 - t0,
-        partitionMs: t2 - t1,
-        sortMs: t3 - t2,
-        orgMs: t3 - t1,
-        totalMs,
-        mbPerSec: this.bytes / 2 ** 20 / (totalMs / 1000),
-      }
+      const [genMs, partitionMs, sortMs] = [t1 - t0, t2 - t1, t3 - t2]
+      const orgMs = partitionMs + sortMs
+      const totalMs = genMs + orgMs
+      const mbPerSec = this.bytes / 2 ** 20 / (totalMs / 1000)
+      this.stats = { records, bytes: this.bytes, threads: this.threads, genMs, partitionMs, sortMs, orgMs, totalMs, mbPerSec }
       this.report(phase, records)
     } catch (err) {
       if (this.closed) throw new ProverError('CLOSED', 'PomProver was closed while building its table')

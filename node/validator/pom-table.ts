@@ -21,11 +21,18 @@ const WORDS_PER_ENTRY = RECORD_ENTRY_BYTES / 4
  * from byte `offset`. (RecordHasher.fillEntries will do this faster.)
  */
 export function fillEntries(hasher: RecordHasher, startNonce: number, count: number, out: Uint8Array, offset: number): void {
-  if (!Number.isSafeInteger(startNonce) || startNonce < 0 || !Number.isSafeInteger(startNonce + count)) {
-    throw new RangeError('nonces must be integers in [0, 2^53-1]')
-  }
-  if (!Number.isInteger(count) || count < 0 || offset < 0 || offset + count * RECORD_ENTRY_BYTES > out.length) {
+  if (
+    !Number.isInteger(count) ||
+    count < 0 ||
+    !Number.isInteger(offset) ||
+    offset < 0 ||
+    offset + count * RECORD_ENTRY_BYTES > out.length
+  ) {
     throw new RangeError('the entries must fit in the output')
+  }
+  // The last nonce, startNonce + count - 1, must be at most 2^53-1 (subtraction is exact here, addition may round).
+  if (!Number.isSafeInteger(startNonce) || startNonce < 0 || count > 2 ** 53 - startNonce) {
+    throw new RangeError('nonces must be integers in [0, 2^53-1]')
   }
   let o = offset
   for (let nonce = startNonce; nonce < startNonce + count; nonce++) {

@@ -54,6 +54,7 @@ t.test('the build reports its timings and progress', async (t) => {
   t.equal(stats.bytes, MEMORY)
   t.ok(stats.genMs > 0 && stats.partitionMs >= 0 && stats.sortMs >= 0)
   t.equal(stats.orgMs, stats.partitionMs + stats.sortMs)
+  t.equal(stats.totalMs, stats.genMs + stats.orgMs)
   t.ok(stats.mbPerSec > 0)
   t.match(pomBuildLine(stats), /^gen\/org 1MB hashes \(\d+\.\d{3} sec ~ \d+\.\d{2} MB\/s\)$/)
   t.same(

@@ -40,6 +40,7 @@ t.test('fillEntries writes record ‖ u64be nonce for consecutive nonces', async
   }
   t.throws(() => fillEntries(hasher, 0, 2, new Uint8Array(63), 0), RangeError, 'entries that do not fit')
   t.throws(() => fillEntries(hasher, 2 ** 53 - 1, 2, new Uint8Array(64), 0), RangeError, 'nonces past 2^53-1')
+  t.doesNotThrow(() => fillEntries(hasher, 2 ** 53 - 1, 1, new Uint8Array(32), 0), 'the last nonce, 2^53-1')
 })
 
 t.test('sortEntries gives the order of a plain sort, in place', async (t) => {
