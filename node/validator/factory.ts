@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import type { Logger } from '../../lib/log.js'
 import { fingerprintToUuid, ValidatorConfigError, type ValidatorConfig } from './config.js'
 import { loadOrCreateFingerprint } from './identity.js'
-import { PomProver } from './pom-prover.js'
+import { pomBuildLine, PomProver } from './pom-prover.js'
 import { PosProver } from './pos-prover.js'
 import { formatProgress } from './pos-progress.js'
 import { PowProver } from './pow-prover.js'
@@ -37,8 +37,7 @@ export function validatorFactory(config: ValidatorConfig, dataDir: string, logge
         logger.info(`Proof of Memory (${threads}-threads, ${gib(search.memoryBytes)} RAM)`)
         const pom = new PomProver({ fingerprint, publicKey, memoryBytes: search.memoryBytes, threads })
         ready = () => {
-          const s = pom.buildStats
-          if (s) logger.info(`gen/org ${gib(s.bytes)} hashes (${(s.totalMs / 1000).toFixed(1)} sec ~ ${s.mbPerSec.toFixed(1)} MB/s)`)
+          if (pom.buildStats) logger.info(pomBuildLine(pom.buildStats))
         }
         prover = pom
         break
