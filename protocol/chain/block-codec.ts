@@ -137,6 +137,8 @@ export function encodeBlock(block: Block): Buffer {
 export function decodeBlock(bytes: Uint8Array, maxBytes = Infinity): Block {
   if (bytes.length > maxBytes) throw new CodecError('BAD_LENGTH', `block of ${bytes.length} bytes exceeds the limit of ${maxBytes}`)
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  // Before the lengths: another version's header does not lay them out alike.
+  if (buf.length > 0 && buf[0] !== BLOCK_VERSION) throw new CodecError('BAD_VERSION', `unsupported block version ${buf[0]}`)
   const hlen = headerLength(buf)
   if (hlen === null || buf.length < hlen + 4) throw new CodecError('BAD_LENGTH', `block too short (${bytes.length} bytes)`)
   const count = buf.readUInt32BE(hlen)

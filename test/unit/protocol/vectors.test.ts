@@ -9,10 +9,10 @@ import { ProtocolError } from '../../../protocol/wire/errors.js'
 import { encodeMessage, p2pCatalogue, tryDecodeMessage, MAX_P2P_PAYLOAD_BYTES, MESSAGE_TYPES } from '../../../protocol/chain/messages.js'
 import { toHex, fromHex } from '../../../protocol/wire/bytes.js'
 import { decodeTx, encodeTx, txId, txSigningMessage } from '../../../protocol/chain/tx-codec.js'
-import { blockHash, decodeBlock, encodeBlock } from '../../../protocol/chain/block-codec.js'
+import { blockHash, decodeBlock, encodeBlock, encodeHeader, headerLength } from '../../../protocol/chain/block-codec.js'
 import { merkleRoot } from '../../../protocol/chain/merkle.js'
 import { sign, verify } from '../../../protocol/chain/keys.js'
-import { loadNetworkFile } from '../../../node/chain/params.js'
+import { loadNetworkFile, rulesDigest } from '../../../node/chain/params.js'
 import {
   createTunnelFrameDecoder,
   decodeTunnelFrame,
@@ -75,7 +75,7 @@ function parseVector(body: string[], line: number): Vector {
   return { kind: fields.get('kind') ?? '(missing kind)', line, fields }
 }
 
-type Asserts = Pick<typeof t, 'ok' | 'notOk' | 'equal' | 'same' | 'fail'>
+type Asserts = Pick<typeof t, 'ok' | 'notOk' | 'equal' | 'same' | 'strictSame' | 'fail'>
 
 /** Returns the named fields, failing the test when one is missing or an unexpected one is present. */
 function take(t: Asserts, v: Vector, keys: readonly string[]): Record<string, string> | null {
@@ -149,7 +149,9 @@ const handlers: Record<string, (t: Asserts, v: Vector) => void> = {
     const bytes = parseHex(t, f.hex!)
     if (bytes === null) return
     const block = decodeBlock(bytes)
-    t.same(toVectorJson(block.header), JSON.parse(f.header!), 'header decodes to value')
+    // Strict: every field, with its JSON type; the proof as "0x…" hex of its bytes.
+    t.strictSame(toVectorJson(block.header), JSON.parse(f.header!), 'header decodes to value')
+    t.equal(headerLength(bytes), encodeHeader(block.header).length, 'the proof length gives the header length')
     t.equal(block.txs.length, Number(f.txs), 'transaction count')
     t.equal(toHex(encodeBlock(block)), toHex(bytes), 're-encodes byte for byte')
     t.equal(toHex(blockHash(block.header)), f.hash, 'hash = sha256 of the header')
@@ -158,6 +160,7 @@ const handlers: Record<string, (t: Asserts, v: Vector) => void> = {
       const net = loadNetworkFile(new URL(`../../../${f['network-file']}`, import.meta.url).pathname)
       t.equal(toHex(net.genesisHash), f.hash, `${f['network-file']} builds this genesis`)
       t.equal(toHex(encodeBlock(net.genesis)), toHex(bytes), 'byte for byte')
+      t.equal(toHex(block.header.prevHash), toHex(rulesDigest(net.networkId, net.consensus)), 'the genesis prevHash commits to the rules')
     }
   },
 
