@@ -63,7 +63,7 @@ function equilibrium(records: number): number {
 
 t.test(
   'property: after a ×10 or ÷10 step in records, the target is within ×1.5 of the new balance in 100 blocks, and the share comes back to 5-10 %',
-  async (t) => {
+  async () => {
     await fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 2 ** 31 }),
@@ -90,7 +90,7 @@ t.test('all validators stopped: the target rises to the limit, then falls back o
   t.ok(s > 0.04 && s < 0.11, `empty share after the return ${s.toFixed(3)}`)
 })
 
-t.test('the target stays in [1, limit]', async (t) => {
+t.test('the target stays in [1, limit]', async () => {
   fc.assert(
     fc.property(fc.bigInt({ min: 1n, max: LIMIT }), fc.boolean(), (target, isEmpty) => {
       const next = nextSlotTarget(target, isEmpty, LIMIT)
