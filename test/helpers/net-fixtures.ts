@@ -63,6 +63,8 @@ export interface NetOptions {
   balances?: Record<string, number>
   /** Consensus block size limit (default testNetworkJson's). */
   maxBlockBytes?: number
+  /** A whole network file instead of testNetworkJson's (a slots network, say). */
+  networkJson?: Record<string, unknown>
 }
 
 export interface NetNode {
@@ -83,12 +85,14 @@ export class TestNet {
   private readonly root = tempDir('bkc-net-')
 
   constructor(readonly opts: NetOptions) {
-    this.networkJson = testNetworkJson({
-      bits: opts.bits ?? 12,
-      networkId: opts.networkId ?? `bkc-net-${R}`,
-      ...(opts.balances ? { balances: opts.balances } : {}),
-      ...(opts.maxBlockBytes ? { maxBlockBytes: opts.maxBlockBytes } : {}),
-    })
+    this.networkJson =
+      opts.networkJson ??
+      testNetworkJson({
+        bits: opts.bits ?? 12,
+        networkId: opts.networkId ?? `bkc-net-${R}`,
+        ...(opts.balances ? { balances: opts.balances } : {}),
+        ...(opts.maxBlockBytes ? { maxBlockBytes: opts.maxBlockBytes } : {}),
+      })
     this.network = networkFromJson(this.networkJson, 'test network')
   }
 
