@@ -164,6 +164,36 @@ const handlers: Record<string, (t: Asserts, v: Vector) => void> = {
     }
   },
 
+  'slot-block'(t, v) {
+    const f = take(t, v, ['hex', 'hash', 'network-file', 'record', 'distance'])
+    if (f === null) return
+    const bytes = parseHex(t, f.hex!)
+    if (bytes === null) return
+    const net = loadNetworkFile(new URL(`../../../${f['network-file']}`, import.meta.url).pathname)
+    const block = decodeBlock(bytes)
+    t.equal(toHex(encodeBlock(block)), toHex(bytes), 're-encodes byte for byte')
+    t.equal(toHex(net.engine.checkProof(block.header)), f.hash, 'the proof and signature check, and give the hash')
+    const genesis = net.genesis.header
+    const parent = {
+      hash: toHex(net.genesisHash),
+      height: 0,
+      timestamp: genesis.timestamp,
+      target: genesis.target,
+      proofType: genesis.proofType,
+      seed: net.engine.seed(genesis),
+    }
+    t.doesNotThrow(() => net.engine.checkContext(block.header, parent, null), "the challenge is slot 1's on this genesis")
+    t.same(toHex(block.header.target), toHex(net.engine.nextTarget(parent)), "the target is block 1's")
+    const proof = net.engine.describeProof(block.header)
+    t.equal(proof.record, f.record, 'record')
+    t.equal(proof.distance, f.distance, 'distance')
+    for (let i = 0; i < block.header.proof.length; i += 7) {
+      const bad = Buffer.from(block.header.proof)
+      bad[i]! ^= 1
+      t.throws(() => net.engine.checkProof({ ...block.header, proof: bad }), `a flipped proof byte ${i} is refused`)
+    }
+  },
+
   frame(t, v) {
     const f = take(t, v, ['magic', 'hex', 'value'])
     if (f === null) return
