@@ -61,12 +61,8 @@ export function formatDuration(seconds: number | null): string {
 /** "fill  42.0%  1234/2938 MiB  118.2 MB/s  ETA 12s" (MB/s are MiB per second). */
 export function formatProgress(p: BuildProgress): string {
   const pct = p.total > 0 ? (100 * p.done) / p.total : 100
-  const parts = [
-    p.phase.padEnd(4),
-    `${pct.toFixed(1).padStart(5)}%`,
-    `${Math.floor(p.done / MIB)}/${Math.ceil(p.total / MIB)} MiB`,
-    `${(p.bytesPerSecond / MIB).toFixed(1)} MB/s`,
-  ]
+  const parts = [p.phase.padEnd(4), `${pct.toFixed(1).padStart(5)}%`, `${Math.floor(p.done / MIB)}/${Math.ceil(p.total / MIB)} MiB`]
+  if (p.phase !== 'done') parts.push(`${(p.bytesPerSecond / MIB).toFixed(1)} MB/s`)
   if (p.phase === 'fill') parts.push(`${(p.hashesPerSecond / 1e6).toFixed(2)} MH/s`)
   if (p.phase !== 'done') parts.push(`ETA ${formatDuration(p.etaSeconds)}`)
   return parts.join('  ')
