@@ -1,0 +1,302 @@
+// Building a vault (format: pos-vault.ts), resumable at every checkpoint.
+//
+// Fill: consecutive nonces are hashed (pos-hashing.ts) and each entry goes
+// to its bucket's cup buffer in memory; a full cup is one write at its place
+// in the bucket's region; a full bucket drops further entries. Every round of
+// about buckets × cupSize nonces ends in a checkpoint: all cup buffers
+// written, data synced, then the progress record (next nonce, per-bucket
+// counts) committed. A build that dies resumes from the last checkpoint: the
+// entries a bucket holds are always the first ones (by nonce) that fall into
+// it, so a resumed build writes exactly what a clean one would.
+//
+// Sort: bucket by bucket, read the region, sort it in memory (pos-sort.ts),
+// write it to its final region, sync, commit. Then the spare region is cut
+// off and the vault is 'done'.
+//
+// Memory: the fill phase holds buckets × cupSize × 32 bytes of cup buffers
+// plus (hash threads + 1) chunks of CHUNK_NONCES × 32 bytes in flight; the
+// sort phase holds one region plus 12 bytes per entry plus one 4 MiB output
+// buffer. Both are bounded by pos-vault.ts checkParams (1 GiB each).
+import { promises as fsp } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import { errno } from '../../lib/files.js'
+import { RECORD_ENTRY_BYTES } from '../../protocol/chain/proof-record.js'
+import { MAX_SAFE_U64, toHex } from '../../protocol/wire/bytes.js'
+import { entrySource, type EntrySource } from './pos-hashing.js'
+import { etaSeconds, RateMeter, type BuildProgress } from './pos-progress.js'
+import { gatherEntries, sortedOrder } from './pos-sort.js'
+import { VaultFile } from './pos-vault-file.js'
+import { bucketOf, regionOffset, VaultFormatError, vaultLayout, type VaultIdentity, type VaultParams } from './pos-vault.js'
+
+const E = RECORD_ENTRY_BYTES
+/** Nonces per hashing request: big enough to amortise a worker round trip, small enough to keep the pipeline fed. */
+export const CHUNK_NONCES = 16_384
+const SORT_OUTPUT_BYTES = 4 * 1024 * 1024
+const PROGRESS_EVERY_MS = 250
+
+export interface BuildVaultOptions {
+  path: string
+  identity: VaultIdentity
+  params: VaultParams
+  /** Hash worker threads; 0 hashes in this thread between event-loop turns. Default 1. */
+  threadsHash?: number
+  /** Called at every fill checkpoint and after every sorted bucket, and at most every 250 ms in between. */
+  onProgress?: (p: BuildProgress) => void
+  /** Stops the build at the next chunk; the fill phase writes a checkpoint first. */
+  signal?: AbortSignal
+  /** Free bytes of the file system holding `dir` (default: fs.statfs). */
+  freeBytes?: (dir: string) => Promise<number>
+  /** Nonces per hashing request (default CHUNK_NONCES). */
+  chunkNonces?: number
+}
+
+export class VaultSpaceError extends Error {
+  override name = 'VaultSpaceError'
+  constructor(
+    readonly path: string,
+    readonly needed: number,
+    readonly available: number,
+  ) {
+    super(
+      `not enough disk space for the vault ${path}: it needs ${needed} bytes (${gib(needed)} GiB) more, ` +
+        `the file system has ${available} bytes (${gib(available)} GiB) free`,
+    )
+  }
+}
+
+/** An existing file at the vault path that is not this identity's vault with these parameters. */
+export class VaultMismatchError extends Error {
+  override name = 'VaultMismatchError'
+}
+
+const gib = (n: number): string => (n / 1024 ** 3).toFixed(2)
+
+async function statfsFree(dir: string): Promise<number> {
+  const s = await fsp.statfs(dir)
+  return s.bavail * s.bsize
+}
+
+function describe(p: VaultParams, id: VaultIdentity): string {
+  return `fingerprint ${toHex(id.fingerprint)}, key ${toHex(id.publicKey)}, ${p.buckets} buckets × ${p.cupsPerBucket} cups × ${p.cupSize} records`
+}
+
+/** Opens the vault at `path` for building if it is ours, or creates it; refuses anything else. */
+async function openForBuild(opts: BuildVaultOptions): Promise<VaultFile> {
+  const path = resolve(opts.path)
+  const layout = vaultLayout(opts.params)
+  const freeBytes = opts.freeBytes ?? statfsFree
+  let file: VaultFile
+  try {
+    file = await VaultFile.open(path, true)
+  } catch (err) {
+    if (errno(err) !== 'ENOENT') {
+      if (err instanceof VaultFormatError)
+        throw new VaultMismatchError(`${path} exists and is not a usable vault (${err.message}); refusing to overwrite it`)
+      throw err
+    }
+    const available = await freeBytes(dirname(path))
+    if (available < layout.buildBytes) throw new VaultSpaceError(path, layout.buildBytes, available)
+    return VaultFile.create(path, opts.params, opts.identity)
+  }
+  const h = file.header
+  const same =
+    h.fingerprint.equals(opts.identity.fingerprint) &&
+    h.publicKey.equals(opts.identity.publicKey) &&
+    h.buckets === opts.params.buckets &&
+    h.cupSize === opts.params.cupSize &&
+    h.cupsPerBucket === opts.params.cupsPerBucket
+  if (!same) {
+    await file.close()
+    throw new VaultMismatchError(
+      `${path} is the vault of ${describe(h, h)}, not of ${describe(opts.params, opts.identity)}; ` +
+        'refusing to use or overwrite it (move it away or give another vault path)',
+    )
+  }
+  if (file.progress.phase !== 'done') {
+    const needed = layout.buildBytes - (await file.allocatedBytes())
+    const available = await freeBytes(dirname(path))
+    if (needed > 0 && available < needed) {
+      await file.close()
+      throw new VaultSpaceError(path, needed, available)
+    }
+  }
+  return file
+}
+
+/**
+ * Leaves a finished vault of `identity` with `params` at `path`: builds it,
+ * resumes an unfinished one, or accepts a finished one as it is.
+ */
+export async function buildVault(opts: BuildVaultOptions): Promise<void> {
+  const file = await openForBuild(opts)
+  try {
+    const builder = new VaultBuilder(file, opts)
+    if (file.progress.phase === 'fill') await builder.fill()
+    if (file.progress.phase === 'sort') await builder.sort()
+  } finally {
+    await file.close()
+  }
+}
+
+class VaultBuilder {
+  private readonly layout
+  private readonly bytesMeter = new RateMeter()
+  private readonly hashMeter = new RateMeter()
+  private lastEmit = 0
+
+  constructor(
+    private readonly file: VaultFile,
+    private readonly opts: BuildVaultOptions,
+  ) {
+    this.layout = file.layout
+  }
+
+  private emit(phase: BuildProgress['phase'], done: number, force: boolean): void {
+    const now = performance.now()
+    if (!force && now - this.lastEmit < PROGRESS_EVERY_MS) return
+    this.lastEmit = now
+    const total = this.layout.buckets * this.layout.regionBytes
+    const bytesPerSecond = this.bytesMeter.rate
+    this.opts.onProgress?.({
+      phase,
+      done,
+      total,
+      bytesPerSecond,
+      etaSeconds: etaSeconds(total - done, bytesPerSecond),
+      hashesPerSecond: phase === 'fill' ? this.hashMeter.rate : 0,
+    })
+  }
+
+  private checkAborted(): void {
+    const s = this.opts.signal
+    if (s?.aborted) throw s.reason instanceof Error ? s.reason : new Error('vault build aborted')
+  }
+
+  async fill(): Promise<void> {
+    const L = this.layout
+    const { buckets, cupSize, capacity, bucketBits } = L
+    const start = this.file.progress
+    const counts = start.counts.slice()
+    const pending = new Uint32Array(buckets)
+    const cupBytes = cupSize * E
+    const cups = Buffer.allocUnsafeSlow(L.fillBufferBytes)
+    let full = 0
+    for (let b = 0; b < buckets; b++) if (counts[b] === capacity) full++
+    let next = start.nextNonce
+    let stored = counts.reduce((a, c) => a + c, 0)
+    const roundNonces = buckets * cupSize
+    const chunk = Math.max(1, Math.min(this.opts.chunkNonces ?? CHUNK_NONCES, roundNonces))
+    // A uniform hash fills every bucket after about buckets × capacity nonces;
+    // many times that means the records are not uniform, and the build stops.
+    const nonceLimit = Math.min(MAX_SAFE_U64, start.nextNonce + 8 * buckets * capacity + 1_000_000)
+
+    const writeCup = async (b: number): Promise<void> => {
+      const n = pending[b]!
+      if (n === 0) return
+      await this.file.write(cups.subarray(b * cupBytes, b * cupBytes + n * E), n * E, regionOffset(L, b + 1) + (counts[b]! - n) * E)
+      pending[b] = 0
+    }
+    const checkpoint = async (phase: 'fill' | 'sort'): Promise<void> => {
+      for (let b = 0; b < buckets; b++) await writeCup(b)
+      await this.file.sync()
+      await this.file.commit({ phase, nextNonce: next, bucketsSorted: 0, counts })
+    }
+
+    const source: EntrySource = entrySource(this.opts.identity, this.opts.threadsHash ?? 1)
+    const queue: Array<{ start: number; count: number; entries: Promise<Buffer> }> = []
+    let issued = next
+    let hashed = 0
+    this.bytesMeter.add(stored * E)
+    this.hashMeter.add(0)
+    try {
+      let roundStart = next
+      while (full < buckets) {
+        if (this.opts.signal?.aborted) {
+          await checkpoint('fill')
+          this.checkAborted()
+        }
+        while (queue.length < source.depth && issued < nonceLimit) {
+          const count = Math.min(chunk, nonceLimit - issued)
+          const entries = source.fill(issued, count)
+          entries.catch(() => {}) // awaited below, or dropped when the build stops
+          queue.push({ start: issued, count, entries })
+          issued += count
+        }
+        const job = queue.shift()
+        if (job === undefined)
+          throw new Error(`hashed ${nonceLimit - start.nextNonce} nonces without filling every bucket: the records are not uniform`)
+        const entries = await job.entries
+        let end = job.start + job.count
+        for (let i = 0, off = 0; i < job.count; i++, off += E) {
+          const b = bucketOf(entries, bucketBits, off)
+          const c = counts[b]!
+          if (c === capacity) continue
+          const p = pending[b]!
+          entries.copy(cups, b * cupBytes + p * E, off, off + E)
+          counts[b] = c + 1
+          pending[b] = p + 1
+          stored++
+          if (p + 1 === cupSize) await writeCup(b)
+          if (c + 1 === capacity && ++full === buckets) {
+            end = job.start + i + 1
+            break
+          }
+        }
+        next = end
+        hashed += end - job.start
+        const now = performance.now()
+        this.bytesMeter.add(stored * E, now)
+        this.hashMeter.add(hashed, now)
+        if (full === buckets) break
+        if (next - roundStart >= roundNonces) {
+          await checkpoint('fill')
+          roundStart = next
+          this.emit('fill', stored * E, true)
+        } else {
+          this.emit('fill', stored * E, false)
+        }
+      }
+      await checkpoint('sort')
+      this.emit('fill', stored * E, true)
+    } finally {
+      await source.close()
+    }
+  }
+
+  async sort(): Promise<void> {
+    const L = this.layout
+    const p = this.file.progress
+    for (let b = 0; b < L.buckets; b++) {
+      if (p.counts[b] !== L.capacity)
+        throw new VaultFormatError(
+          'CORRUPT_PROGRESS',
+          `vault progress says sort, but bucket ${b} holds ${p.counts[b]} of ${L.capacity} records`,
+        )
+    }
+    this.bytesMeter.reset()
+    this.bytesMeter.add(p.bucketsSorted * L.regionBytes)
+    this.lastEmit = 0
+    const region = Buffer.allocUnsafeSlow(L.regionBytes)
+    const out = Buffer.allocUnsafeSlow(Math.min(SORT_OUTPUT_BYTES, L.regionBytes))
+    const perWrite = out.length / E
+    for (let b = p.bucketsSorted; b < L.buckets; b++) {
+      this.checkAborted()
+      await this.file.read(region, L.regionBytes, regionOffset(L, b + 1))
+      const order = sortedOrder(region, L.capacity, L.bucketBits)
+      for (let k = 0; k < L.capacity; k += perWrite) {
+        const n = Math.min(perWrite, L.capacity - k)
+        gatherEntries(region, order, k, k + n, out)
+        await this.file.write(out, n * E, regionOffset(L, b) + k * E)
+      }
+      await this.file.sync()
+      await this.file.commit({ ...this.file.progress, bucketsSorted: b + 1 })
+      this.bytesMeter.add((b + 1) * L.regionBytes)
+      this.emit('sort', (b + 1) * L.regionBytes, true)
+      await new Promise<void>((r) => setImmediate(r))
+    }
+    await this.file.truncateToFinal()
+    await this.file.commit({ ...this.file.progress, phase: 'done' })
+    const total = L.buckets * L.regionBytes
+    this.opts.onProgress?.({ phase: 'done', done: total, total, bytesPerSecond: 0, etaSeconds: 0, hashesPerSecond: 0 })
+  }
+}

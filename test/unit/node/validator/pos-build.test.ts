@@ -1,0 +1,195 @@
+// Building a vault: the result checks out, is the same however it was
+// hashed or interrupted, and the builder refuses files that are not its
+// vault and disks without room.
+import t, { type Test } from 'tap'
+import { existsSync, openSync, closeSync, writeFileSync, writeSync, readFileSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { buildVault, VaultMismatchError, VaultSpaceError, type BuildVaultOptions } from '../../../../node/validator/pos-build.js'
+import { checkVault } from '../../../../node/validator/pos-check.js'
+import { VaultFile } from '../../../../node/validator/pos-vault-file.js'
+import { regionOffset, vaultLayout } from '../../../../node/validator/pos-vault.js'
+import type { BuildProgress } from '../../../../node/validator/pos-progress.js'
+import { IDENTITY, OTHER_IDENTITY, TINY, vaultContent, vaultPath } from './pos-fixtures.js'
+
+const options = (path: string, extra: Partial<BuildVaultOptions> = {}): BuildVaultOptions => ({
+  path,
+  identity: IDENTITY,
+  params: TINY,
+  threadsHash: 0,
+  ...extra,
+})
+
+/** The content of a clean build of TINY, built once. */
+let cleanContent: { header: Buffer; data: Buffer } | null = null
+async function clean(t: Test): Promise<{ header: Buffer; data: Buffer }> {
+  if (cleanContent === null) {
+    const path = vaultPath(t)
+    await buildVault(options(path))
+    cleanContent = vaultContent(path, TINY)
+  }
+  return cleanContent
+}
+
+t.test('a built vault is finished, full, sorted and re-hashes to itself', async (t) => {
+  const path = vaultPath(t)
+  const seen: BuildProgress[] = []
+  await buildVault(options(path, { onProgress: (p) => seen.push(p) }))
+  const report = await checkVault(path, { sample: Number.MAX_SAFE_INTEGER })
+  t.ok(report.ok, report.problems.join('; '))
+  t.equal(report.phase, 'done')
+  t.equal(report.sample.checked, 16 * 64 * 4, 'every entry re-hashed')
+  t.equal(readFileSync(path).length, vaultLayout(TINY).finalBytes, 'the spare region is cut off')
+  t.ok(seen.some((p) => p.phase === 'fill'))
+  t.ok(seen.some((p) => p.phase === 'sort'))
+  const last = seen.at(-1)!
+  t.same([last.phase, last.done, last.total], ['done', 16 * 64 * 4 * 32, 16 * 64 * 4 * 32])
+  const fills = seen.filter((p) => p.phase === 'fill').map((p) => p.done)
+  t.same(
+    fills,
+    [...fills].sort((a, b) => a - b),
+    'fill progress only grows',
+  )
+})
+
+t.test('in-thread and worker hashing build the same vault', async (t) => {
+  const reference = await clean(t)
+  for (const threads of [1, 2]) {
+    const path = vaultPath(t)
+    await buildVault(options(path, { threadsHash: threads, chunkNonces: 100 }))
+    const c = vaultContent(path, TINY)
+    t.ok(c.header.equals(reference.header) && c.data.equals(reference.data), `${threads} worker(s), odd chunk size`)
+  }
+})
+
+t.test('a build that throws from onProgress resumes to the same vault', async (t) => {
+  const reference = await clean(t)
+  const path = vaultPath(t)
+  let calls = 0
+  await t.rejects(
+    buildVault(
+      options(path, {
+        onProgress: () => {
+          if (++calls === 2) throw new Error('interrupted')
+        },
+      }),
+    ),
+    /interrupted/,
+  )
+  const half = await VaultFile.open(path, false)
+  t.equal(half.progress.phase, 'fill')
+  t.ok(half.progress.nextNonce > 0, 'a checkpoint was written')
+  await half.close()
+  await buildVault(options(path))
+  const c = vaultContent(path, TINY)
+  t.ok(c.data.equals(reference.data), 'same records')
+  t.ok((await checkVault(path, { sample: 1e9 })).ok)
+})
+
+t.test('an aborted fill checkpoints, and resumes to the same vault', async (t) => {
+  const reference = await clean(t)
+  const path = vaultPath(t)
+  const ac = new AbortController()
+  let calls = 0
+  await t.rejects(
+    buildVault(options(path, { signal: ac.signal, chunkNonces: 256, onProgress: () => ++calls === 1 && ac.abort(new Error('stop now')) })),
+    /stop now/,
+  )
+  const half = await VaultFile.open(path, false)
+  t.equal(half.progress.phase, 'fill')
+  const stored = half.progress.counts.reduce((a, c) => a + c, 0)
+  t.ok(stored > 0 && stored < 4096, `partly filled (${stored} entries)`)
+  await half.close()
+  await buildVault(options(path))
+  t.ok(vaultContent(path, TINY).data.equals(reference.data), 'same records')
+})
+
+t.test('a sort interrupted mid-write resumes to the same vault', async (t) => {
+  const reference = await clean(t)
+  const path = vaultPath(t)
+  const ac = new AbortController()
+  let sorted = 0
+  await t.rejects(
+    buildVault(
+      options(path, { signal: ac.signal, onProgress: (p) => p.phase === 'sort' && ++sorted === 3 && ac.abort(new Error('stop')) }),
+    ),
+    /stop/,
+  )
+  const f = await VaultFile.open(path, false)
+  t.equal(f.progress.phase, 'sort')
+  const next = f.progress.bucketsSorted
+  t.equal(next, 3)
+  await f.close()
+  // A torn write of bucket 3's sorted copy: garbage in its final region. The unsorted copy is still in the next one.
+  const fd = openSync(path, 'r+')
+  writeSync(fd, Buffer.alloc(1000, 0xee), 0, 1000, regionOffset(vaultLayout(TINY), next) + 500)
+  closeSync(fd)
+  await buildVault(options(path))
+  t.ok(vaultContent(path, TINY).data.equals(reference.data), 'same records')
+})
+
+t.test('a finished vault is accepted as it is', async (t) => {
+  const path = vaultPath(t)
+  await buildVault(options(path))
+  const before = readFileSync(path)
+  let calls = 0
+  await buildVault(options(path, { onProgress: () => calls++ }))
+  t.equal(calls, 0, 'nothing rebuilt')
+  t.ok(readFileSync(path).equals(before), 'file untouched')
+})
+
+t.test('a vault of another identity or other parameters is refused, not overwritten', async (t) => {
+  const path = vaultPath(t)
+  await buildVault(options(path))
+  const before = readFileSync(path)
+  await t.rejects(buildVault(options(path, { identity: OTHER_IDENTITY })), VaultMismatchError)
+  await t.rejects(
+    buildVault(options(path, { identity: OTHER_IDENTITY })),
+    /is the vault of fingerprint 00112233.*not of fingerprint 0707.*refusing/,
+  )
+  await t.rejects(buildVault(options(path, { params: { ...TINY, cupsPerBucket: 5 } })), /16 buckets × 4 cups.*not of.*16 buckets × 5 cups/)
+  t.ok(readFileSync(path).equals(before), 'file untouched')
+})
+
+t.test('a file that is not a vault is refused, not overwritten', async (t) => {
+  const path = vaultPath(t)
+  writeFileSync(path, 'precious data\n')
+  await t.rejects(buildVault(options(path)), /exists and is not a usable vault \(not a vault.*refusing to overwrite it/)
+  t.equal(readFileSync(path, 'utf8'), 'precious data\n')
+})
+
+t.test('not enough disk: a clear error naming both sizes, and no file', async (t) => {
+  const path = vaultPath(t)
+  const needed = vaultLayout(TINY).buildBytes
+  let asked = ''
+  const err = await buildVault(
+    options(path, {
+      freeBytes: async (dir) => {
+        asked = dir
+        return 1000
+      },
+    }),
+  ).catch((e: unknown) => e)
+  t.type(err, VaultSpaceError)
+  t.match((err as Error).message, new RegExp(`needs ${needed} bytes .* more, the file system has 1000 bytes`))
+  t.equal(asked, dirname(path), 'asked about the vault directory')
+  t.notOk(existsSync(path))
+  // A real statfs: a vault bigger than any disk here.
+  const huge = { buckets: 65_536, cupSize: 512, cupsPerBucket: 32_768 }
+  await t.rejects(buildVault(options(path, { params: huge })), VaultSpaceError)
+  t.notOk(existsSync(path))
+})
+
+t.test('a resumed build asks only for the space it still needs', async (t) => {
+  const path = vaultPath(t)
+  let calls = 0
+  const interrupt = (): void => {
+    if (++calls === 2) throw new Error('interrupted')
+  }
+  await t.rejects(buildVault(options(path, { onProgress: interrupt })), /interrupted/)
+  const message = await buildVault(options(path, { freeBytes: async () => 0 })).catch((e: Error) => e.message)
+  const needed = Number(/needs (\d+) bytes/.exec(String(message))?.[1])
+  const L = vaultLayout(TINY)
+  t.ok(needed > 0 && needed < L.buildBytes, `${needed} of ${L.buildBytes} bytes still needed`)
+  await buildVault(options(path, { freeBytes: async () => L.buildBytes }))
+  t.ok((await checkVault(path)).ok, 'and with that much free it finishes')
+})
