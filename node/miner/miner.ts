@@ -157,6 +157,14 @@ export class Miner {
     return sealer
   }
 
+  /** DSC's validator lines, which users of that course know: "block B, diff D, hash H" and the nonce. */
+  private logDscBlock(header: BlockHeader, hash: string): void {
+    const proof = this.chain.params.engine.describeProof(header)
+    const diff = Number((1n << 192n) / (BigInt(`0x${header.target.toString('hex')}`) + 1n))
+    this.logger.info(`block ${header.height}, diff ${diff.toPrecision(6)}, hash ${hash}`)
+    this.logger.info(`block ${header.height}, NONCE ${proof.nonce} (${(this.hashRate / 1e6).toFixed(2)} MH/s)`)
+  }
+
   /** Sleeps until the next slot begins, or a tip change or stop wakes it. */
   private waitForNextSlot(): Promise<void> {
     const clock = this.chain.params.engine.clock
@@ -230,6 +238,7 @@ export class Miner {
         if (result.status === 'connected') {
           this.blocksFound++
           this.logger.info('mined block', { height: t.header.height, hash: result.hash, txs: t.txs.length - 1 })
+          if (this.chain.params.engine.clock) this.logDscBlock(res.header, result.hash)
         } else {
           this.logger.warn('mined block not accepted', { height: t.header.height, status: result.status })
         }
