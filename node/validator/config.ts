@@ -1,7 +1,10 @@
 // What a validator is configured with: its kind of search and its sizes,
-// from `bkc start` flags or a DSC dsc-config.yaml. Pure: parsing of sizes
-// and of the YAML's `validator` section, with errors that name the field.
-import { parse as parseYaml } from 'yaml'
+// from `bkc start` flags or a DSC dsc-config.yaml. Pure (but for the home
+// directory a `~/` vault path names): parsing of sizes and of the YAML's
+// `validator` section, with errors that name the field.
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import { isScalar, parseDocument, type Document } from 'yaml'
 
 export interface PowConfig {
   kind: 'pow'
@@ -40,16 +43,18 @@ const UNITS: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 3
 /** "64M", "1G", "1GiB", "512MB", "4096" → bytes (binary units). */
 export function parseSize(v: unknown, what: string): number {
   const s = typeof v === 'number' ? String(v) : typeof v === 'string' ? v.trim() : ''
-  const m = /^([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)(?:i?B)?$/i.exec(s)
+  // "iB" only after a unit letter: "1iB" is no size.
+  const m = /^([0-9]+(?:\.[0-9]+)?)\s*(?:([KMGT])(?:i?B)?|B)?$/i.exec(s)
   if (!m) throw new ValidatorConfigError(`${what}: expected a size such as 256M or 1G, got "${String(v).slice(0, 40)}"`)
-  const bytes = Math.round(Number(m[1]) * UNITS[m[2]!.toUpperCase()]!)
-  if (!Number.isSafeInteger(bytes) || bytes < 1) throw new ValidatorConfigError(`${what}: ${String(v)} is not a usable size`)
+  const bytes = Math.round(Number(m[1]) * UNITS[(m[2] ?? '').toUpperCase()]!)
+  if (!Number.isSafeInteger(bytes) || bytes < 1) throw new ValidatorConfigError(`${what}: ${String(v).slice(0, 40)} is not a usable size`)
   return bytes
 }
 
-/** A UUID (with or without dashes) or 32 hex digits → 16 bytes. */
+/** A UUID (8-4-4-4-12 hex digits) or 32 hex digits → 16 bytes. */
 export function parseFingerprint(v: unknown, what: string): Buffer {
-  const hex = typeof v === 'string' ? v.replace(/-/g, '') : ''
+  const s = typeof v === 'string' ? v : ''
+  const hex = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s) ? s.replace(/-/g, '') : s
   if (!/^[0-9a-fA-F]{32}$/.test(hex)) throw new ValidatorConfigError(`${what}: expected a UUID, got "${String(v).slice(0, 40)}"`)
   return Buffer.from(hex, 'hex')
 }
@@ -60,13 +65,20 @@ export function fingerprintToUuid(fp: Uint8Array): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`
 }
 
+/** DSC's configs name the vault `~/dsc-pos.vault`: a shell would expand it, Node does not. */
+function expandHome(path: string): string {
+  return path.startsWith('~/') ? join(homedir(), path.slice(2)) : path
+}
+
 type Obj = Record<string, unknown>
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v)
 
 function int(o: Obj, key: string, where: string, dflt: number, min: number, max: number): number {
   const v = o[key] ?? dflt
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new ValidatorConfigError(`${where}.${key}: expected an integer from ${min} to ${max}, got ${JSON.stringify(v)}`)
+    throw new ValidatorConfigError(
+      `${where}.${key}: expected an integer from ${min} to ${max}, got ${String(JSON.stringify(v)).slice(0, 40)}`,
+    )
   }
   return v
 }
@@ -85,14 +97,22 @@ function section(v: Obj, key: string, where: string): Obj | null {
  * proof_pow, proof_pom, proof_pos enabled. Other sections are ignored.
  */
 export function validatorConfigFromYaml(text: string, source: string): ValidatorConfig {
+  let parsed: Document.Parsed
   let doc: unknown
   try {
-    doc = parseYaml(text, { maxAliasCount: 100 })
+    parsed = parseDocument(text)
+    if (parsed.errors.length > 0) throw parsed.errors[0]
+    doc = parsed.toJS({ maxAliasCount: 100 })
   } catch (err) {
     throw new ValidatorConfigError(`${source} is not valid YAML: ${(err as Error).message.split('\n')[0]}`)
   }
   if (!isObj(doc) || !isObj(doc.validator)) throw new ValidatorConfigError(`${source}: no "validator" section`)
   const v = doc.validator
+  // Hex written plainly may read as a number (0x03ab…, or all digits): these two as written.
+  for (const key of ['fingerprint', 'public_key']) {
+    const node = parsed.getIn(['validator', key], true)
+    if (isScalar(node) && typeof node.source === 'string' && typeof node.value !== 'string' && node.value !== null) v[key] = node.source
+  }
   const where = `${source}: validator`
   const enabled = (['proof_pow', 'proof_pom', 'proof_pos'] as const).map((k) => [k, section(v, k, where)] as const).filter(([, s]) => s)
   if (enabled.length !== 1) {
@@ -114,7 +134,7 @@ export function validatorConfigFromYaml(text: string, source: string): Validator
       diskBytes: parseSize(s.disk ?? '10G', `${w}.disk`),
       buckets: int(s, 'buckets', w, 256, 1, 65536),
       cupSize: int(s, 'cup_size', w, 32768, 1, 1 << 24),
-      ...(typeof vault === 'string' && { vaultPath: vault }),
+      ...(typeof vault === 'string' && { vaultPath: expandHome(vault) }),
     }
   }
   const config: ValidatorConfig = { search }
