@@ -17,6 +17,7 @@ import {
   parseBasePort,
   parseNetPrefix,
   parseNodeCount,
+  parseSizeFlag,
   planNodes,
   resolveMiners,
   RPC_PORT,
@@ -104,15 +105,15 @@ export function devnetOptions<T>(y: Argv<T>) {
         type: 'string',
         requiresArg: true,
         default: '64M',
-        describe: 'slots networks (dsc): the proof-of-memory node\'s table',
-        coerce: single('pom-memory', String),
+        describe: "slots networks (dsc): the proof-of-memory node's table",
+        coerce: single('pom-memory', parseSizeFlag('pom-memory')),
       })
       .option('pos-disk', {
         type: 'string',
         requiresArg: true,
         default: '128M',
-        describe: 'slots networks (dsc): the proof-of-space node\'s vault',
-        coerce: single('pos-disk', String),
+        describe: "slots networks (dsc): the proof-of-space node's vault",
+        coerce: single('pos-disk', parseSizeFlag('pos-disk')),
       })
       // For tests: nodes on 127.N.53.5 … so they never meet a developer's devnet.
       .option('net-prefix', { type: 'string', default: DEFAULT_NET_PREFIX, hidden: true, coerce: single('net-prefix', parseNetPrefix) })

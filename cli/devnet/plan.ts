@@ -6,6 +6,7 @@ import { join, relative, isAbsolute } from 'node:path'
 import type { LogLevel } from '../../lib/log.js'
 import { decimal, UsageError } from '../options.js'
 import { DEFAULT_P2P_PORT, DEFAULT_RPC_PORT } from '../../protocol/chain/defaults.js'
+import { parseSize, ValidatorConfigError } from '../../node/validator/config.js'
 
 export const DEFAULT_NODES = 5
 export const DEFAULT_MINERS = 3
@@ -48,6 +49,22 @@ export function parseBasePort(v: unknown): number {
     throw new UsageError(`--base-port must be a port number from 1 to 65535 other than the RPC port ${RPC_PORT}, got "${String(v)}"`)
   }
   return n
+}
+
+/**
+ * --pom-memory / --pos-disk: checked here, so a bad size fails before any
+ * node starts; passed on to `bkc start` as written.
+ */
+export function parseSizeFlag(flag: string) {
+  return (v: unknown): string => {
+    try {
+      parseSize(v, `--${flag}`)
+    } catch (err) {
+      if (err instanceof ValidatorConfigError) throw new UsageError(err.message)
+      throw err
+    }
+    return String(v).trim()
+  }
 }
 
 export interface DevnetOptions {

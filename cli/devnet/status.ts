@@ -29,18 +29,23 @@ export interface SlotShares {
   empty: number
 }
 
+const isCount = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0
+
 /** Shares from a getValidators result; `keys` maps a node's miner address to its name. */
 export function toSlotShares(v: unknown, keys: ReadonlyMap<string, { name: string; proofType: string }>): SlotShares | undefined {
   if (typeof v !== 'object' || v === null) return undefined
   const r = v as { blocks?: unknown; emptyBlocks?: unknown; validators?: unknown }
-  if (!Number.isSafeInteger(r.blocks) || !Number.isSafeInteger(r.emptyBlocks) || !Array.isArray(r.validators)) return undefined
+  if (!isCount(r.blocks) || !isCount(r.emptyBlocks) || r.emptyBlocks > r.blocks || !Array.isArray(r.validators)) return undefined
   const byNode = new Map<string, { proofType: string; won: number }>()
   for (const k of keys.values()) byNode.set(k.name, { proofType: k.proofType, won: 0 })
-  for (const x of r.validators as Array<{ key?: unknown; blocksWon?: unknown }>) {
-    const node = typeof x.key === 'string' ? keys.get(x.key) : undefined
-    if (node && Number.isSafeInteger(x.blocksWon)) byNode.get(node.name)!.won += x.blocksWon as number
+  for (const x of r.validators as unknown[]) {
+    if (typeof x !== 'object' || x === null) return undefined
+    const { key, blocksWon } = x as { key?: unknown; blocksWon?: unknown }
+    if (typeof key !== 'string' || !isCount(blocksWon)) return undefined
+    const node = keys.get(key)
+    if (node) byNode.get(node.name)!.won += blocksWon
   }
-  return { blocks: r.blocks as number, byNode, empty: r.emptyBlocks as number }
+  return { blocks: r.blocks, byNode, empty: r.emptyBlocks }
 }
 
 const pct = (n: number, of: number): string => (of === 0 ? '0%' : `${Math.round((100 * n) / of)}%`)
@@ -55,8 +60,7 @@ export function formatShares(s: SlotShares): string {
 export function toNodeStatus(v: unknown): NodeStatus | undefined {
   if (typeof v !== 'object' || v === null) return undefined
   const s = v as Record<string, unknown>
-  const count = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0
-  if (!count(s.height) || typeof s.hash !== 'string' || !count(s.peers) || !count(s.pending) || typeof s.mining !== 'boolean')
+  if (!isCount(s.height) || typeof s.hash !== 'string' || !isCount(s.peers) || !isCount(s.pending) || typeof s.mining !== 'boolean')
     return undefined
   return { height: s.height, hash: s.hash, peers: s.peers, pending: s.pending, mining: s.mining }
 }
