@@ -22,10 +22,14 @@ import { blockView, txView } from './views.js'
 import { toHex } from '../../protocol/wire/bytes.js'
 import { targetToBigInt } from '../consensus/asert.js'
 
-/** How many times harder than the easiest possible target: 2^256 / (target + 1), or 2^192 for slots' records. */
+/**
+ * How many times harder than the easiest possible target: the values that
+ * may win out of all, inverted. Work wins with a hash <= target (target + 1
+ * of 2^256 values); slots with a record distance < target (target of 2^192).
+ */
 function difficultyOf(target: Buffer, slots: boolean): number {
-  const space = slots ? 1n << 192n : 1n << 256n
-  return Number(space / (targetToBigInt(target) + 1n))
+  const t = targetToBigInt(target)
+  return slots ? Number((1n << 192n) / t) : Number((1n << 256n) / (t + 1n))
 }
 
 const name = string({ min: 1, max: 64 })
