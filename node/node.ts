@@ -176,6 +176,7 @@ export class BkcNode {
           clock,
           tip: () => chain.tip,
           submit: (block) => chain.submitBlock(block),
+          synced: () => connman.ready().every((p) => p.bestHeight <= chain.tip.height),
           logger: logger.child({ component: 'metronome' }),
         })
         metronome.start()

@@ -45,7 +45,8 @@ export function testNetworkJson(opts: TestNetworkOptions = {}): Record<string, u
       target: targetFromLeadingZeroBits(opts.bits ?? 4).toString('hex'),
       targetBlockTimeMs: 5000,
       medianTimeSpan: 11,
-      maxFutureBlockTimeMs: 120_000,
+      // A retargeting network's half-life must be at least 4 × this.
+      maxFutureBlockTimeMs: opts.retarget ? Math.min(15_000, Math.floor(opts.retarget.halfLifeMs / 4)) : 120_000,
       maxBlockBytes: opts.maxBlockBytes ?? 1024 * 1024,
       ...(opts.retarget && { retarget: { rule: 'asert', anchorTimeMs: GENESIS_TIME + FIXTURE_INTERVAL_MS, ...opts.retarget } }),
     },

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path'
 import type { Argv } from 'yargs'
 import { loadNetworkFile } from '../../node/chain/params.js'
 import type { LogLevel } from '../../lib/log.js'
-import { PACKAGE_ROOT } from '../../node/paths.js'
+import { DEFAULT_NETWORK_FILE, PACKAGE_ROOT } from '../../node/paths.js'
 import { APP } from '../../node/rpc/errors.js'
 import {
   DEFAULT_NET_PREFIX,
@@ -30,6 +30,7 @@ import {
   checkDevnetDir,
   clearDevnetDir,
   DevnetError,
+  ensureLocalNetworkFile,
   emptyDevnetFile,
   readDevnetFile,
   removePidsFile,
@@ -136,28 +137,27 @@ export interface DevnetArgs {
 export async function runDevnet(args: DevnetArgs): Promise<void> {
   const miners = resolveMiners(args.miners, args.nodes)
   const dir = resolve(args.dir)
-  const networkFile = args.network === undefined ? undefined : networkFileFlag(args.network)
-  const network = loadNetworkFile(networkFileFlag(args.network))
-  const networkId = network.networkId
+  const explicit = args.network === undefined ? undefined : networkFileFlag(args.network)
+  // A bad --network file is refused before anything in --dir is touched.
+  const given = explicit === undefined ? null : loadNetworkFile(explicit)
   const bkcScript = join(PACKAGE_ROOT, 'dist', 'bin', 'bkc.js')
   if (!existsSync(bkcScript)) throw new DevnetError(`${bkcScript} is missing: build bkc first (npx tsc -p tsconfig.json)`)
-
-  const plans = planNodes({
-    nodes: args.nodes,
-    miners,
-    dir,
-    network: networkFile,
-    logLevel: args.logLevel,
-    netPrefix: args.netPrefix,
-    p2pPort: args.basePort,
-    ...(network.engine.clock && { validators: { pomMemory: args.pomMemory, posDisk: args.posDisk } }),
-  })
+  const layout = { nodes: args.nodes, miners, dir, logLevel: args.logLevel, netPrefix: args.netPrefix, p2pPort: args.basePort }
   const other = runningDevnetPid(dir)
   if (other !== undefined) throw new DevnetError(`a devnet (pid ${other}) is already running on ${dir}; stop it first`)
   if (!args.fresh) checkDevnetDir(dir)
-  await checkAddressesFree(plans)
+  await checkAddressesFree(planNodes(layout))
   if (args.fresh) clearDevnetDir(dir)
   mkdirSync(dir, { recursive: true })
+  // Without --network the devnet gets a retargeting network of its own (state.ts localDevnetNetwork).
+  const networkFile = explicit ?? ensureLocalNetworkFile(dir, DEFAULT_NETWORK_FILE, Date.now())
+  const network = given ?? loadNetworkFile(networkFile)
+  const networkId = network.networkId
+  const plans = planNodes({
+    ...layout,
+    network: networkFile,
+    ...(network.engine.clock && { validators: { pomMemory: args.pomMemory, posDisk: args.posDisk } }),
+  })
   const stored = readDevnetFile(dir) ?? emptyDevnetFile()
   if (stored.network !== null && stored.network !== networkId) {
     throw new DevnetError(

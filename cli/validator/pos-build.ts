@@ -1,6 +1,7 @@
 // `bkc validator pos_build`: builds (or resumes) a proof-of-space vault with
 // a progress bar on a terminal, or a progress line every few seconds
 // otherwise. SIGINT/SIGTERM stop it at a checkpoint; running it again resumes.
+import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
 import type { Argv } from 'yargs'
 import { buildVault } from '../../node/validator/pos-build.js'
@@ -59,8 +60,8 @@ export function posBuildOptions<T>(y: Argv<T>) {
     .option('threads-hash', {
       type: 'string',
       requiresArg: true,
-      default: 1,
-      describe: 'hash worker threads (0: hash in the main thread)',
+      default: availableParallelism(),
+      describe: 'hash worker threads (0: hash in the main thread) [default: the CPU count]',
       coerce: single('threads-hash', parseThreads),
     })
 }

@@ -59,6 +59,9 @@ export class NetworkFileError extends Error {
 
 type Json = Record<string, unknown>
 
+/** ASERT's half-life against the future-time limit: a block at the limit eases its child by at most 2^(1/4) (19 %). */
+export const MIN_HALF_LIFE_RATIO = 4
+
 function field<T>(obj: Json, key: string, where: string, check: (v: unknown) => v is T, expected: string): T {
   const v = obj[key]
   if (!check(v)) throw new NetworkFileError(`${where}.${key}: expected ${expected}`)
@@ -108,7 +111,15 @@ export function networkFromJson(json: unknown, source = 'network file'): Network
     ),
   }
   if (consensus.target.equals(Buffer.alloc(32))) throw new NetworkFileError(`${where}.target: must not be zero`)
-  if (c.retarget !== undefined) consensus.retarget = retargetFromJson(c.retarget, `${where}.retarget`, consensus.target)
+  if (c.retarget !== undefined) {
+    consensus.retarget = retargetFromJson(c.retarget, `${where}.retarget`, consensus.target)
+    // A block dated at the future limit makes its child easier by 2^(maxFuture / halfLife).
+    if (consensus.retarget.halfLifeMs < MIN_HALF_LIFE_RATIO * consensus.maxFutureBlockTimeMs) {
+      throw new NetworkFileError(
+        `${where}.retarget.halfLifeMs: must be at least ${MIN_HALF_LIFE_RATIO} × maxFutureBlockTimeMs (${MIN_HALF_LIFE_RATIO * consensus.maxFutureBlockTimeMs}), or a block dated in the future eases the target too much`,
+      )
+    }
+  }
   if (engineName === 'slots') {
     if (consensus.retarget !== undefined) throw new NetworkFileError(`${where}.retarget: the slots engine has its own target rule`)
     consensus.slots = slotsFromJson(c.slots, `${where}.slots`, consensus.target)

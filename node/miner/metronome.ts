@@ -14,6 +14,11 @@ export interface MetronomeOptions {
   tip: () => ParentBlock
   submit: (block: Block) => Promise<SubmitResult>
   logger: Logger
+  /**
+   * False while a peer reports a longer chain: a node still catching up
+   * would fill a slot on a tip everyone else has left.
+   */
+  synced?: () => boolean
   now?: () => number
 }
 
@@ -69,6 +74,10 @@ export class Metronome {
     const slot = this.lastClosedSlot(this.now())
     const tip = this.opts.tip()
     if (slot < 1 || clock.slotOf(tip.timestamp) >= slot) return
+    // A tip of the slot before is live; an older one may be a node still
+    // catching up, which waits until no peer reports a longer chain.
+    const live = clock.slotOf(tip.timestamp) === slot - 1
+    if (!live && this.opts.synced && !this.opts.synced()) return
     const block = clock.emptyBlock(tip, slot)
     try {
       const res = await this.opts.submit(block)

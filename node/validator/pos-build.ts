@@ -15,8 +15,10 @@
 //
 // Memory: the fill phase holds buckets × cupSize × 32 bytes of cup buffers
 // plus (hash threads + 1) chunks of CHUNK_NONCES × 32 bytes in flight; the
-// sort phase holds one region plus 12 bytes per entry plus one 4 MiB output
-// buffer. Both are bounded by pos-vault.ts checkParams (1 GiB each).
+// sort phase holds two regions (one sorting, one being read) plus about 14
+// bytes per entry (pos-sort.ts) plus two 4 MiB output buffers. pos-vault.ts
+// checkParams bounds both: cup buffers at most 1 GiB, a region at most
+// 512 MiB (so the sort phase at most about 1.3 GiB).
 import { promises as fsp } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { errno } from '../../lib/files.js'
@@ -33,6 +35,7 @@ const E = RECORD_ENTRY_BYTES
 export const CHUNK_NONCES = 16_384
 const SORT_OUTPUT_BYTES = 4 * 1024 * 1024
 const PROGRESS_EVERY_MS = 250
+const YIELD_EVERY_MS = 20
 
 export interface BuildVaultOptions {
   path: string
@@ -48,6 +51,8 @@ export interface BuildVaultOptions {
   freeBytes?: (dir: string) => Promise<number>
   /** Nonces per hashing request (default CHUNK_NONCES). */
   chunkNonces?: number
+  /** Where entries come from (default: pos-hashing.ts entrySource); benchmarks swap it to time the I/O alone. */
+  makeSource?: (id: VaultIdentity, threads: number) => EntrySource
 }
 
 export class VaultSpaceError extends Error {
@@ -138,6 +143,12 @@ export async function buildVault(opts: BuildVaultOptions): Promise<void> {
   }
 }
 
+/** 32-bit words of an entries buffer (copied once if the buffer is not 4-byte aligned). */
+function wordsOf(entries: Buffer): Uint32Array {
+  const aligned = entries.byteOffset % 4 === 0 ? entries : Buffer.from(entries)
+  return new Uint32Array(aligned.buffer, aligned.byteOffset, aligned.length >>> 2)
+}
+
 class VaultBuilder {
   private readonly layout
   private readonly bytesMeter = new RateMeter()
@@ -180,6 +191,7 @@ class VaultBuilder {
     const pending = new Uint32Array(buckets)
     const cupBytes = cupSize * E
     const cups = Buffer.allocUnsafeSlow(L.fillBufferBytes)
+    const cupWords = new Uint32Array(cups.buffer, cups.byteOffset, cups.length >>> 2)
     let full = 0
     for (let b = 0; b < buckets; b++) if (counts[b] === capacity) full++
     let next = start.nextNonce
@@ -202,10 +214,11 @@ class VaultBuilder {
       await this.file.commit({ phase, nextNonce: next, bucketsSorted: 0, counts })
     }
 
-    const source: EntrySource = entrySource(this.opts.identity, this.opts.threadsHash ?? 1)
+    const source = (this.opts.makeSource ?? entrySource)(this.opts.identity, this.opts.threadsHash ?? 1)
     const queue: Array<{ start: number; count: number; entries: Promise<Buffer> }> = []
     let issued = next
     let hashed = 0
+    let lastYield = performance.now()
     this.bytesMeter.add(stored * E)
     this.hashMeter.add(0)
     try {
@@ -226,13 +239,15 @@ class VaultBuilder {
         if (job === undefined)
           throw new Error(`hashed ${nonceLimit - start.nextNonce} nonces without filling every bucket: the records are not uniform`)
         const entries = await job.entries
+        const words = wordsOf(entries)
         let end = job.start + job.count
         for (let i = 0, off = 0; i < job.count; i++, off += E) {
           const b = bucketOf(entries, bucketBits, off)
           const c = counts[b]!
           if (c === capacity) continue
           const p = pending[b]!
-          entries.copy(cups, b * cupBytes + p * E, off, off + E)
+          const to = (b * cupBytes + p * E) >>> 2
+          for (let w = 0, from = off >>> 2; w < 8; w++) cupWords[to + w] = words[from + w]!
           counts[b] = c + 1
           pending[b] = p + 1
           stored++
@@ -244,7 +259,12 @@ class VaultBuilder {
         }
         next = end
         hashed += end - job.start
-        const now = performance.now()
+        let now = performance.now()
+        // A source that answers at once (in-thread, or a fast hash) never lets the event loop in; give it a turn.
+        if (now - lastYield > YIELD_EVERY_MS) {
+          await new Promise<void>((r) => setImmediate(r))
+          lastYield = now = performance.now()
+        }
         this.bytesMeter.add(stored * E, now)
         this.hashMeter.add(hashed, now)
         if (full === buckets) break
@@ -263,6 +283,14 @@ class VaultBuilder {
     }
   }
 
+  private async commitSorted(b: number): Promise<void> {
+    const R = this.layout.regionBytes
+    await this.file.sync()
+    await this.file.commit({ ...this.file.progress, bucketsSorted: b + 1 })
+    this.bytesMeter.add((b + 1) * R)
+    this.emit('sort', (b + 1) * R, true)
+  }
+
   async sort(): Promise<void> {
     const L = this.layout
     const p = this.file.progress
@@ -276,23 +304,49 @@ class VaultBuilder {
     this.bytesMeter.reset()
     this.bytesMeter.add(p.bucketsSorted * L.regionBytes)
     this.lastEmit = 0
-    const region = Buffer.allocUnsafeSlow(L.regionBytes)
-    const out = Buffer.allocUnsafeSlow(Math.min(SORT_OUTPUT_BYTES, L.regionBytes))
-    const perWrite = out.length / E
-    for (let b = p.bucketsSorted; b < L.buckets; b++) {
-      this.checkAborted()
-      await this.file.read(region, L.regionBytes, regionOffset(L, b + 1))
-      const order = sortedOrder(region, L.capacity, L.bucketBits)
-      for (let k = 0; k < L.capacity; k += perWrite) {
-        const n = Math.min(perWrite, L.capacity - k)
-        gatherEntries(region, order, k, k + n, out)
-        await this.file.write(out, n * E, regionOffset(L, b) + k * E)
+    // A pipeline: the next region is read and the last bucket synced and
+    // committed while this one sorts; each output chunk is written while the
+    // next is gathered. Sorted bucket b goes to region b, which holds the
+    // unsorted copy of bucket b - 1, so b - 1 must be committed first.
+    const R = L.regionBytes
+    const regions = [Buffer.allocUnsafeSlow(R), L.buckets - p.bucketsSorted > 1 ? Buffer.allocUnsafeSlow(R) : null]
+    const outBytes = Math.min(SORT_OUTPUT_BYTES, R)
+    const outs = [Buffer.allocUnsafeSlow(outBytes), Buffer.allocUnsafeSlow(outBytes)]
+    const perWrite = outBytes / E
+    const readRegion = (b: number, buf: Buffer): Promise<void> => {
+      const r = this.file.read(buf, R, regionOffset(L, b + 1))
+      r.catch(() => {}) // awaited in its turn
+      return r
+    }
+    let reading: Promise<void> | null = p.bucketsSorted < L.buckets ? readRegion(p.bucketsSorted, regions[0]!) : null
+    let committing: Promise<void> | null = null
+    try {
+      for (let b = p.bucketsSorted, i = 0; b < L.buckets; b++, i++) {
+        if (this.opts.signal?.aborted) {
+          await committing
+          this.checkAborted()
+        }
+        const region = regions[i % 2]!
+        await reading
+        reading = b + 1 < L.buckets ? readRegion(b + 1, regions[(i + 1) % 2]!) : null
+        const order = sortedOrder(region, L.capacity, L.bucketBits)
+        await committing
+        let writing: Promise<void> | null = null
+        for (let k = 0, j = 0; k < L.capacity; k += perWrite, j++) {
+          const n = Math.min(perWrite, L.capacity - k)
+          const out = outs[j % 2]!
+          gatherEntries(region, order, k, k + n, out)
+          await writing
+          writing = this.file.write(out, n * E, regionOffset(L, b) + k * E)
+        }
+        await writing
+        committing = this.commitSorted(b)
+        committing.catch(() => {}) // awaited before the next bucket's writes
       }
-      await this.file.sync()
-      await this.file.commit({ ...this.file.progress, bucketsSorted: b + 1 })
-      this.bytesMeter.add((b + 1) * L.regionBytes)
-      this.emit('sort', (b + 1) * L.regionBytes, true)
-      await new Promise<void>((r) => setImmediate(r))
+      await committing
+    } finally {
+      await reading?.catch(() => {})
+      await committing?.catch(() => {})
     }
     await this.file.truncateToFinal()
     await this.file.commit({ ...this.file.progress, phase: 'done' })

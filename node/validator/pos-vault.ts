@@ -22,8 +22,8 @@ import { readU64, writeU64 } from '../../protocol/wire/bytes.js'
 export const VAULT_MAGIC = 'BKCVAULT'
 export const VAULT_VERSION = 1
 export const MAX_BUCKETS = 65_536
-/** A bucket is sorted in memory, so its region is bounded. */
-export const MAX_REGION_BYTES = 1024 ** 3
+/** A bucket is sorted in memory (two regions at a time, pos-build.ts), so its region is bounded. */
+export const MAX_REGION_BYTES = 512 * 1024 ** 2
 /** The fill phase holds one cup per bucket in memory. */
 export const MAX_FILL_BUFFER_BYTES = 1024 ** 3
 const PAGE = 4096

@@ -7,6 +7,8 @@ import { randomBytes } from 'node:crypto'
 import { slotsNetworkJson } from '../../bench/lib/slot-fixtures.js'
 import { PowProver } from '../../node/validator/pow-prover.js'
 import { PomProver } from '../../node/validator/pom-prover.js'
+import { PosProver } from '../../node/validator/pos-prover.js'
+import { join } from 'node:path'
 import type { Prover } from '../../node/validator/prover.js'
 import type { BkcNode } from '../../node/node.js'
 import { startNet, unlockedAccount, waitConverged, waitPeers } from '../helpers/net-fixtures.js'
@@ -41,32 +43,49 @@ async function recentTypes(node: BkcNode, n: number): Promise<string[]> {
 }
 
 t.test(
-  'pow and pom validators share a slots chain; stopped, the nodes keep one empty block per slot; restarted, proofs resume',
+  'pow, pom and pos validators share a slots chain; stopped, the nodes keep one empty block per slot; restarted, proofs resume',
   async (t) => {
     const net = await startNet(t, 1, { networkJson: json })
     const pow = await net.start(1, {
       validator: validator((fingerprint, publicKey) => new PowProver({ fingerprint, publicKey, threads: 1 })),
     })
     const pom = await net.start(2, {
-      validator: validator((fingerprint, publicKey) => new PomProver({ fingerprint, publicKey, memoryBytes: 4 * 1024 * 1024, threads: 1 })),
+      validator: validator(
+        (fingerprint, publicKey) => new PomProver({ fingerprint, publicKey, memoryBytes: 16 * 1024 * 1024, threads: 1 }),
+      ),
     })
-    const nodes = [net.at(0).node, pow.node, pom.node]
+    const pos = await net.start(3, {
+      validator: validator(
+        (fingerprint, publicKey) =>
+          new PosProver({
+            vaultPath: join(net.dataDir(3), 'pos.vault'),
+            fingerprint,
+            publicKey,
+            buckets: 16,
+            cupSize: 4096,
+            cupsPerBucket: 8,
+          }),
+      ),
+    })
+    const nodes = [net.at(0).node, pow.node, pom.node, pos.node]
     await waitPeers(nodes, 1)
     const powKey = await unlockedAccount(pow.node, 'v')
     const pomKey = await unlockedAccount(pom.node, 'v')
+    const posKey = await unlockedAccount(pos.node, 'v')
     t.throws(() => net.at(0).node.mining.start(powKey), /unlock/, 'a validator must hold its key')
     pow.node.mining.start(powKey)
     pom.node.mining.start(pomKey)
+    pos.node.mining.start(posKey)
 
     const won = await waitFor(
-      'both validators to win blocks',
+      'the three validators to win blocks',
       async () => {
-        const types = await recentTypes(nodes[0]!, 60)
-        return types.includes('pow') && types.includes('pom') ? types : undefined
+        const types = await recentTypes(nodes[0]!, 150)
+        return types.includes('pow') && types.includes('pom') && types.includes('pos') ? types : undefined
       },
-      { timeoutMs: 90_000, intervalMs: 500 },
+      { timeoutMs: 150_000, intervalMs: 500 },
     )
-    t.ok(won.includes('pow') && won.includes('pom'), `recent blocks: ${won.join(' ')}`)
+    t.ok(won.includes('pow') && won.includes('pom') && won.includes('pos'), `recent blocks: ${won.join(' ')}`)
     const status = await rpcResult<Record<string, unknown>>(pom.url, 'getStatus')
     t.equal(status.engine, 'slots')
     t.equal(status.proofType, 'pom')
@@ -79,9 +98,9 @@ t.test(
       validators.validators.some((v) => v.proofType === 'pom' && v.key === pomKey.toString('hex')),
       'getValidators lists the pom validator',
     )
-    t.equal(validators.local.storedRecords, (4 * 1024 * 1024) / 32)
+    t.equal(validators.local.storedRecords, (16 * 1024 * 1024) / 32)
 
-    await Promise.all([pow.node.mining.stop(), pom.node.mining.stop()])
+    await Promise.all([pow.node.mining.stop(), pom.node.mining.stop(), pos.node.mining.stop()])
     await waitConverged(nodes, 10_000)
     const from = nodes[0]!.chain.tip.height
     await sleep(SLOT_MS * 5)
@@ -96,11 +115,12 @@ t.test(
 
     pow.node.mining.start(powKey)
     pom.node.mining.start(pomKey)
+    pos.node.mining.start(posKey)
     await waitFor('proof blocks to resume', async () => (await recentTypes(nodes[0]!, 1))[0] !== 'empty' || undefined, {
       timeoutMs: 30_000,
       intervalMs: 200,
     })
-    await Promise.all([pow.node.mining.stop(), pom.node.mining.stop()])
+    await Promise.all([pow.node.mining.stop(), pom.node.mining.stop(), pos.node.mining.stop()])
     await waitConverged(nodes, 10_000)
   },
 )

@@ -75,7 +75,10 @@ async function walkthrough(t: Test, kind: 'work' | 'slots'): Promise<void> {
     t.teardown(tmp.cleanup)
     const networkFile = join(tmp.path, 'network.json')
     // 14 zero bits: a block every few milliseconds of hashing, like a tiny devnet.
-    writeFileSync(networkFile, JSON.stringify(kind === 'work' ? testNetworkJson({ bits: 14, networkId: 'bkc-walkthrough' }) : fastSlotsNetwork()))
+    writeFileSync(
+      networkFile,
+      JSON.stringify(kind === 'work' ? testNetworkJson({ bits: 14, networkId: 'bkc-walkthrough' }) : fastSlotsNetwork()),
+    )
 
     const node = spawnBkc(
       ['start', '--listen', host, '--data-dir', join(tmp.path, 'data'), '--network', networkFile, '--log-level', 'warn'],

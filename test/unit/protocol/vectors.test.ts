@@ -75,7 +75,7 @@ function parseVector(body: string[], line: number): Vector {
   return { kind: fields.get('kind') ?? '(missing kind)', line, fields }
 }
 
-type Asserts = Pick<typeof t, 'ok' | 'notOk' | 'equal' | 'same' | 'strictSame' | 'fail'>
+type Asserts = Pick<typeof t, 'ok' | 'notOk' | 'equal' | 'same' | 'strictSame' | 'fail' | 'throws' | 'doesNotThrow'>
 
 /** Returns the named fields, failing the test when one is missing or an unexpected one is present. */
 function take(t: Asserts, v: Vector, keys: readonly string[]): Record<string, string> | null {

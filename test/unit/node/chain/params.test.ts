@@ -195,7 +195,7 @@ t.test('every consensus rule and the network id are part of the genesis block', 
     ['maxFutureBlockTimeMs', (j) => (j.consensus.maxFutureBlockTimeMs += 1)],
     ['maxBlockBytes', (j) => (j.consensus.maxBlockBytes += 1)],
     ['target', (j) => (j.consensus.target = '07' + 'f'.repeat(62))],
-    ['retarget', (j) => (j.consensus.retarget = { rule: 'asert', halfLifeMs: 60_000, powLimit: 'f'.repeat(64), anchorTimeMs: 1 })],
+    ['retarget', (j) => (j.consensus.retarget = { rule: 'asert', halfLifeMs: 600_000, powLimit: 'f'.repeat(64), anchorTimeMs: 1 })],
   ]
   for (const [label, f] of cases) {
     const b = networkFromJson(edit(f), 'x')
@@ -207,8 +207,8 @@ t.test('every consensus rule and the network id are part of the genesis block', 
       edit((j) => (j.consensus.retarget = { rule: 'asert', halfLifeMs, powLimit: 'f'.repeat(64), anchorTimeMs })),
       'x',
     ).genesisHash
-  t.notSame(r(60_000, 1), r(60_001, 1), 'retarget.halfLifeMs')
-  t.notSame(r(60_000, 1), r(60_000, 2), 'retarget.anchorTimeMs')
+  t.notSame(r(600_000, 1), r(600_001, 1), 'retarget.halfLifeMs')
+  t.notSame(r(600_000, 1), r(600_000, 2), 'retarget.anchorTimeMs')
   t.same(
     networkFromJson(
       edit((j) => (j.name = 'other')),
@@ -327,14 +327,14 @@ t.test('consensus.retarget: each bad field or value is refused, naming the file 
 t.test('consensus.retarget is part of the genesis block', async (t) => {
   const plain = networkFromJson(base(), 'x')
   const retargeting = networkFromJson(
-    edit((j) => (j.consensus.retarget = { rule: 'asert', halfLifeMs: 60_000, powLimit: 'f'.repeat(64), anchorTimeMs: 1_800_000_000_000 })),
+    edit((j) => (j.consensus.retarget = { rule: 'asert', halfLifeMs: 600_000, powLimit: 'f'.repeat(64), anchorTimeMs: 1_800_000_000_000 })),
     'x',
   )
   t.notSame(retargeting.genesisHash, plain.genesisHash, 'nodes that retarget and nodes that do not have different genesis blocks')
   t.equal(plain.consensus.retarget, undefined)
   t.same(retargeting.consensus.retarget, {
     rule: 'asert',
-    halfLifeMs: 60_000,
+    halfLifeMs: 600_000,
     powLimit: Buffer.from('f'.repeat(64), 'hex'),
     anchorTimeMs: 1_800_000_000_000,
   })

@@ -43,6 +43,7 @@ json.consensus.retarget = {
   powLimit: '00' + 'ff'.repeat(31),
   anchorTimeMs: FIRST_BLOCK_TIME,
 }
+json.consensus.maxFutureBlockTimeMs = 15_000
 const net = networkFromJson(json, 'simulated network')
 
 /** mulberry32: a small seeded PRNG, uniform in (0, 1). */

@@ -117,9 +117,9 @@ t.test('a sort interrupted mid-write resumes to the same vault', async (t) => {
   const f = await VaultFile.open(path, false)
   t.equal(f.progress.phase, 'sort')
   const next = f.progress.bucketsSorted
-  t.equal(next, 3)
+  t.ok(next >= 3 && next < 16, `stopped after ${next} buckets`)
   await f.close()
-  // A torn write of bucket 3's sorted copy: garbage in its final region. The unsorted copy is still in the next one.
+  // A torn write of the next bucket's sorted copy: garbage in its final region. The unsorted copy is still in the next one.
   const fd = openSync(path, 'r+')
   writeSync(fd, Buffer.alloc(1000, 0xee), 0, 1000, regionOffset(vaultLayout(TINY), next) + 500)
   closeSync(fd)
