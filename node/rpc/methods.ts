@@ -20,6 +20,7 @@ import { APP, RpcError } from './errors.js'
 import { defineMethod, hex, integerLike, optional, ParamError, required, string, type MethodTable, type Parser } from './params.js'
 import { blockView, txView } from './views.js'
 import { toHex } from '../../protocol/wire/bytes.js'
+import { fingerprintToUuid } from '../validator/config.js'
 import { targetToBigInt } from '../consensus/asert.js'
 
 /**
@@ -128,7 +129,8 @@ function buildTable(ctx: RpcContext): MethodTable {
         continue
       }
       const proof = engine.describeProof(header)
-      const fingerprint = typeof proof.fingerprint === 'string' ? proof.fingerprint : null
+      // The UUID form DSC prints ("Fingerprint: …").
+      const fingerprint = typeof proof.fingerprint === 'string' ? fingerprintToUuid(Buffer.from(proof.fingerprint, 'hex')) : null
       const key = toHex(header.miner)
       const id = `${key}/${fingerprint ?? ''}`
       const v = seen.get(id)

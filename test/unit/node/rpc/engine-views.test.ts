@@ -2,6 +2,7 @@
 // slots network, getValidators over a slots chain won by two validators
 // with empty slots between, and getBlock of a proof, an empty and a work
 // block. The slots chain is sealed in-process and submitted to a node.
+import { fingerprintToUuid } from '../../../../node/validator/config.js'
 import t, { type Test } from 'tap'
 import { generateKeyPair } from '../../../../protocol/chain/keys.js'
 import type { Block, ProofType } from '../../../../protocol/chain/block-codec.js'
@@ -104,7 +105,7 @@ t.test('getValidators counts blocks won, empty blocks, last block and fingerprin
   const url = node.url
   const entry = (v: TestValidator, proofType: string, blocksWon: number, lastBlock: number) => ({
     key: hex(v.key.address),
-    fingerprint: hex(v.fingerprint),
+    fingerprint: fingerprintToUuid(v.fingerprint),
     proofType,
     blocksWon,
     lastBlock,
