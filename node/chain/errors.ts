@@ -19,6 +19,7 @@ export type RejectCode =
   | 'BAD_SLOT'
   | 'TOO_EARLY'
   | 'TOO_LATE'
+  | 'STALE'
   | 'BAD_HEIGHT'
   | 'TIME_TOO_OLD'
   | 'TIME_TOO_NEW'

@@ -11,9 +11,9 @@ export const EMPTY_SHARE = 0.075
 /** The gain: how far one block moves the target (in e-folds per unit of share error). */
 export const GAIN = 0.5
 const ONE = 65_536n
-/** round(65536 · e^(GAIN·(1 − EMPTY_SHARE))): the step after an empty block. */
+/** 65536 · e^(GAIN·(1 − EMPTY_SHARE)) = 104073.7, taken as 104076: the step after an empty block (the balance moves by 6e-6). */
 export const UP_FACTOR = 104_076n
-/** round(65536 · e^(−GAIN·EMPTY_SHARE)): the step after a proof block. */
+/** round(65536 · e^(−GAIN·EMPTY_SHARE)) = 63124: the step after a proof block. */
 export const DOWN_FACTOR = 63_124n
 
 /**

@@ -48,13 +48,22 @@ export function slotChallenge(parentSeed: Buffer, slot: number): Buffer {
 
 /**
  * A proof block's weight: the records one expects to hash for a win at its
- * target, at least 2, so it outweighs an empty block (1) of the same slot.
+ * target (at least 2).
  */
 export function proofWeight(target: bigint): bigint {
   return DISTANCE_SPACE / (2n * target + 1n) + 2n
 }
 
-export const EMPTY_WEIGHT = 1n
+/**
+ * An empty block weighs half a proof block at its target: less than any
+ * proof for its slot, yet with the next (1.588× easier, so lighter) proof
+ * block more than one proof block. So a validator that withholds a proof
+ * for a slot cannot later replace the empty block and the next slot's
+ * proof with it.
+ */
+export function emptyWeight(target: bigint): bigint {
+  return proofWeight(target) / 2n
+}
 
 /** Competing proofs of equal weight: the nearer record wins. */
 export function proofTieBreak(distance: bigint): bigint {

@@ -26,7 +26,7 @@ import { nextSlotTarget } from './slot-retarget.js'
 import {
   blockSeed,
   DISTANCE_SPACE,
-  EMPTY_WEIGHT,
+  emptyWeight,
   proofTieBreak,
   proofWeight,
   slotChallenge,
@@ -151,7 +151,8 @@ export class SlotsEngine implements ConsensusEngine, SlotClock {
   }
 
   weight(header: BlockHeader): bigint {
-    return header.proofType === 'empty' ? EMPTY_WEIGHT : proofWeight(targetToBigInt(header.target))
+    const target = targetToBigInt(header.target)
+    return header.proofType === 'empty' ? emptyWeight(target) : proofWeight(target)
   }
 
   tieBreak(header: BlockHeader): bigint {
@@ -266,6 +267,7 @@ class SlotsSealer implements Sealer {
 
   close(): Promise<void> {
     this.abort()
+    this.privateKey.fill(0)
     return this.prover.close()
   }
 }

@@ -22,11 +22,17 @@ export interface MetronomeOptions {
   now?: () => number
 }
 
+/** Slots without a new tip after which a node stops waiting for a peer's longer chain. */
+export const STUCK_SLOTS = 3
+
 export class Metronome {
   private timer: NodeJS.Timeout | null = null
   private stopped = false
   private ticking: Promise<void> = Promise.resolve()
   private emptyBlocks = 0
+  /** The tip last seen, and since when: a node stuck on one tip stops waiting for peers. */
+  private seenTip = ''
+  private seenSince = 0
 
   constructor(private readonly opts: MetronomeOptions) {}
 
@@ -75,9 +81,17 @@ export class Metronome {
     const tip = this.opts.tip()
     if (slot < 1 || clock.slotOf(tip.timestamp) >= slot) return
     // A tip of the slot before is live; an older one may be a node still
-    // catching up, which waits until no peer reports a longer chain.
+    // catching up, which waits until no peer reports a longer chain — but
+    // not for ever: a peer's claim is unproven, and after STUCK_SLOTS with
+    // no new tip the node fills the slot anyway.
+    const now = this.now()
+    if (tip.hash !== this.seenTip) {
+      this.seenTip = tip.hash
+      this.seenSince = now
+    }
     const live = clock.slotOf(tip.timestamp) === slot - 1
-    if (!live && this.opts.synced && !this.opts.synced()) return
+    const stuck = now - this.seenSince >= STUCK_SLOTS * clock.slotMs
+    if (!live && !stuck && this.opts.synced && !this.opts.synced()) return
     const block = clock.emptyBlock(tip, slot)
     try {
       const res = await this.opts.submit(block)

@@ -41,6 +41,8 @@ export class Miner {
   /** `work`: made at once; `slots`: made for the reward address at start. */
   private searcher: Sealer | null = null
   private searcherFor = ''
+  /** A validator's sealer whose prover is still getting ready (a pom table or pos vault building). */
+  private pending: { hex: string; sealer: Sealer; ready: Promise<void> } | null = null
   private address: Buffer | null = null
   private wake: (() => void) | null = null
   private loop: Promise<void> | null = null
@@ -124,37 +126,80 @@ export class Miner {
     await this.loop
   }
 
-  /** Stops for good: a later start() throws. */
+  /** Stops for good: a later start() throws. A table or vault still being built stops too. */
   async close(): Promise<void> {
     this.closed = true
+    const pending = this.pending
+    this.pending = null
+    await pending?.sealer.close()
     await this.stop()
     await this.searcher?.close()
   }
 
   /**
    * The sealer for `address`: under `slots` one per validator key, with its
-   * prover made ready (a table or vault is built once, not per start).
+   * prover made ready (a table or vault is built once, not per start; a
+   * stop while it builds lets the build go on for the next start). Null
+   * when interrupted first. A build that fails is dropped, so the next
+   * attempt starts afresh and reports its own error.
    */
-  private async sealerFor(address: Buffer): Promise<Sealer> {
+  private async sealerFor(address: Buffer): Promise<Sealer | null> {
     const hex = toHex(address)
     if (this.searcher && (this.searcherFor === hex || !this.chain.params.engine.clock)) return this.searcher
-    const privateKey = this.opts.keyFor?.(address)
-    if (!privateKey) throw new Error('the reward account is not unlocked on this node')
-    if (!this.opts.validator) throw new Error('this node has no validator configured')
-    await this.searcher?.close()
-    this.searcher = null
-    const validator = await this.opts.validator(address)
-    const options: SealerOptions = {
-      threads: this.opts.threads,
-      key: { publicKey: address, privateKey: Buffer.from(privateKey) },
-      validator,
+    if (this.pending?.hex !== hex) {
+      const privateKey = this.opts.keyFor?.(address)
+      if (!privateKey) throw new Error('the reward account is not unlocked on this node')
+      if (!this.opts.validator) throw new Error('this node has no validator configured')
+      const old = this.pending
+      this.pending = null
+      await old?.sealer.close()
+      const validator = await this.opts.validator(address)
+      const options: SealerOptions = {
+        threads: this.opts.threads,
+        key: { publicKey: address, privateKey: Buffer.from(privateKey) },
+        validator,
+      }
+      const sealer = this.chain.params.engine.createSealer(options)
+      const ready = validator.prover.ready()
+      ready.catch(() => {}) // awaited below; a build that outlives its start must not go unhandled
+      this.pending = { hex, sealer, ready }
+      this.proverInUse = validator.prover
     }
-    this.proverInUse = validator.prover
-    const sealer = this.chain.params.engine.createSealer(options)
-    this.searcher = sealer
+    const pending = this.pending!
+    try {
+      if (!(await this.untilReadyOrWoken(pending.ready))) return null
+    } catch (err) {
+      if (this.pending === pending) this.pending = null
+      await pending.sealer.close()
+      throw err
+    }
+    if (this.pending === pending) this.pending = null
+    await this.searcher?.close()
+    this.searcher = pending.sealer
     this.searcherFor = hex
-    await validator.prover.ready()
-    return sealer
+    return pending.sealer
+  }
+
+  /** Resolves true when `ready` does, false when a stop or a new reward address wakes the loop first. */
+  private untilReadyOrWoken(ready: Promise<void>): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      const self = this
+      function woken(): void {
+        if (self.wake === woken) self.wake = null
+        resolve(false)
+      }
+      this.wake = woken
+      ready.then(
+        () => {
+          if (self.wake === woken) self.wake = null
+          resolve(true)
+        },
+        (err: unknown) => {
+          if (self.wake === woken) self.wake = null
+          reject(err)
+        },
+      )
+    })
   }
 
   /** DSC's validator lines, which users of that course know: "block B, diff D, hash H" and the nonce. */
@@ -220,9 +265,12 @@ export class Miner {
     const live = (): boolean => this.token === token && this.running && !this.closed
     while (live() && this.address) {
       try {
-        const sealer = await this.sealerFor(this.address)
+        // One reward address per pass: the template's miner and the sealer's key agree.
+        const address = this.address
+        const sealer = await this.sealerFor(address)
         if (!live()) break
-        const t = await this.buildTemplate(this.address)
+        if (sealer === null || !address.equals(this.address)) continue
+        const t = await this.buildTemplate(address)
         if (!live()) break
         if (t === null) {
           this.currentParent = this.chain.tip.hash

@@ -6,7 +6,7 @@ import { encodeBlock } from '../../../../protocol/chain/block-codec.js'
 import { silentLogger } from '../../../../lib/log.js'
 import type { SubmitResult } from '../../../../node/chain/chainstate.js'
 import type { ParentBlock } from '../../../../node/consensus/engine.js'
-import { Metronome } from '../../../../node/miner/metronome.js'
+import { Metronome, STUCK_SLOTS } from '../../../../node/miner/metronome.js'
 import { GRACE_MS, slotsEngine, slotsNetwork } from '../../../../bench/lib/slot-fixtures.js'
 
 const net = slotsNetwork()
@@ -21,7 +21,7 @@ const genesis: ParentBlock = {
   seed: engine.seed(g),
 }
 
-function metronome(now: number, tip: ParentBlock, synced = true) {
+function metronome(now: number, tip: ParentBlock, synced = true, clockRef = { now }) {
   const submitted: Block[] = []
   const m = new Metronome({
     clock: engine,
@@ -32,9 +32,9 @@ function metronome(now: number, tip: ParentBlock, synced = true) {
     },
     logger: silentLogger(),
     synced: () => synced,
-    now: () => now,
+    now: () => clockRef.now,
   })
-  return { m, submitted }
+  return { m, submitted, clockRef }
 }
 
 const afterGrace = (slot: number): number => engine.slotStart(slot + 1) + GRACE_MS
@@ -63,6 +63,9 @@ t.test('after an outage: one empty block for the last closed slot, and only once
   const behind = metronome(afterGrace(700), old, false)
   await behind.m.tick()
   t.equal(behind.submitted.length, 0, 'a peer reports a longer chain: catch up first')
+  behind.clockRef.now += STUCK_SLOTS * engine.slotMs
+  await behind.m.tick()
+  t.equal(behind.submitted.length, 1, 'but a tip that does not move for a few slots gets its empty block anyway')
   const alone = metronome(afterGrace(700), old, true)
   await alone.m.tick()
   t.equal(alone.submitted.length, 1)
