@@ -236,3 +236,53 @@ t.test('after an outage one empty block marks the gap, and proof blocks follow f
   t.equal((await chain.submitBlock(sealSlot(net, chain.tip, alice, 600))).status, 'connected', 'the next slot resumes')
   t.equal(SLOT_MS, engine.slotMs)
 })
+
+t.test("a withheld proof for a slot does not replace the empty block and the next slot's proof", async (t) => {
+  const { chain, clock, genesis } = await chainAt(t, startOf(2) + GRACE_MS)
+  const withheld = sealSlot(net, genesis, alice, 1)
+  const empty = engine.emptyBlock(genesis, 1)
+  t.equal((await chain.submitBlock(empty)).status, 'connected')
+  clock.now = startOf(2) + 10
+  const next = sealSlot(net, chain.tip, bob, 2)
+  t.equal((await chain.submitBlock(next)).status, 'connected')
+  clock.now = startOf(3) + 10
+  await refused(t, chain, withheld, 'TOO_LATE', 'released in slot 3')
+  const batch = await chain.submitBlocks([withheld])
+  t.equal(batch[0]!.status, 'invalid', 'as a batch too')
+  t.equal(chain.tip.hash, hashOf(next))
+})
+
+t.test('nobody fills the block store: blocks on old ancestors and batches that lead nowhere are not stored', async (t) => {
+  const { chain, clock, genesis } = await chainAt(t, startOf(1) + 10)
+  t.equal((await chain.submitBlock(sealSlot(net, genesis, alice, 1))).status, 'connected')
+  clock.now = startOf(2) + 10
+  t.equal((await chain.submitBlock(sealSlot(net, chain.tip, alice, 2))).status, 'connected')
+  clock.now = startOf(5) + GRACE_MS
+  // Empty blocks on genesis for slots 2..4: free to make, each on an old ancestor.
+  const forged = [2, 3, 4].map((s) => engine.emptyBlock(genesis, s))
+  for (const f of forged) {
+    const res = await chain.submitBlock(f)
+    t.equal(res.status, 'invalid')
+    if (res.status === 'invalid') t.ok(['STALE', 'TOO_LATE'].includes(res.error.code), res.error.code)
+  }
+  const chainOfEmpties: Block[] = []
+  let p: ParentBlock = genesis
+  for (const s of [2, 3]) {
+    const e = engine.emptyBlock(p, s)
+    chainOfEmpties.push(e)
+    p = {
+      hash: hashOf(e),
+      height: e.header.height,
+      timestamp: e.header.timestamp,
+      target: e.header.target,
+      proofType: 'empty',
+      seed: engine.seed(e.header),
+    }
+  }
+  const results = await chain.submitBlocks(chainOfEmpties)
+  t.ok(
+    results.every((r) => r.status === 'invalid' || r.status === 'orphan'),
+    `a batch lighter than the tip is refused whole: ${results.map((r) => r.status).join(' ')}`,
+  )
+  for (const f of [...forged, ...chainOfEmpties]) t.equal(chain.entry(hashOf(f)), undefined, 'not in the block index')
+})
