@@ -1,0 +1,87 @@
+// Figures of a run of blocks read from a chain: the intervals between
+// consecutive blocks' timestamps, who won them, and (on a slots network)
+// which slots of a window have a block. Pure: the bench reads the blocks.
+import { percentile } from './harness.js'
+
+export interface BlockRow {
+  height: number
+  /** Epoch ms; on a slots network the start of the block's slot. */
+  timestamp: number
+  /** pow, pom, pos or empty. */
+  proofType: string
+  /** The winner's key (hex); all zeros for an empty block. */
+  miner: string
+  /** The block's target (64 hex digits). */
+  target: string
+}
+
+export interface IntervalStats {
+  /** Intervals measured: one fewer than the timestamps. */
+  n: number
+  meanMs: number
+  medianMs: number
+  p95Ms: number
+  maxMs: number
+}
+
+/** Intervals between consecutive timestamps (in the order given, which must be the chain's). */
+export function intervalStats(timestamps: readonly number[]): IntervalStats {
+  const gaps: number[] = []
+  for (let i = 1; i < timestamps.length; i++) gaps.push(timestamps[i]! - timestamps[i - 1]!)
+  const mean = gaps.length === 0 ? NaN : gaps.reduce((a, b) => a + b, 0) / gaps.length
+  return {
+    n: gaps.length,
+    meanMs: mean,
+    medianMs: percentile(gaps, 50),
+    p95Ms: percentile(gaps, 95),
+    maxMs: gaps.length === 0 ? NaN : Math.max(...gaps),
+  }
+}
+
+/** How many blocks each key of `keyOf` has, in first-seen order. */
+export function countBy(blocks: readonly BlockRow[], keyOf: (b: BlockRow) => string): Map<string, number> {
+  const out = new Map<string, number>()
+  for (const b of blocks) out.set(keyOf(b), (out.get(keyOf(b)) ?? 0) + 1)
+  return out
+}
+
+export interface SlotWindow {
+  genesisMs: number
+  slotMs: number
+  /** First slot of the window. */
+  from: number
+  /** First slot after it. */
+  to: number
+}
+
+export function slotOf(w: Pick<SlotWindow, 'genesisMs' | 'slotMs'>, timestamp: number): number {
+  return Math.floor((timestamp - w.genesisMs) / w.slotMs)
+}
+
+export interface SlotCoverage {
+  slots: number
+  /** Slots of the window with a block (of any kind) on the chain. */
+  filled: number
+  emptyBlocks: number
+  proofBlocks: number
+}
+
+/** Which of the window's slots the blocks (those inside the window) fill. */
+export function slotCoverage(w: SlotWindow, blocks: readonly BlockRow[]): SlotCoverage {
+  const inside = blocks.filter((b) => {
+    const s = slotOf(w, b.timestamp)
+    return s >= w.from && s < w.to
+  })
+  const empty = inside.filter((b) => b.proofType === 'empty').length
+  return {
+    slots: w.to - w.from,
+    filled: new Set(inside.map((b) => slotOf(w, b.timestamp))).size,
+    emptyBlocks: empty,
+    proofBlocks: inside.length - empty,
+  }
+}
+
+/** log2 of a target given as hex digits, for printing how far it moved. */
+export function log2Target(hex: string): number {
+  return Math.log2(Number(BigInt(`0x${hex}`)))
+}
