@@ -3,22 +3,11 @@
 // the share of empty slots near EMPTY_SHARE as the record count steps, and
 // react in a stated number of blocks.
 import t from 'tap'
+import { mulberry32 as rng } from '../../../helpers/prng.js'
 import fc from 'fast-check'
 import { DOWN_FACTOR, EMPTY_SHARE, GAIN, nextSlotTarget, UP_FACTOR } from '../../../../node/consensus/slot-retarget.js'
 
 const LIMIT = 1n << 190n
-
-/** A seeded generator (mulberry32), so runs repeat. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** Simulates `blocks` slots; `recordsAt(i)` gives the records searched in slot i. Returns the empty flags. */
 function simulate(
