@@ -13,6 +13,14 @@
 // write it to its final region, sync, commit. Then the spare region is cut
 // off and the vault is 'done'.
 //
+// Passes (pos-plan.ts chooses them when a group of whole bucket regions fits
+// `memoryBytes` and hashing is fast enough): for each group of buckets, hash
+// nonces from 0 keeping the first `capacity` entries of each of its buckets in
+// memory (the same entries a fill keeps), sort each bucket, write it once to
+// its final region, sync, commit (phase 'pass', buckets done). An interrupted
+// pass is hashed again. Memory: the group's regions (at most memoryBytes),
+// plus one bucket's sort scratch and two output buffers as in the sort phase.
+//
 // Memory: the fill phase holds buckets × cupSize × 32 bytes of cup buffers
 // plus (hash threads + 1) chunks of CHUNK_NONCES × 32 bytes in flight; the
 // sort phase holds two regions (one sorting, one being read) plus about 14
@@ -24,8 +32,11 @@ import { dirname, resolve } from 'node:path'
 import { errno } from '../../lib/files.js'
 import { RECORD_ENTRY_BYTES } from '../../protocol/chain/proof-record.js'
 import { MAX_SAFE_U64, toHex } from '../../protocol/wire/bytes.js'
+import { RecordHasher } from '../../protocol/chain/proof-record.js'
 import { entrySource, type EntrySource } from './pos-hashing.js'
 import { etaSeconds, RateMeter, type BuildProgress } from './pos-progress.js'
+import { fillEntries } from './pos-hashing.js'
+import { groupBucketsFor, planBuild, type BuildPlan } from './pos-plan.js'
 import { gatherEntries, sortedOrder } from './pos-sort.js'
 import { VaultFile } from './pos-vault-file.js'
 import { bucketOf, regionOffset, VaultFormatError, vaultLayout, type VaultIdentity, type VaultParams } from './pos-vault.js'
@@ -36,6 +47,10 @@ export const CHUNK_NONCES = 16_384
 const SORT_OUTPUT_BYTES = 4 * 1024 * 1024
 const PROGRESS_EVERY_MS = 250
 const YIELD_EVERY_MS = 20
+/** Default memory for the bucket regions a single-write pass holds. */
+export const DEFAULT_BUILD_MEMORY_BYTES = 256 * 1024 * 1024
+/** Assumed disk write speed when the caller gives none (a SATA SSD). */
+export const DEFAULT_WRITE_BYTES_PER_SECOND = 500e6
 
 export interface BuildVaultOptions {
   path: string
@@ -53,6 +68,10 @@ export interface BuildVaultOptions {
   chunkNonces?: number
   /** Where entries come from (default: pos-hashing.ts entrySource); benchmarks swap it to time the I/O alone. */
   makeSource?: (id: VaultIdentity, threads: number) => EntrySource
+  /** Memory for the bucket regions of a single-write pass (default 256 MiB); 0 always builds in two phases (fill, sort). */
+  memoryBytes?: number
+  /** The disk's write speed, for choosing passes or two phases (default DEFAULT_WRITE_BYTES_PER_SECOND). */
+  writeBytesPerSecond?: number
 }
 
 export class VaultSpaceError extends Error {
@@ -136,11 +155,41 @@ export async function buildVault(opts: BuildVaultOptions): Promise<void> {
   const file = await openForBuild(opts)
   try {
     const builder = new VaultBuilder(file, opts)
+    const p = file.progress
+    const fresh = p.phase === 'fill' && p.nextNonce === 0 && p.counts.every((c) => c === 0)
+    // A resumed pass build goes on in passes (of one bucket at least), whatever the budget now.
+    if (p.phase === 'pass' || (fresh && chooseBuild(file.layout, opts).method === 'passes')) await builder.passes()
     if (file.progress.phase === 'fill') await builder.fill()
     if (file.progress.phase === 'sort') await builder.sort()
   } finally {
     await file.close()
   }
+}
+
+/** Entry bytes hashed per second by `threads` hash threads (0: this thread), timed briefly here. */
+function hashBytesPerSecond(id: VaultIdentity, threads: number): number {
+  const hasher = new RecordHasher(id.fingerprint, id.publicKey)
+  const n = 4096
+  const out = Buffer.allocUnsafe(n * E)
+  fillEntries(hasher, 0, 256, out) // warm up
+  const started = performance.now()
+  fillEntries(hasher, 0, n, out)
+  const ms = Math.max(performance.now() - started, 1e-3)
+  return ((n * E) / ms) * 1000 * Math.max(1, threads)
+}
+
+/** The plan buildVault follows for a fresh vault with these options. */
+export function chooseBuild(layout: ReturnType<typeof vaultLayout>, opts: BuildVaultOptions): BuildPlan {
+  const memoryBytes = opts.memoryBytes ?? DEFAULT_BUILD_MEMORY_BYTES
+  const writeBytesPerSecond = opts.writeBytesPerSecond ?? DEFAULT_WRITE_BYTES_PER_SECOND
+  // One pass needs no speeds; more passes are worth it only when hashing outruns the disk.
+  const quick = planBuild(layout, { memoryBytes, hashBytesPerSecond: 0, writeBytesPerSecond })
+  if (quick.method === 'passes' || memoryBytes < layout.regionBytes) return quick
+  return planBuild(layout, {
+    memoryBytes,
+    hashBytesPerSecond: hashBytesPerSecond(opts.identity, opts.threadsHash ?? 1),
+    writeBytesPerSecond,
+  })
 }
 
 /** 32-bit words of an entries buffer (copied once if the buffer is not 4-byte aligned). */
@@ -280,6 +329,130 @@ class VaultBuilder {
       this.emit('fill', stored * E, true)
     } finally {
       await source.close()
+    }
+  }
+
+  /** Builds the buckets not yet done in single-write passes (see the top of this file). */
+  async passes(): Promise<void> {
+    const L = this.layout
+    const { buckets, capacity } = L
+    const p = this.file.progress
+    let done = p.phase === 'pass' ? p.bucketsSorted : 0
+    for (let b = 0; b < buckets; b++) {
+      if (p.counts[b] !== (b < done ? capacity : 0))
+        throw new VaultFormatError(
+          'CORRUPT_PROGRESS',
+          `vault progress says ${done} buckets built in passes, but bucket ${b} holds ${p.counts[b]}`,
+        )
+    }
+    const perPass = Math.max(1, groupBucketsFor(L, this.opts.memoryBytes ?? DEFAULT_BUILD_MEMORY_BYTES))
+    const passes = Math.ceil((buckets - done) / perPass)
+    const g = Math.ceil((buckets - done) / Math.max(1, passes))
+    const group = Buffer.allocUnsafeSlow(Math.min(g, buckets - done) * L.regionBytes)
+    const counts = new Uint32Array(buckets)
+    counts.fill(capacity, 0, done)
+    const source = (this.opts.makeSource ?? entrySource)(this.opts.identity, this.opts.threadsHash ?? 1)
+    this.bytesMeter.add(done * L.regionBytes)
+    try {
+      while (done < buckets) {
+        const n = Math.min(g, buckets - done)
+        await this.collectGroup(source, done, n, group)
+        await this.writeGroup(done, n, group)
+        counts.fill(capacity, done, done + n)
+        done += n
+        await this.file.sync()
+        // The last pass leaves the state of a finished sort phase; sort() then cuts the spare region off.
+        await this.file.commit({ phase: done === buckets ? 'sort' : 'pass', nextNonce: 0, bucketsSorted: done, counts })
+        this.emit('sort', done * L.regionBytes, true)
+      }
+    } finally {
+      await source.close()
+    }
+  }
+
+  /** Hashes nonces from 0 until buckets first..first+n-1 are full, keeping their entries in `group` (bucket after bucket). */
+  private async collectGroup(source: EntrySource, first: number, n: number, group: Buffer): Promise<void> {
+    const { capacity, bucketBits, buckets } = this.layout
+    const counts = new Uint32Array(n)
+    const words = new Uint32Array(group.buffer, group.byteOffset, group.length >>> 2)
+    const chunk = Math.max(1, Math.min(this.opts.chunkNonces ?? CHUNK_NONCES, buckets * capacity))
+    const nonceLimit = 8 * buckets * capacity + 1_000_000
+    const queue: Array<Promise<Buffer>> = []
+    const base = first * this.layout.regionBytes
+    let issued = 0
+    let hashed = 0
+    let stored = 0
+    let full = 0
+    let lastYield = performance.now()
+    this.hashMeter.reset()
+    this.hashMeter.add(0)
+    while (full < n) {
+      this.checkAborted()
+      while (queue.length < source.depth && issued < nonceLimit) {
+        const count = Math.min(chunk, nonceLimit - issued)
+        const entries = source.fill(issued, count)
+        entries.catch(() => {}) // awaited below, or dropped when the pass is complete
+        queue.push(entries)
+        issued += count
+      }
+      const job = queue.shift()
+      if (job === undefined)
+        throw new Error(`hashed ${nonceLimit} nonces without filling buckets ${first}..${first + n - 1}: the records are not uniform`)
+      const entries = await job
+      const from = wordsOf(entries)
+      const count = entries.length / E
+      for (let i = 0, off = 0; i < count; i++, off += E) {
+        const b = bucketOf(entries, bucketBits, off) - first
+        if (b < 0 || b >= n) continue
+        const c = counts[b]!
+        if (c === capacity) continue
+        const to = (b * capacity + c) * 8
+        for (let w = 0, f = off >>> 2; w < 8; w++) words[to + w] = from[f + w]!
+        counts[b] = c + 1
+        stored++
+        if (c + 1 === capacity && ++full === n) break
+      }
+      hashed += count
+      let now = performance.now()
+      if (now - lastYield > YIELD_EVERY_MS) {
+        await new Promise<void>((r) => setImmediate(r))
+        lastYield = now = performance.now()
+      }
+      this.bytesMeter.add(base + stored * E, now)
+      this.hashMeter.add(hashed, now)
+      this.emit('fill', base + stored * E, full === n)
+    }
+  }
+
+  /** Sorts each bucket of `group` and writes it to its final region; each output chunk is written while the next is gathered. */
+  private async writeGroup(first: number, n: number, group: Buffer): Promise<void> {
+    const L = this.layout
+    const R = L.regionBytes
+    const outBytes = Math.min(SORT_OUTPUT_BYTES, R)
+    const outs = [Buffer.allocUnsafeSlow(outBytes), Buffer.allocUnsafeSlow(outBytes)]
+    const perWrite = outBytes / E
+    let writing: Promise<void> | null = null
+    let j = 0
+    try {
+      for (let k = 0; k < n; k++) {
+        this.checkAborted()
+        const region = group.subarray(k * R, (k + 1) * R)
+        // Sorting this bucket overlaps the last write of the one before.
+        const order = sortedOrder(region, L.capacity, L.bucketBits)
+        for (let e = 0; e < L.capacity; e += perWrite, j++) {
+          const m = Math.min(perWrite, L.capacity - e)
+          const out = outs[j % 2]!
+          gatherEntries(region, order, e, e + m, out)
+          await writing
+          writing = this.file.write(out, m * E, regionOffset(L, first + k) + e * E)
+          writing.catch(() => {}) // awaited before the next write
+        }
+        this.bytesMeter.add((first + k) * R + R)
+        this.emit('sort', (first + k) * R + R, false)
+      }
+      await writing
+    } finally {
+      await writing?.catch(() => {})
     }
   }
 

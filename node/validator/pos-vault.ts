@@ -15,6 +15,12 @@
 // into region b, so the unsorted copy survives until the sorted one is on
 // disk and a crash in the middle of a sort loses nothing. The spare last
 // region is cut off when the build is done.
+//
+// A build in single-write passes (phase 'pass') writes sorted bucket b
+// straight into region b: buckets 0..bucketsSorted-1 are done, the rest not
+// yet written. bkc versions without this phase read such a progress record
+// as invalid: they refuse the file, or restart from the other slot's record
+// only when that is the empty initial one, so they never mix the layouts.
 import { createHash } from 'node:crypto'
 import { FINGERPRINT_BYTES, PUBLIC_KEY_BYTES, RECORD_ENTRY_BYTES } from '../../protocol/chain/proof-record.js'
 import { readU64, writeU64 } from '../../protocol/wire/bytes.js'
@@ -31,8 +37,8 @@ const IDENTITY_BYTES = 120
 const CHECKSUM_BYTES = 32
 const PROGRESS_FIXED_BYTES = 24
 
-export type VaultPhase = 'fill' | 'sort' | 'done'
-const PHASES: readonly VaultPhase[] = ['fill', 'sort', 'done']
+export type VaultPhase = 'fill' | 'sort' | 'done' | 'pass'
+const PHASES: readonly VaultPhase[] = ['fill', 'sort', 'done', 'pass']
 
 export class VaultFormatError extends Error {
   override name = 'VaultFormatError'
@@ -77,7 +83,7 @@ export interface VaultProgress {
   phase: VaultPhase
   /** The fill phase's next nonce to hash. */
   nextNonce: number
-  /** Sort phase: buckets 0..bucketsSorted-1 are sorted, in their final regions. */
+  /** Sort and pass phases: buckets 0..bucketsSorted-1 are sorted, in their final regions. */
   bucketsSorted: number
   /** Entries stored per bucket (the fill phase's checkpoint). */
   counts: Uint32Array
