@@ -1,9 +1,10 @@
 // Proof-of-space vault: build speed against the disk's own sequential write
-// speed (1 MiB writes + fsync, same size, same directory, measured before and
-// after the build in this run), the fill phase with 0/1/2 hash threads, the
+// speed (1 MiB writes + fsync, same size, same directory, interleaved with
+// the builds in this run) for both build paths (two phases: fill then sort;
+// single-write passes within --memory), the fill phase with 0/1/2 hash threads, the
 // record hashing rate that bounds the fill, and lookup latency over 1000
 // random challenges. Files go to a temp dir that is removed at the end.
-//   npm run bench:pos -- [--size 256M] [--threads 2] [--compare-size 32M] [--dir DIR]
+//   npm run bench:pos -- [--size 256M] [--threads 2] [--compare-size 32M] [--memory 256M] [--rounds 3] [--dir DIR]
 import { randomBytes, randomFillSync } from 'node:crypto'
 import { mkdtempSync, promises as fsp, rmSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
@@ -11,7 +12,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { join } from 'node:path'
 import { parseSize } from '../cli/validator/flags.js'
 import { RECORD_ENTRY_BYTES, RecordHasher } from '../protocol/chain/proof-record.js'
-import { buildVault } from '../node/validator/pos-build.js'
+import { buildVault, chooseBuild } from '../node/validator/pos-build.js'
 import { fillEntries, type EntrySource } from '../node/validator/pos-hashing.js'
 import { writeU64 } from '../protocol/wire/bytes.js'
 import { VaultReader } from '../node/validator/pos-lookup.js'
@@ -26,16 +27,18 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 const quantile = (xs: number[], q: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * q))]!
 const mbps = (bytes: number, ms: number): number => bytes / MIB / (ms / 1000)
 
-function parseArgs(argv: string[]): { size: number; threads: number; compareSize: number; dir: string } {
-  const out = { size: 256 * MIB, threads: 2, compareSize: 32 * MIB, dir: tmpdir() }
+function parseArgs(argv: string[]): { size: number; threads: number; compareSize: number; memory: number; rounds: number; dir: string } {
+  const out = { size: 256 * MIB, threads: 2, compareSize: 32 * MIB, memory: 256 * MIB, rounds: 3, dir: tmpdir() }
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]]
     if (value === undefined) throw new Error(`${flag} needs a value`)
     if (flag === '--size') out.size = parseSize('size')(value)
     else if (flag === '--compare-size') out.compareSize = parseSize('compare-size')(value)
     else if (flag === '--threads') out.threads = Number(value)
+    else if (flag === '--memory') out.memory = parseSize('memory')(value)
+    else if (flag === '--rounds') out.rounds = Number(value)
     else if (flag === '--dir') out.dir = value
-    else throw new Error(`unknown flag ${flag}; flags: --size 256M --threads 2 --compare-size 32M --dir DIR`)
+    else throw new Error(`unknown flag ${flag}; flags: --size 256M --threads 2 --compare-size 32M --memory 256M --rounds 3 --dir DIR`)
   }
   return out
 }
@@ -78,7 +81,13 @@ function randomSource(): EntrySource {
   }
 }
 
-async function timedBuild(path: string, params: VaultParams, threadsHash: number, makeSource?: () => EntrySource): Promise<BuildTimes> {
+async function timedBuild(
+  path: string,
+  params: VaultParams,
+  threadsHash: number,
+  makeSource?: () => EntrySource,
+  memoryBytes = 0,
+): Promise<BuildTimes> {
   let fillEnd = 0
   let hashes = 0
   const delay = monitorEventLoopDelay({ resolution: 10 })
@@ -90,6 +99,7 @@ async function timedBuild(path: string, params: VaultParams, threadsHash: number
     params,
     threadsHash,
     makeSource,
+    memoryBytes,
     onProgress: (p) => {
       if (p.phase === 'fill') {
         fillEnd = performance.now()
@@ -140,25 +150,39 @@ async function main(): Promise<void> {
       console.log(`  threads_hash ${threads}${threads === 0 ? ' (main thread)' : ''}: ${median(fills[threads]!).toFixed(1)} MB/s`)
     }
 
-    const seqBefore = await sequentialWrite(join(dir, 'seq-before.bin'), L.finalBytes)
+    // Rounds of: sequential write, two-phase build, single-write build; ratios are taken within a round.
     const vault = join(dir, 'bench.vault')
-    const t = await timedBuild(vault, params, args.threads)
-    const seqAfter = await sequentialWrite(join(dir, 'seq-after.bin'), L.finalBytes)
-    const seq = (seqBefore + seqAfter) / 2
-    const build = mbps(dataBytes, t.totalMs)
+    const rows: Array<{ seq: number; two: BuildTimes; one: BuildTimes }> = []
+    for (let round = 0; round < args.rounds; round++) {
+      const seq = await sequentialWrite(join(dir, 'seq.bin'), L.finalBytes)
+      const two = await timedBuild(vault, params, args.threads, undefined, 0)
+      rmSync(vault)
+      const one = await timedBuild(vault, params, args.threads, undefined, args.memory)
+      if (round + 1 < args.rounds) rmSync(vault)
+      rows.push({ seq, two, one })
+    }
+    const plan = chooseBuild(L, { path: vault, identity, params, threadsHash: args.threads, memoryBytes: args.memory })
     console.log(
-      `vault of ${dataBytes / MIB} MiB (${params.buckets} buckets × ${params.cupsPerBucket} cups × ${params.cupSize}), threads_hash ${args.threads}:`,
+      `vault of ${dataBytes / MIB} MiB (${params.buckets} buckets × ${params.cupsPerBucket} cups × ${params.cupSize}), threads_hash ${args.threads}, ` +
+        `median of ${args.rounds} interleaved rounds:`,
     )
+    console.log(`  sequential write, 1 MiB + fsync: ${median(rows.map((r) => r.seq)).toFixed(1)} MB/s`)
+    const report = (name: string, pick: (r: (typeof rows)[number]) => BuildTimes): void => {
+      const t = { fillMs: median(rows.map((r) => pick(r).fillMs)), sortMs: median(rows.map((r) => pick(r).sortMs)) }
+      const build = median(rows.map((r) => mbps(dataBytes, pick(r).totalMs)))
+      const ratio = median(rows.map((r) => (100 * mbps(dataBytes, pick(r).totalMs)) / r.seq))
+      const stall = Math.max(...rows.map((r) => pick(r).maxStallMs))
+      console.log(
+        `  ${name}: hashing ${(t.fillMs / 1000).toFixed(1)} s, sort+write ${(t.sortMs / 1000).toFixed(1)} s, ` +
+          `build ${build.toFixed(1)} MB/s = ${ratio.toFixed(1)}% of sequential write; longest event-loop stall ${stall.toFixed(0)} ms`,
+      )
+    }
+    report('two phases (fill, sort)', (r) => r.two)
+    report(`single-write, memory ${args.memory / MIB} MiB (plan: ${plan.method}, ${plan.passes} pass(es))`, (r) => r.one)
+    console.log(`  single-write / two phases: ${median(rows.map((r) => r.two.totalMs / r.one.totalMs)).toFixed(2)}×`)
+    const seq = median(rows.map((r) => r.seq))
     console.log(
-      `  fill ${(t.fillMs / 1000).toFixed(1)} s (${mbps(dataBytes, t.fillMs).toFixed(1)} MB/s), sort ${(t.sortMs / 1000).toFixed(1)} s`,
-    )
-    console.log(
-      `  build ${(t.totalMs / 1000).toFixed(1)} s = ${build.toFixed(1)} MB/s; longest event-loop stall ${t.maxStallMs.toFixed(0)} ms`,
-    )
-    console.log(`  sequential write, 1 MiB + fsync: ${seqBefore.toFixed(1)} MB/s before, ${seqAfter.toFixed(1)} MB/s after`)
-    console.log(`  build / sequential write: ${((100 * build) / seq).toFixed(1)}%`)
-    console.log(
-      `  build / hashing bound (${args.threads || 1} thread(s)): ${((100 * build) / mbps(rate * RECORD_ENTRY_BYTES * Math.max(1, args.threads), 1000)).toFixed(1)}%`,
+      `  two phases / hashing bound (${args.threads || 1} thread(s)): ${((100 * median(rows.map((r) => mbps(dataBytes, r.two.totalMs)))) / mbps(rate * RECORD_ENTRY_BYTES * Math.max(1, args.threads), 1000)).toFixed(1)}%`,
     )
 
     const ioPath = join(dir, 'io.vault')
