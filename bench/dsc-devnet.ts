@@ -35,6 +35,7 @@ import {
   gapsOf,
   intervalStats,
   log2Target,
+  movingMeans,
   slotCoverage,
   slotOf,
   type BlockRow,
@@ -557,6 +558,12 @@ async function runWorkRetarget(): Promise<string> {
       settled === null
         ? `not within ${afterGaps.length} blocks`
         : `${settled} blocks after the step${settled === SETTLE_WINDOW ? ' (the first window already was: the step never took it out)' : ''}`
+    // One window is noisy (20 exponential intervals: about ±22 % at one sigma), so the path says more than the first entry into the band.
+    const path = movingMeans(afterGaps, SETTLE_WINDOW)
+      .map((m, j) => ({ k: j + SETTLE_WINDOW, m }))
+      .filter(({ k }) => k % 10 === 0)
+      .map(({ k, m }) => `${k}: ${(m / 1000).toFixed(1)}`)
+    console.log(`moving mean of ${SETTLE_WINDOW} intervals (s), by blocks after the step: ${path.join(', ') || '—'}`)
     console.log(
       `moving mean of ${SETTLE_WINDOW} intervals back within ±${SETTLE_TOLERANCE * 100} % of ${sec(rules.targetBlockTimeMs)}: ${settleText}`,
     )

@@ -118,3 +118,15 @@ export function blocksUntilSettled(gaps: readonly number[], rule: SettleRule): n
   }
   return null
 }
+
+/** The mean of each `window` consecutive gaps: entry j covers gaps j..j+window-1 (so it ends `window + j` blocks after the first). */
+export function movingMeans(gaps: readonly number[], window: number): number[] {
+  const out: number[] = []
+  let sum = 0
+  for (let k = 0; k < gaps.length; k++) {
+    sum += gaps[k]!
+    if (k >= window) sum -= gaps[k - window]!
+    if (k >= window - 1) out.push(sum / window)
+  }
+  return out
+}
