@@ -8,29 +8,45 @@
 //    blocks won per proof type and per node.
 //  - work (the shipped devnet network: three miners, a fixed target, no
 //    retargeting): until --blocks blocks past the first --warmup-blocks;
-//    the mean and p95 interval, which is the baseline a retargeting work
-//    network would be compared to.
-// The chain is read over JSON-RPC from node3, which neither mines nor
-// validates; at the end every node's tip is compared.
+//    the mean and p95 interval: the baseline for work-retarget.
+//  - work-retarget (`bkc devnet` without --network: its own ASERT network;
+//    `--miners 1`): phase 1, --blocks intervals past the first
+//    --warmup-blocks with one miner; then a hash-rate step (nodes 1 and 2
+//    start mining over JSON-RPC, three miner threads in all) and phase 2,
+//    --after-blocks intervals: the mean and p95 of the first 50 and of the
+//    rest, how many blocks until the moving mean of 20 intervals is back
+//    within ±20 % of the block time, the summed hash rate (getStatus)
+//    before and after the step, and the targets.
+// `both` runs all three. The chain is read over JSON-RPC from node3, which
+// neither mines nor validates; at the end every node's tip is compared.
 //
-//   node dist/bench/dsc-devnet.js [--engine dsc|work|both] [--minutes 10] [--warmup-minutes 2]
-//                                 [--blocks 100] [--warmup-blocks 10] [--max-minutes 60]
+//   node dist/bench/dsc-devnet.js [--engine dsc|work|work-retarget|both] [--minutes 10] [--warmup-minutes 2]
+//                                 [--blocks 100] [--warmup-blocks 10] [--after-blocks 150] [--max-minutes 60]
+import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { NETWORK_FILE } from '../cli/devnet/state.js'
 import { rpcCall } from '../cli/rpc-client.js'
 import {
+  blocksUntilSettled,
   countBy,
+  gapStats,
+  gapsOf,
   intervalStats,
   log2Target,
+  movingMeans,
   slotCoverage,
   slotOf,
   type BlockRow,
   type IntervalStats,
   type SlotWindow,
 } from './lib/block-stats.js'
-import { DevnetChild, type DevnetNode } from './lib/devnet-child.js'
-import { fmtInt, intFlag, printHeader, printTable } from './lib/harness.js'
+import { DevnetChild, type DevnetChildOptions, type DevnetNode } from './lib/devnet-child.js'
+import { fmtInt, intFlag, median, printHeader, printTable } from './lib/harness.js'
 
-const FLAGS = ['engine', 'minutes', 'warmup-minutes', 'blocks', 'warmup-blocks', 'max-minutes']
+const FLAGS = ['engine', 'minutes', 'warmup-minutes', 'blocks', 'warmup-blocks', 'after-blocks', 'max-minutes']
+const ENGINES = ['dsc', 'work', 'work-retarget', 'both']
 const NODES = 5
 /** The node the chain is read from: a follower, so its view is what the network agreed on. */
 const READER = 3
@@ -41,10 +57,21 @@ const RPC_TIMEOUT_MS = 5_000
 const READY_TIMEOUT_MS = 300_000
 const TIP_CHECKS = 8
 const ZERO_KEY = '00'.repeat(33)
+/** work-retarget: the nodes that start mining at the step (node 0 mines from the start). */
+const STEP_NODES = [1, 2]
+/** Account calls derive keys; the devnet gives them as long. */
+const ACCOUNT_TIMEOUT_MS = 30_000
+/** Phase 2's intervals are reported as the first 50 and the rest. */
+const AFTER_FIRST = 50
+const SETTLE_WINDOW = 20
+const SETTLE_TOLERANCE = 0.2
+const HASH_SAMPLE_MS = 10_000
+/** After the step, hash-rate samples count only once the new threads have run a while (getStatus averages a few seconds). */
+const HASH_SETTLE_MS = 15_000
 
 function usage(message: string): never {
   console.error(
-    `${message}\nusage: node dist/bench/dsc-devnet.js [--engine dsc|work|both] [--minutes M] [--warmup-minutes W] [--blocks N] [--warmup-blocks K] [--max-minutes T]`,
+    `${message}\nusage: node dist/bench/dsc-devnet.js [--engine dsc|work|work-retarget|both] [--minutes M] [--warmup-minutes W] [--blocks N] [--warmup-blocks K] [--after-blocks A] [--max-minutes T]`,
   )
   process.exit(2)
 }
@@ -76,12 +103,13 @@ function minutesFlag(name: string, fallback: number): number {
 
 checkFlags()
 const ENGINE = flagValue('engine') ?? 'dsc'
-if (!['dsc', 'work', 'both'].includes(ENGINE)) usage(`--engine must be dsc, work or both, got ${JSON.stringify(ENGINE)}`)
+if (!ENGINES.includes(ENGINE)) usage(`--engine must be dsc, work, work-retarget or both, got ${JSON.stringify(ENGINE)}`)
 const MINUTES = minutesFlag('minutes', 10)
 const WARMUP_MINUTES = minutesFlag('warmup-minutes', 2)
 if (WARMUP_MINUTES >= MINUTES) usage(`--warmup-minutes (${WARMUP_MINUTES}) must be below --minutes (${MINUTES})`)
 const BLOCKS = intFlag('blocks', 100, 2)
 const WARMUP_BLOCKS = intFlag('warmup-blocks', 10, 0)
+const AFTER_BLOCKS = intFlag('after-blocks', AFTER_FIRST + 100, SETTLE_WINDOW)
 const MAX_MINUTES = minutesFlag('max-minutes', 60)
 
 // ---- stopping cleanly -----------------------------------------------------
@@ -102,10 +130,14 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 // Whatever way the bench ends, its devnet must not live on, nor its temp directory stay.
 process.on('exit', () => current?.killNow())
 
-async function withDevnet<T>(network: string, fn: (devnet: DevnetChild, readyAt: number) => Promise<T>): Promise<T> {
-  const devnet = DevnetChild.spawn({ network, nodes: NODES })
+async function withDevnet<T>(
+  opts: Omit<DevnetChildOptions, 'nodes'>,
+  fn: (devnet: DevnetChild, readyAt: number) => Promise<T>,
+): Promise<T> {
+  const devnet = DevnetChild.spawn({ ...opts, nodes: NODES })
   current = devnet
-  console.log(`bkc devnet --network ${network} (pid ${devnet.pid}) on ${devnet.netPrefix}.*, in ${devnet.dir}`)
+  const flags = [opts.network && `--network ${opts.network}`, opts.miners !== undefined && `--miners ${opts.miners}`].filter(Boolean)
+  console.log(`bkc devnet ${flags.join(' ')} (pid ${devnet.pid}) on ${devnet.netPrefix}.*, in ${devnet.dir}`)
   try {
     const started = Date.now()
     await devnet.waitReady(READY_TIMEOUT_MS, abort.signal)
@@ -127,6 +159,7 @@ async function withDevnet<T>(network: string, fn: (devnet: DevnetChild, readyAt:
 interface Status {
   height: number
   hash: string
+  hashRate: number
   slotMs?: number
   tipSlot?: number
 }
@@ -153,13 +186,14 @@ class Progress {
   }
 }
 
-/** Polls the reader until `done` says so or `deadline` passes; true when done. */
+/** Polls the reader until `done` says so or `deadline` passes; true when done. `each` runs on every status read. */
 async function waitOnReader(
   reader: DevnetNode,
   deadline: number,
   start: number,
   done: (s: Status) => boolean,
   describe: (s: Status) => string,
+  each?: (s: Status) => Promise<void>,
 ): Promise<boolean> {
   const progress = new Progress(start)
   let last = 'no status yet'
@@ -168,6 +202,7 @@ async function waitOnReader(
       const s = await rpc<Status>(reader, 'getStatus')
       if (done(s)) return true
       last = describe(s)
+      await each?.(s)
     } catch (err) {
       last = `${reader.name} did not answer: ${(err as Error).message}`
     }
@@ -245,7 +280,7 @@ function printWins(blocks: readonly BlockRow[], nodes: readonly DevnetNode[], pr
 
 async function runDsc(): Promise<string> {
   console.log(`\n## dsc: ${MINUTES} min, the first ${WARMUP_MINUTES} min of slots skipped (warm-up by time: the target adapts every slot)`)
-  return withDevnet('dsc', async (devnet, readyAt) => {
+  return withDevnet({ network: 'dsc' }, async (devnet, readyAt) => {
     const reader = devnet.nodes[READER]!
     const genesis = await blockAt(reader, 0)
     const status = await rpc<Status>(reader, 'getStatus')
@@ -329,7 +364,7 @@ async function runWork(): Promise<string> {
   console.log(
     `\n## work: blocks ${first}..${last} (${BLOCKS} intervals; the first ${WARMUP_BLOCKS} blocks skipped), at most ${MAX_MINUTES} min`,
   )
-  return withDevnet('devnet', async (devnet, readyAt) => {
+  return withDevnet({ network: 'devnet' }, async (devnet, readyAt) => {
     const reader = devnet.nodes[READER]!
     const done = await waitOnReader(
       reader,
@@ -355,14 +390,205 @@ async function runWork(): Promise<string> {
   })
 }
 
+// ---- work-retarget: one miner, then a hash-rate step -------------------------
+
+interface RetargetRules {
+  targetBlockTimeMs: number
+  halfLifeMs: number
+}
+
+/** The block time and half-life of the devnet's own network file; throws when it does not retarget. */
+function readRetargetRules(dir: string): RetargetRules {
+  const path = join(dir, NETWORK_FILE)
+  const file = JSON.parse(readFileSync(path, 'utf8')) as {
+    consensus?: { targetBlockTimeMs?: unknown; retarget?: { halfLifeMs?: unknown } }
+  }
+  const targetBlockTimeMs = file.consensus?.targetBlockTimeMs
+  const halfLifeMs = file.consensus?.retarget?.halfLifeMs
+  if (typeof targetBlockTimeMs !== 'number' || typeof halfLifeMs !== 'number')
+    throw new Error(`${path} has no consensus.targetBlockTimeMs and consensus.retarget.halfLifeMs: not a retargeting network?`)
+  return { targetBlockTimeMs, halfLifeMs }
+}
+
+/** getStatus hashRate of every node, sampled at most every HASH_SAMPLE_MS. */
+class HashRates {
+  private last = 0
+  private readonly samples: Array<{ at: number; perNode: number[] }> = []
+
+  constructor(private readonly nodes: readonly DevnetNode[]) {}
+
+  async maybeSample(): Promise<void> {
+    if (Date.now() - this.last < HASH_SAMPLE_MS) return
+    this.last = Date.now()
+    const perNode = await Promise.all(
+      this.nodes.map((n) =>
+        rpc<Status>(n, 'getStatus').then(
+          (s) => s.hashRate,
+          () => NaN,
+        ),
+      ),
+    )
+    // A node that did not answer would make the sum look like a drop.
+    if (perNode.every(Number.isFinite)) this.samples.push({ at: this.last, perNode })
+  }
+
+  /** Median per node and median of the sums, over the samples taken from `from` to `to`. */
+  between(from: number, to: number): { samples: number; perNode: number[]; total: number } {
+    const inside = this.samples.filter((s) => s.at >= from && s.at < to)
+    return {
+      samples: inside.length,
+      perNode: this.nodes.map((_, i) => median(inside.map((s) => s.perNode[i]!))),
+      total: median(inside.map((s) => s.perNode.reduce((a, b) => a + b, 0))),
+    }
+  }
+}
+
+/** Starts mining on `node` with an account of its own; records the address for the wins table. */
+async function startMining(node: DevnetNode): Promise<void> {
+  const name = `bench-step-${node.name}`
+  const password = randomBytes(16).toString('hex')
+  const address = await rpcCall(node.rpcUrl, 'createAccount', [name, password], ACCOUNT_TIMEOUT_MS)
+  if (typeof address !== 'string') throw new Error(`${node.name}: createAccount answered ${JSON.stringify(address)}`)
+  await rpcCall(node.rpcUrl, 'mining', [name, password], ACCOUNT_TIMEOUT_MS)
+  node.address = address
+}
+
+const hps = (h: number): string => (Number.isFinite(h) ? `${(h / 1e6).toFixed(2)} MH/s` : '—')
+const log2At = (blocks: readonly BlockRow[], height: number): string => {
+  const b = blocks.find((x) => x.height === height)
+  return b === undefined ? '—' : `2^${log2Target(b.target).toFixed(2)}`
+}
+
+async function runWorkRetarget(): Promise<string> {
+  const first = WARMUP_BLOCKS + 1
+  const last = first + BLOCKS
+  console.log(
+    `\n## work-retarget: --miners 1, blocks ${first}..${last} (${BLOCKS} intervals; the first ${WARMUP_BLOCKS} skipped); ` +
+      `then nodes ${STEP_NODES.join(' and ')} start mining and ${AFTER_BLOCKS} intervals follow; at most ${MAX_MINUTES} min`,
+  )
+  return withDevnet({ miners: 1 }, async (devnet, readyAt) => {
+    const reader = devnet.nodes[READER]!
+    const rules = readRetargetRules(devnet.dir)
+    console.log(`  network: ASERT, half-life ${sec(rules.halfLifeMs)}, block time ${sec(rules.targetBlockTimeMs)}`)
+    const deadline = readyAt + MAX_MINUTES * 60_000
+    const rates = new HashRates(devnet.nodes)
+    let measuringSince = Number.POSITIVE_INFINITY
+    const phase1 = await waitOnReader(
+      reader,
+      deadline,
+      readyAt,
+      (s) => s.height >= last,
+      (s) => `phase 1 (1 miner): ${reader.name} height ${s.height} of ${last}`,
+      async (s) => {
+        if (s.height < first) return
+        measuringSince = Math.min(measuringSince, Date.now())
+        await rates.maybeSample()
+      },
+    )
+    let stepAt = Date.now()
+    let stepHeight = (await rpc<Status>(reader, 'getStatus')).height
+    let phase2 = false
+    if (phase1) {
+      console.log(`  phase 1 done at height ${stepHeight}; the step: mining on ${STEP_NODES.map((i) => devnet.nodes[i]!.name).join(', ')}`)
+      for (const i of STEP_NODES) await startMining(devnet.nodes[i]!)
+      stepAt = Date.now()
+      stepHeight = (await rpc<Status>(reader, 'getStatus')).height
+      console.log(`  step at height ${stepHeight}, ${fmtInt((stepAt - readyAt) / 1000)} s after ready`)
+      phase2 = await waitOnReader(
+        reader,
+        deadline,
+        readyAt,
+        (s) => s.height >= stepHeight + AFTER_BLOCKS,
+        (s) => `phase 2 (3 miners): ${reader.name} height ${s.height} of ${stepHeight + AFTER_BLOCKS}`,
+        async () => {
+          if (Date.now() >= stepAt + HASH_SETTLE_MS) await rates.maybeSample()
+        },
+      )
+    } else {
+      console.log(`  note: phase 1 did not reach height ${last} within ${MAX_MINUTES} min: no step; the figures cover what there is`)
+    }
+    const tip = await rpc<Status>(reader, 'getStatus')
+    if (phase1 && !phase2)
+      console.log(`  note: phase 2 reached only height ${tip.height} of ${stepHeight + AFTER_BLOCKS} within ${MAX_MINUTES} min`)
+    const end = Math.min(tip.height, phase1 ? stepHeight + AFTER_BLOCKS : last)
+    const blocks: BlockRow[] = []
+    for (let h = first; h <= end; h++) blocks.push(await blockAt(reader, h))
+    const tips = await checkTips(devnet.nodes)
+
+    const before = blocks.filter((b) => b.height <= last)
+    const after = phase1 ? blocks.filter((b) => b.height >= stepHeight) : []
+    const beforeStats = intervalStats(before.map((b) => b.timestamp))
+    const afterGaps = gapsOf(after.map((b) => b.timestamp))
+    const firstN = Math.min(AFTER_FIRST, AFTER_BLOCKS)
+    const early = gapStats(afterGaps.slice(0, firstN))
+    const later = gapStats(afterGaps.slice(firstN))
+    const rule = { window: SETTLE_WINDOW, targetMs: rules.targetBlockTimeMs, tolerance: SETTLE_TOLERANCE }
+    const settled = blocksUntilSettled(afterGaps, rule)
+    console.log('')
+    printTable(INTERVAL_HEADERS, [
+      intervalRow(`phase 1, 1 miner: heights ${first}..${last}`, before.length, beforeStats),
+      intervalRow(`after the step: first ${firstN}`, Math.min(after.length, firstN + 1), early),
+      intervalRow(`after the step: next ${AFTER_BLOCKS - firstN}`, Math.max(0, after.length - firstN), later),
+      intervalRow(`after the step: all (from height ${stepHeight})`, after.length, gapStats(afterGaps)),
+    ])
+
+    const rateBefore = rates.between(measuringSince, stepAt)
+    const rateAfter = rates.between(stepAt + HASH_SETTLE_MS, Number.POSITIVE_INFINITY)
+    const ratio = rateAfter.total / rateBefore.total
+    console.log(`\nhash rate (getStatus hashRate, median of ${rateBefore.samples} samples before and ${rateAfter.samples} after the step):`)
+    printTable(
+      ['node', 'before', 'after'],
+      [
+        ...devnet.nodes.map((n, i) => [n.name, hps(rateBefore.perNode[i]!), hps(rateAfter.perNode[i]!)]),
+        ['sum', hps(rateBefore.total), hps(rateAfter.total)],
+      ],
+    )
+    const step = Number.isFinite(ratio) ? `×${ratio.toFixed(2)}` : '—'
+    console.log(`effective step: ${step} (2^${Number.isFinite(ratio) ? Math.log2(ratio).toFixed(2) : '—'})`)
+
+    const stepBlock = after[0]
+    const lastBlock = after.at(-1)
+    console.log(
+      `\ntarget (log2): ${log2At(blocks, first)} at height ${first}, ${log2At(blocks, stepHeight)} at the step (height ${stepHeight}), ` +
+        `${log2At(blocks, stepHeight + firstN)} ${firstN} blocks after it, ${lastBlock ? log2At(blocks, lastBlock.height) : '—'} at the last (height ${lastBlock?.height ?? '—'})`,
+    )
+    if (stepBlock && Number.isFinite(ratio))
+      console.log(`  a target that undoes the step: 2^${(log2Target(stepBlock.target) - Math.log2(ratio)).toFixed(2)}`)
+    const settleText =
+      settled === null
+        ? `not within ${afterGaps.length} blocks`
+        : `${settled} blocks after the step${settled === SETTLE_WINDOW ? ' (the first window already was: the step never took it out)' : ''}`
+    // One window is noisy (20 exponential intervals: about ±22 % at one sigma), so the path says more than the first entry into the band.
+    const path = movingMeans(afterGaps, SETTLE_WINDOW)
+      .map((m, j) => ({ k: j + SETTLE_WINDOW, m }))
+      .filter(({ k }) => k % 10 === 0)
+      .map(({ k, m }) => `${k}: ${(m / 1000).toFixed(1)}`)
+    console.log(`moving mean of ${SETTLE_WINDOW} intervals (s), by blocks after the step: ${path.join(', ') || '—'}`)
+    console.log(
+      `moving mean of ${SETTLE_WINDOW} intervals back within ±${SETTLE_TOLERANCE * 100} % of ${sec(rules.targetBlockTimeMs)}: ${settleText}`,
+    )
+    console.log('')
+    printWins(after, devnet.nodes, ['pow'])
+    console.log(tipLine(tips))
+    const log2 = (b: BlockRow | undefined): string => (b ? `2^${log2Target(b.target).toFixed(2)}` : '—')
+    return (
+      `work-retarget: 1 miner, ${beforeStats.n} intervals after ${WARMUP_BLOCKS} warm-up blocks: mean ${sec(beforeStats.meanMs)} p95 ${sec(beforeStats.p95Ms)}; ` +
+      `step ${step} (${hps(rateBefore.total)} → ${hps(rateAfter.total)}); after it: first ${early.n} mean ${sec(early.meanMs)} p95 ${sec(early.p95Ms)}, ` +
+      `next ${later.n} mean ${sec(later.meanMs)} p95 ${sec(later.p95Ms)}; back within ±${SETTLE_TOLERANCE * 100} % (mean of ${SETTLE_WINDOW}): ${settled ?? `not within ${afterGaps.length}`} blocks; ` +
+      `target ${log2(before[0])} → ${log2(stepBlock)} at the step → ${log2(lastBlock)}; tips ${tips.agree ? 'agree' : 'DISAGREE'}`
+    )
+  })
+}
+
 async function main(): Promise<void> {
   printHeader(
     'devnet block timing (bkc devnet, 5 nodes on loopback, chain read from node3)',
-    `engine ${ENGINE}; dsc: --minutes ${MINUTES} --warmup-minutes ${WARMUP_MINUTES}; work: --blocks ${BLOCKS} --warmup-blocks ${WARMUP_BLOCKS} --max-minutes ${MAX_MINUTES}`,
+    `engine ${ENGINE}; dsc: --minutes ${MINUTES} --warmup-minutes ${WARMUP_MINUTES}; work: --blocks ${BLOCKS} --warmup-blocks ${WARMUP_BLOCKS} --max-minutes ${MAX_MINUTES}; work-retarget: also --after-blocks ${AFTER_BLOCKS}`,
   )
   const summaries: string[] = []
-  if (ENGINE !== 'work') summaries.push(await runDsc())
-  if (ENGINE !== 'dsc') summaries.push(await runWork())
+  if (ENGINE === 'dsc' || ENGINE === 'both') summaries.push(await runDsc())
+  if (ENGINE === 'work' || ENGINE === 'both') summaries.push(await runWork())
+  if (ENGINE === 'work-retarget' || ENGINE === 'both') summaries.push(await runWorkRetarget())
   console.log('\n## summary')
   for (const s of summaries) console.log(s)
 }

@@ -25,9 +25,18 @@ export interface IntervalStats {
 }
 
 /** Intervals between consecutive timestamps (in the order given, which must be the chain's). */
-export function intervalStats(timestamps: readonly number[]): IntervalStats {
+export function gapsOf(timestamps: readonly number[]): number[] {
   const gaps: number[] = []
   for (let i = 1; i < timestamps.length; i++) gaps.push(timestamps[i]! - timestamps[i - 1]!)
+  return gaps
+}
+
+/** Figures of the intervals between consecutive timestamps (in the chain's order). */
+export function intervalStats(timestamps: readonly number[]): IntervalStats {
+  return gapStats(gapsOf(timestamps))
+}
+
+export function gapStats(gaps: readonly number[]): IntervalStats {
   const mean = gaps.length === 0 ? NaN : gaps.reduce((a, b) => a + b, 0) / gaps.length
   return {
     n: gaps.length,
@@ -84,4 +93,40 @@ export function slotCoverage(w: SlotWindow, blocks: readonly BlockRow[]): SlotCo
 /** log2 of a target given as hex digits, for printing how far it moved. */
 export function log2Target(hex: string): number {
   return Math.log2(Number(BigInt(`0x${hex}`)))
+}
+
+export interface SettleRule {
+  /** Intervals in the moving mean. */
+  window: number
+  targetMs: number
+  /** Allowed relative distance of the moving mean from `targetMs` (0.2 = ±20 %). */
+  tolerance: number
+}
+
+/**
+ * After a hash-rate step: the first k >= `window` such that the mean of
+ * intervals k-window..k-1 (interval i ends at the step's block + i + 1) is
+ * within the tolerance of the target, i.e. how many blocks after the step
+ * the chain is back on its block time; null when it never is in `gaps`.
+ */
+export function blocksUntilSettled(gaps: readonly number[], rule: SettleRule): number | null {
+  let sum = 0
+  for (let k = 1; k <= gaps.length; k++) {
+    sum += gaps[k - 1]!
+    if (k > rule.window) sum -= gaps[k - 1 - rule.window]!
+    if (k >= rule.window && Math.abs(sum / rule.window - rule.targetMs) <= rule.tolerance * rule.targetMs) return k
+  }
+  return null
+}
+
+/** The mean of each `window` consecutive gaps: entry j covers gaps j..j+window-1 (so it ends `window + j` blocks after the first). */
+export function movingMeans(gaps: readonly number[], window: number): number[] {
+  const out: number[] = []
+  let sum = 0
+  for (let k = 0; k < gaps.length; k++) {
+    sum += gaps[k]!
+    if (k >= window) sum -= gaps[k - window]!
+    if (k >= window - 1) out.push(sum / window)
+  }
+  return out
 }

@@ -18,15 +18,17 @@ const TAIL_LINES = 40
 const STOP_GRACE_MS = 30_000
 
 export interface DevnetChildOptions {
-  /** `--network`: a shipped name (devnet, dsc) or a network file. */
-  network: string
+  /** `--network`: a shipped name (devnet, dsc) or a network file; without it the devnet's own retargeting network. */
+  network?: string
   nodes: number
+  /** `--miners`: how many of the first nodes mine (the devnet's default when absent). */
+  miners?: number
 }
 
 export interface DevnetNode {
   name: string
   rpcUrl: string
-  /** The miner/validator account's address, when this node mines. */
+  /** The miner/validator account's address, when this node mines (set by whoever starts it mining later). */
   address: string | null
 }
 
@@ -67,7 +69,12 @@ export class DevnetChild {
     const tmp = mkdtempSync(join(tmpdir(), 'bkc-bench-devnet-'))
     const dir = join(tmp, 'devnet')
     const netPrefix = loopbackPrefix()
-    const args = ['devnet', '--network', opts.network, '--nodes', String(opts.nodes), '--fresh', '--dir', dir, '--net-prefix', netPrefix]
+    const args = [
+      'devnet',
+      ...(opts.network === undefined ? [] : ['--network', opts.network]),
+      ...(opts.miners === undefined ? [] : ['--miners', String(opts.miners)]),
+      ...['--nodes', String(opts.nodes), '--fresh', '--dir', dir, '--net-prefix', netPrefix],
+    ]
     // Its own process group: a Ctrl-C at the terminal reaches only the bench,
     // which then stops the devnet once (a second SIGINT means "kill now" to it).
     const child = spawn(process.execPath, [BKC_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
