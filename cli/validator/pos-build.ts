@@ -57,6 +57,13 @@ export function posBuildOptions<T>(y: Argv<T>) {
       describe: 'cups per bucket',
       coerce: single('cups-per-bucket', parsePositiveInt('cups-per-bucket', 2 ** 25)),
     })
+    .option('build-memory', {
+      type: 'string',
+      requiresArg: true,
+      default: '256M',
+      describe: 'memory for building in single-write passes; 0 builds in two phases (fill, then sort)',
+      coerce: single('build-memory', (v: unknown) => (v === '0' || v === 0 ? 0 : parseSize('build-memory')(v))),
+    })
     .option('threads-hash', {
       type: 'string',
       requiresArg: true,
@@ -75,6 +82,7 @@ export interface PosBuildArgs {
   cupSize?: number
   cupsPerBucket?: number
   threadsHash: number
+  buildMemory: number
 }
 
 function parseThreads(v: unknown): number {
@@ -160,6 +168,7 @@ export async function runPosBuild(args: PosBuildArgs): Promise<void> {
       identity: { fingerprint: args.fingerprint, publicKey: args.key },
       params,
       threadsHash: args.threadsHash,
+      memoryBytes: args.buildMemory,
       signal: ac.signal,
       onProgress: (p) => display.show(p),
     })

@@ -136,7 +136,8 @@ t.test('a build killed with SIGKILL resumes to the vault a clean build writes', 
   // Rounds of 16 × 4096 nonces: dozens of checkpoints before the fill is done.
   const params: VaultParams = { buckets: 16, cupSize: 4096, cupsPerBucket: 16 }
   const vault = join(dir, 'killed.vault')
-  const proc = spawnBkc(buildArgs(vault, params), { cwd: dir })
+  // Two phases (--build-memory 0): the fill checkpoints every round, so there is a middle to kill in.
+  const proc = spawnBkc([...buildArgs(vault, params), '--build-memory', '0'], { cwd: dir })
   t.teardown(() => stopProcess(proc))
   let phase = ''
   for (let i = 0; i < 600 && !proc.hasExited(); i++) {
