@@ -6,7 +6,8 @@
 //   npx tsc -p tsconfig.json && node dist/bench/pow.js
 import { createHash, hash as oneShotHash, randomBytes } from 'node:crypto'
 import { availableParallelism } from 'node:os'
-import { HEADER_PREFIX_BYTES } from '../protocol/chain/block-codec.js'
+import { headerSize } from '../protocol/chain/block-codec.js'
+import { WORK_PROOF_BYTES } from '../node/consensus/work.js'
 import { PowSearcher } from '../node/consensus/work-search.js'
 import { targetFromLeadingZeroBits, workForTarget } from '../node/consensus/pow.js'
 
@@ -16,6 +17,7 @@ const STRATEGY_ROUNDS = 5
 const STRATEGY_MS = 120
 const IMPOSSIBLE = Buffer.alloc(32)
 
+const HEADER_PREFIX_BYTES = headerSize(WORK_PROOF_BYTES) - WORK_PROOF_BYTES
 const prefix = randomBytes(HEADER_PREFIX_BYTES)
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US')
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!

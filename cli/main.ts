@@ -7,6 +7,7 @@ import { devnetOptions, runDevnet, type DevnetArgs } from './devnet/command.js'
 import { runSimulator, simulatorOptions, type SimulatorArgs } from './simulator/command.js'
 import { UsageError } from './options.js'
 import { runVpn, vpnOptions, type VpnArgs } from './vpn/command.js'
+import { validatorCommands } from './validator/command.js'
 
 function fail(message: string, exitCode: number): never {
   process.stderr.write(`bkc: ${message}\n`)
@@ -39,6 +40,7 @@ async function main(): Promise<void> {
     .command('vpn', 'run the VPN client alone: a TUN with --ip, tunnelled to the simulator (root or CAP_NET_ADMIN)', vpnOptions, (argv) =>
       run(() => runVpn(argv as unknown as VpnArgs))(),
     )
+    .command('validator', 'DataSys Coin validator tools: pos_check, pos_build', (y) => validatorCommands(y, run))
     .demandCommand(1, 'give a command, e.g. bkc start --listen 127.0.53.5')
     .strict()
     .recommendCommands()

@@ -17,6 +17,7 @@ import { DEFAULT_POOL_OPTIONS, Mempool, type PoolEntry } from './mempool/pool.js
 import { TxAdmission } from './mempool/admission.js'
 import { PoolPersistence } from './mempool/persistence.js'
 import { Miner } from './miner/miner.js'
+import { Metronome } from './miner/metronome.js'
 import type { RpcContext } from './rpc/context.js'
 import { createDispatcher } from './rpc/dispatcher.js'
 import { startRpcServer, type RpcServer } from './rpc/http-server.js'
@@ -27,6 +28,8 @@ import { NetProcessing } from './p2p/net-processing.js'
 import { loadAddrMan, PEERS_FILE_NAME } from './p2p/peer-store.js'
 import { DEFAULT_TIMEOUTS, type PeerTimeouts } from './p2p/peer.js'
 import type { PeerAddress } from './p2p/addrman.js'
+import type { Prover } from './validator/prover.js'
+import { toHex } from '../protocol/wire/bytes.js'
 
 export interface NodeConfig {
   listen: string
@@ -36,6 +39,8 @@ export interface NodeConfig {
   network: NetworkParams
   logger: Logger
   minerThreads?: number
+  /** `slots` networks: the validator's fingerprint and search for the key it validates with. */
+  validator?: (publicKey: Buffer) => Promise<{ fingerprint: Buffer; prover: Prover }>
   /** Rebuild the state from stored blocks before starting. */
   reindex?: boolean
   /** Cheaper scrypt for the keystore (tests). */
@@ -161,8 +166,22 @@ export class BkcNode {
         threads: config.minerThreads ?? 1,
         jobMs: 1000,
         submit: (block) => chain.submitBlock(block),
+        keyFor: (address) => (wallet.unlocked && wallet.unlocked.address === toHex(address) ? wallet.unlocked.privateKey : null),
+        ...(config.validator && { validator: config.validator }),
       })
       undo.unshift(() => mining.close())
+      const clock = chain.params.engine.clock
+      if (clock) {
+        const metronome = new Metronome({
+          clock,
+          tip: () => chain.tip,
+          submit: (block) => chain.submitBlock(block),
+          synced: () => connman.ready().every((p) => p.bestHeight <= chain.tip.height),
+          logger: logger.child({ component: 'metronome' }),
+        })
+        metronome.start()
+        undo.unshift(() => metronome.stop())
+      }
 
       stillWanted()
       const node = new BkcNode(config, { db, chain, mempool, admission, wallet, mining, connman, net, teardown: undo })
@@ -215,6 +234,8 @@ export class BkcNode {
         get tip() {
           return chain.tip
         },
+        engine: chain.params.engine,
+        nextTarget: () => chain.expectedTarget(chain.tip),
         getAccount: (a) => chain.getAccount(a),
         getTxLocation: (id) => chain.getTxLocation(id),
         getBlockByHash: (h) => chain.getBlockByHash(h),

@@ -14,6 +14,7 @@ import { sha256 } from '../../protocol/wire/hash.js'
 import { CURVE_N, generateKeyPair, sign, type KeyPair } from '../../protocol/chain/keys.js'
 import { networkFromJson, type NetworkParams } from '../../node/chain/params.js'
 import { hashMeetsTarget, targetFromLeadingZeroBits } from '../../node/consensus/pow.js'
+import { workNonce, workProof } from '../../node/consensus/work.js'
 
 export const GENESIS_TIME = 1_700_000_000_000
 /** The fixtures' block interval (`mine`'s default: parent time + 1 s). */
@@ -44,7 +45,8 @@ export function testNetworkJson(opts: TestNetworkOptions = {}): Record<string, u
       target: targetFromLeadingZeroBits(opts.bits ?? 4).toString('hex'),
       targetBlockTimeMs: 5000,
       medianTimeSpan: 11,
-      maxFutureBlockTimeMs: 120_000,
+      // A retargeting network's half-life must be at least 4 × this.
+      maxFutureBlockTimeMs: opts.retarget ? Math.min(15_000, Math.floor(opts.retarget.halfLifeMs / 4)) : 120_000,
       maxBlockBytes: opts.maxBlockBytes ?? 1024 * 1024,
       ...(opts.retarget && { retarget: { rule: 'asert', anchorTimeMs: GENESIS_TIME + FIXTURE_INTERVAL_MS, ...opts.retarget } }),
     },
@@ -90,8 +92,8 @@ export function parentOf(block: Block): ParentRef {
 /** Finds a nonce so the header meets its target (the test target is easy). */
 export function solve(header: BlockHeader): BlockHeader {
   const h = { ...header }
-  for (let nonce = header.nonce; ; nonce++) {
-    h.nonce = nonce
+  for (let nonce = workNonce(header); ; nonce++) {
+    h.proof = workProof(nonce)
     if (hashMeetsTarget(sha256(encodeHeader(h)), h.target)) return h
   }
 }
@@ -121,7 +123,7 @@ export function mine(net: NetworkParams, parent: ParentRef, opts: MineOptions = 
     miner,
     target: nextTarget(net, parent),
     proofType: 'pow',
-    nonce: opts.startNonce ?? 0,
+    proof: workProof(opts.startNonce ?? 0),
   }
   opts.tamper?.(header, txs)
   return { header: opts.unsolved ? header : solve(header), txs }
@@ -129,7 +131,9 @@ export function mine(net: NetworkParams, parent: ParentRef, opts: MineOptions = 
 
 /** The target the network's engine requires of a child of `parent`. */
 export function nextTarget(net: NetworkParams, parent: ParentRef): Buffer {
-  return net.engine.nextTarget({ hash: toHex(parent.hash), height: parent.height, timestamp: parent.timestamp })
+  // The work engine's rule reads only the parent's height and time.
+  const p = { hash: toHex(parent.hash), height: parent.height, timestamp: parent.timestamp }
+  return net.engine.nextTarget({ ...p, target: net.consensus.target, proofType: 'pow', seed: Buffer.alloc(0) })
 }
 
 /** Mines `n` empty blocks on top of `parent`; returns them oldest first. */

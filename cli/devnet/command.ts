@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path'
 import type { Argv } from 'yargs'
 import { loadNetworkFile } from '../../node/chain/params.js'
 import type { LogLevel } from '../../lib/log.js'
-import { PACKAGE_ROOT } from '../../node/paths.js'
+import { DEFAULT_NETWORK_FILE, PACKAGE_ROOT } from '../../node/paths.js'
 import { APP } from '../../node/rpc/errors.js'
 import {
   DEFAULT_NET_PREFIX,
@@ -17,6 +17,7 @@ import {
   parseBasePort,
   parseNetPrefix,
   parseNodeCount,
+  parseSizeFlag,
   planNodes,
   resolveMiners,
   RPC_PORT,
@@ -29,6 +30,7 @@ import {
   checkDevnetDir,
   clearDevnetDir,
   DevnetError,
+  ensureLocalNetworkFile,
   emptyDevnetFile,
   readDevnetFile,
   removePidsFile,
@@ -39,7 +41,16 @@ import {
   type DevnetFile,
   type MinerRecord,
 } from './state.js'
-import { formatStatusBlock, formatStatusLine, shortHash, StatusBoard, toNodeStatus, type NodeView } from './status.js'
+import {
+  formatStatusBlock,
+  formatStatusLine,
+  shortHash,
+  StatusBoard,
+  toNodeStatus,
+  toSlotShares,
+  type NodeView,
+  type SlotShares,
+} from './status.js'
 import { networkFileFlag, parseLogLevel, single } from '../options.js'
 import { rpcCall, RpcReplyError } from '../rpc-client.js'
 
@@ -91,6 +102,20 @@ export function devnetOptions<T>(y: Argv<T>) {
         describe: `P2P port of every node (RPC stays on ${RPC_PORT})`,
         coerce: single('base-port', parseBasePort),
       })
+      .option('pom-memory', {
+        type: 'string',
+        requiresArg: true,
+        default: '64M',
+        describe: "slots networks (dsc): the proof-of-memory node's table",
+        coerce: single('pom-memory', parseSizeFlag('pom-memory')),
+      })
+      .option('pos-disk', {
+        type: 'string',
+        requiresArg: true,
+        default: '128M',
+        describe: "slots networks (dsc): the proof-of-space node's vault",
+        coerce: single('pos-disk', parseSizeFlag('pos-disk')),
+      })
       // For tests: nodes on 127.N.53.5 … so they never meet a developer's devnet.
       .option('net-prefix', { type: 'string', default: DEFAULT_NET_PREFIX, hidden: true, coerce: single('net-prefix', parseNetPrefix) })
   )
@@ -105,31 +130,34 @@ export interface DevnetArgs {
   logLevel: LogLevel
   basePort: number
   netPrefix: string
+  pomMemory: string
+  posDisk: string
 }
 
 export async function runDevnet(args: DevnetArgs): Promise<void> {
   const miners = resolveMiners(args.miners, args.nodes)
   const dir = resolve(args.dir)
-  const networkFile = args.network === undefined ? undefined : networkFileFlag(args.network)
-  const networkId = loadNetworkFile(networkFileFlag(args.network)).networkId
+  const explicit = args.network === undefined ? undefined : networkFileFlag(args.network)
+  // A bad --network file is refused before anything in --dir is touched.
+  const given = explicit === undefined ? null : loadNetworkFile(explicit)
   const bkcScript = join(PACKAGE_ROOT, 'dist', 'bin', 'bkc.js')
   if (!existsSync(bkcScript)) throw new DevnetError(`${bkcScript} is missing: build bkc first (npx tsc -p tsconfig.json)`)
-
-  const plans = planNodes({
-    nodes: args.nodes,
-    miners,
-    dir,
-    network: networkFile,
-    logLevel: args.logLevel,
-    netPrefix: args.netPrefix,
-    p2pPort: args.basePort,
-  })
+  const layout = { nodes: args.nodes, miners, dir, logLevel: args.logLevel, netPrefix: args.netPrefix, p2pPort: args.basePort }
   const other = runningDevnetPid(dir)
   if (other !== undefined) throw new DevnetError(`a devnet (pid ${other}) is already running on ${dir}; stop it first`)
   if (!args.fresh) checkDevnetDir(dir)
-  await checkAddressesFree(plans)
+  await checkAddressesFree(planNodes(layout))
   if (args.fresh) clearDevnetDir(dir)
   mkdirSync(dir, { recursive: true })
+  // Without --network the devnet gets a retargeting network of its own (state.ts localDevnetNetwork).
+  const networkFile = explicit ?? ensureLocalNetworkFile(dir, DEFAULT_NETWORK_FILE, Date.now())
+  const network = given ?? loadNetworkFile(networkFile)
+  const networkId = network.networkId
+  const plans = planNodes({
+    ...layout,
+    network: networkFile,
+    ...(network.engine.clock && { validators: { pomMemory: args.pomMemory, posDisk: args.posDisk } }),
+  })
   const stored = readDevnetFile(dir) ?? emptyDevnetFile()
   if (stored.network !== null && stored.network !== networkId) {
     throw new DevnetError(
@@ -356,12 +384,30 @@ class Devnet {
     const interval = this.tty ? TTY_REFRESH_MS : PLAIN_REFRESH_MS
     while (this.stopping === null) {
       const views = await this.poll()
+      const shares = await this.shares()
       if (this.stopping !== null) break
-      if (this.tty) this.board.draw(formatStatusBlock(views, new Date()))
-      else process.stdout.write(formatStatusLine(views, new Date()) + '\n')
+      if (this.tty) this.board.draw(formatStatusBlock(views, new Date(), shares))
+      else process.stdout.write(formatStatusLine(views, new Date(), shares) + '\n')
       if (this.procs.every((p) => !p.running)) throw new DevnetError('every node has exited; see the logs in ' + this.dir)
       await this.pause(interval)
     }
+  }
+
+  /** On a slots network, who won the recent blocks (asked of the first node that answers). */
+  private async shares(): Promise<SlotShares | undefined> {
+    const keys = new Map<string, { name: string; proofType: string }>()
+    for (const p of this.plans) {
+      const address = p.miner === null ? null : this.file.miners[p.miner]?.address
+      if (p.validator !== null && address) keys.set(address, { name: p.name, proofType: p.validator })
+    }
+    if (keys.size === 0) return undefined
+    for (const proc of this.procs) {
+      if (!proc.running) continue
+      try {
+        return toSlotShares(await rpcCall(proc.plan.rpcUrl, 'getValidators', [100], 1500), keys)
+      } catch {}
+    }
+    return undefined
   }
 
   private poll(): Promise<NodeView[]> {

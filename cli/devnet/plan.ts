@@ -6,6 +6,7 @@ import { join, relative, isAbsolute } from 'node:path'
 import type { LogLevel } from '../../lib/log.js'
 import { decimal, UsageError } from '../options.js'
 import { DEFAULT_P2P_PORT, DEFAULT_RPC_PORT } from '../../protocol/chain/defaults.js'
+import { parseSize, ValidatorConfigError } from '../../node/validator/config.js'
 
 export const DEFAULT_NODES = 5
 export const DEFAULT_MINERS = 3
@@ -50,6 +51,22 @@ export function parseBasePort(v: unknown): number {
   return n
 }
 
+/**
+ * --pom-memory / --pos-disk: checked here, so a bad size fails before any
+ * node starts; passed on to `bkc start` as written.
+ */
+export function parseSizeFlag(flag: string) {
+  return (v: unknown): string => {
+    try {
+      parseSize(v, `--${flag}`)
+    } catch (err) {
+      if (err instanceof ValidatorConfigError) throw new UsageError(err.message)
+      throw err
+    }
+    return String(v).trim()
+  }
+}
+
 export interface DevnetOptions {
   nodes: number
   miners: number
@@ -60,7 +77,15 @@ export interface DevnetOptions {
   logLevel: LogLevel
   netPrefix: string
   p2pPort: number
+  /**
+   * A slots network (dsc): the miners validate, node 0 with proof of work,
+   * node 1 of memory, node 2 of space, then again; sizes from these.
+   */
+  validators?: { pomMemory: string; posDisk: string }
 }
+
+export type ValidatorKind = 'pow' | 'pom' | 'pos'
+const KINDS: readonly ValidatorKind[] = ['pow', 'pom', 'pos']
 
 export interface NodePlan {
   index: number
@@ -75,6 +100,8 @@ export interface NodePlan {
   logFile: string
   /** Index of the miner account this node mines with, or null. */
   miner: number | null
+  /** On a slots network, how this node's validator searches (miners only). */
+  validator: ValidatorKind | null
   /** `bkc start` arguments (after the script path). */
   args: string[]
 }
@@ -99,6 +126,12 @@ export function planNodes(opts: DevnetOptions): NodePlan[] {
     if (opts.network !== undefined) args.push('--network', opts.network)
     args.push('--log-level', opts.logLevel)
     if (i > 0) args.push('--bootstrap', bootstrap)
+    const validator = opts.validators && i < opts.miners ? KINDS[i % KINDS.length]! : null
+    if (validator !== null) {
+      args.push('--validator', validator)
+      if (validator === 'pom') args.push('--memory', opts.validators!.pomMemory)
+      if (validator === 'pos') args.push('--disk', opts.validators!.posDisk)
+    }
     plans.push({
       index: i,
       name: `node${i}`,
@@ -110,6 +143,7 @@ export function planNodes(opts: DevnetOptions): NodePlan[] {
       dataDir,
       logFile: join(dataDir, 'node.log'),
       miner: i < opts.miners ? i : null,
+      validator,
       args,
     })
   }
@@ -130,10 +164,11 @@ export function formatColumns(rows: readonly (readonly string[])[]): string[] {
 
 /** The node table: `addresses[i]` is miner i's account address (absent: not known). */
 export function formatNodeTable(plans: readonly NodePlan[], addresses: ReadonlyArray<string | undefined>): string[] {
-  const rows = [['node', 'address', 'RPC', 'P2P', 'account']]
+  const slots = plans.some((p) => p.validator !== null)
+  const rows = [['node', 'address', 'RPC', 'P2P', ...(slots ? ['proof'] : []), 'account']]
   for (const p of plans) {
     const account = p.miner === null ? '—' : `${minerName(p.miner)} ${addresses[p.miner] ?? '(unknown)'}`
-    rows.push([p.name, p.host, p.rpcUrl, `${p.host}:${p.p2pPort}`, account])
+    rows.push([p.name, p.host, p.rpcUrl, `${p.host}:${p.p2pPort}`, ...(slots ? [p.validator ?? '—'] : []), account])
   }
   return formatColumns(rows)
 }

@@ -128,10 +128,43 @@ export function checkDevnetDir(dir: string): 'absent' | 'empty' | 'devnet' {
  * --fresh: removes what a devnet keeps in `dir` (devnet.json, pids.json and
  * the node<i> directories) and then `dir` itself when nothing else is left.
  */
+/** The devnet's own network file, made at its first start (`localDevnetNetwork`). */
+export const NETWORK_FILE = 'network.json'
+
+/**
+ * The network of a devnet started without --network: the shipped devnet's
+ * rules with ASERT retargeting anchored at the devnet's first start, so the
+ * target follows however many miners this machine runs. A network of its
+ * own (the anchor is in its id and genesis): `bkc start` alone keeps the
+ * shipped devnet's fixed target.
+ */
+export function localDevnetNetwork(shipped: Record<string, unknown>, now: number): Record<string, unknown> {
+  const consensus = { ...(shipped.consensus as Record<string, unknown>) }
+  consensus.maxFutureBlockTimeMs = 15_000
+  consensus.retarget = { rule: 'asert', halfLifeMs: 180_000, powLimit: `0000${'f'.repeat(60)}`, anchorTimeMs: now }
+  return { ...shipped, name: 'devnet (local)', networkId: `${String(shipped.networkId)}-${now.toString(36)}`, consensus }
+}
+
+/** `dir`'s network file, written from `localDevnetNetwork` when it has none yet. */
+export function ensureLocalNetworkFile(dir: string, shippedPath: string, now: number): string {
+  const path = join(dir, NETWORK_FILE)
+  if (!existsSync(path)) {
+    const shipped = JSON.parse(readFileSync(shippedPath, 'utf8')) as Record<string, unknown>
+    writeFileAtomicSync(path, `${JSON.stringify(localDevnetNetwork(shipped, now), null, 2)}\n`, 0o644)
+  }
+  return path
+}
+
 export function clearDevnetDir(dir: string): void {
   if (checkDevnetDir(dir) !== 'devnet') return
   for (const entry of readdirSync(dir)) {
-    if (entry === DEVNET_FILE || entry === `${DEVNET_FILE}.tmp` || entry === PIDS_FILE || /^node[0-9]+$/.test(entry)) {
+    if (
+      entry === DEVNET_FILE ||
+      entry === `${DEVNET_FILE}.tmp` ||
+      entry === PIDS_FILE ||
+      entry === NETWORK_FILE ||
+      /^node[0-9]+$/.test(entry)
+    ) {
       rmSync(join(dir, entry), { recursive: true, force: true })
     }
   }

@@ -18,12 +18,49 @@ export type NodeView =
   /** The process has exited. */
   | { name: string; state: 'down'; exit: string }
 
+/**
+ * On a slots network: each validating node's share of the recent blocks and
+ * the share of empty slots, from getValidators.
+ */
+export interface SlotShares {
+  blocks: number
+  /** Node name → share of the blocks it won, and its proof type. */
+  byNode: Map<string, { proofType: string; won: number }>
+  empty: number
+}
+
+const isCount = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0
+
+/** Shares from a getValidators result; `keys` maps a node's miner address to its name. */
+export function toSlotShares(v: unknown, keys: ReadonlyMap<string, { name: string; proofType: string }>): SlotShares | undefined {
+  if (typeof v !== 'object' || v === null) return undefined
+  const r = v as { blocks?: unknown; emptyBlocks?: unknown; validators?: unknown }
+  if (!isCount(r.blocks) || !isCount(r.emptyBlocks) || r.emptyBlocks > r.blocks || !Array.isArray(r.validators)) return undefined
+  const byNode = new Map<string, { proofType: string; won: number }>()
+  for (const k of keys.values()) byNode.set(k.name, { proofType: k.proofType, won: 0 })
+  for (const x of r.validators as unknown[]) {
+    if (typeof x !== 'object' || x === null) return undefined
+    const { key, blocksWon } = x as { key?: unknown; blocksWon?: unknown }
+    if (typeof key !== 'string' || !isCount(blocksWon)) return undefined
+    const node = keys.get(key)
+    if (node) byNode.get(node.name)!.won += blocksWon
+  }
+  return { blocks: r.blocks, byNode, empty: r.emptyBlocks }
+}
+
+const pct = (n: number, of: number): string => (of === 0 ? '0%' : `${Math.round((100 * n) / of)}%`)
+
+/** "pow node0 41% · pom node1 30% · pos node2 22% · empty 7% of the last 100 blocks" */
+export function formatShares(s: SlotShares): string {
+  const parts = [...s.byNode].map(([name, v]) => `${v.proofType} ${name} ${pct(v.won, s.blocks)}`)
+  return `${[...parts, `empty ${pct(s.empty, s.blocks)}`].join(' · ')} of the last ${s.blocks} blocks`
+}
+
 /** Picks the shown fields out of a getStatus result; undefined when it is not one. */
 export function toNodeStatus(v: unknown): NodeStatus | undefined {
   if (typeof v !== 'object' || v === null) return undefined
   const s = v as Record<string, unknown>
-  const count = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0
-  if (!count(s.height) || typeof s.hash !== 'string' || !count(s.peers) || !count(s.pending) || typeof s.mining !== 'boolean')
+  if (!isCount(s.height) || typeof s.hash !== 'string' || !isCount(s.peers) || !isCount(s.pending) || typeof s.mining !== 'boolean')
     return undefined
   return { height: s.height, hash: s.hash, peers: s.peers, pending: s.pending, mining: s.mining }
 }
@@ -58,25 +95,25 @@ function clock(now: Date): string {
 }
 
 /** One line per node plus a summary line: the terminal display. */
-export function formatStatusBlock(views: readonly NodeView[], now: Date): string[] {
+export function formatStatusBlock(views: readonly NodeView[], now: Date, shares?: SlotShares): string[] {
   const rows = views.map((v): string[] => {
     if (v.state === 'down') return [v.name, `down (${v.exit})`]
     if (v.state === 'unreachable') return [v.name, `not answering (${v.error})`]
     const s = v.status
     return [v.name, `height ${s.height}`, `tip ${shortHash(s.hash)}`, `peers ${s.peers}`, `pool ${s.pending}`, s.mining ? 'mining' : '']
   })
-  return [...formatColumns(rows), `${clock(now)}  ${syncSummary(views)}`]
+  return [...formatColumns(rows), `${clock(now)}  ${syncSummary(views)}`, ...(shares ? [formatShares(shares)] : [])]
 }
 
 /** Everything on one line: the periodic display when stdout is a file or pipe. */
-export function formatStatusLine(views: readonly NodeView[], now: Date): string {
+export function formatStatusLine(views: readonly NodeView[], now: Date, shares?: SlotShares): string {
   const nodes = views.map((v) => {
     if (v.state === 'down') return `${v.name} down`
     if (v.state === 'unreachable') return `${v.name} ?`
     const s = v.status
     return `${v.name} h=${s.height} ${shortHash(s.hash)} peers=${s.peers} pool=${s.pending}${s.mining ? ' mining' : ''}`
   })
-  return `${clock(now)} ${nodes.join(' | ')} | ${syncSummary(views)}`
+  return `${clock(now)} ${nodes.join(' | ')} | ${syncSummary(views)}${shares ? ` | ${formatShares(shares)}` : ''}`
 }
 
 /**

@@ -10,6 +10,8 @@ import { logOptions, networkFileFlag, parseIp, parsePort, parsePositiveInt, sing
 import { StopOnSignals } from '../signals.js'
 import { bringUpVpn, exitOnFatal, VPN_CLIENT_FLAGS, vpnClientOptions, vpnConfig, type VpnClientArgs } from '../vpn/command.js'
 import type { RunningVpn } from '../../vpn-client/vpn.js'
+import { VALIDATOR_FLAGS, validatorFromArgs, validatorOptions, type ValidatorArgs } from './validator-flags.js'
+import { validatorFactory } from '../../node/validator/factory.js'
 
 export function startOptions<T>(y: Argv<T>) {
   const node = y
@@ -84,8 +86,9 @@ export function startOptions<T>(y: Argv<T>) {
       describe: 'rebuild balances and indexes from the stored blocks, re-validating each',
     })
   // The node's own flags first; the tunnel's only matter with --im-addr.
-  return vpnClientOptions(logOptions(node))
+  return vpnClientOptions(validatorOptions(logOptions(node)))
     .group(NODE_FLAGS, 'Node:')
+    .group([...VALIDATOR_FLAGS], 'Validator (slots networks such as dsc):')
     .group([...VPN_CLIENT_FLAGS], 'VPN mode (with --im-addr):')
 }
 
@@ -105,7 +108,7 @@ const NODE_FLAGS = [
   'log-format',
 ]
 
-export interface StartArgs extends VpnClientArgs {
+export interface StartArgs extends VpnClientArgs, ValidatorArgs {
   listen: string
   port: number
   rpcPort: number
@@ -128,6 +131,20 @@ export async function runStart(args: StartArgs): Promise<void> {
   const logger = createLogger({ level: args.logLevel, format: args.logFormat })
   const network = loadNetworkFile(networkFileFlag(args.network))
   const dataDir = resolve(args.dataDir ?? `data/${args.listen}`)
+  const validatorConfig = validatorFromArgs(args)
+  if (validatorConfig !== null && !network.engine.clock) {
+    throw new UsageError(
+      `--validator and --validator-config are for slots networks; ${network.name} uses the ${network.engine.name} engine`,
+    )
+  }
+  // A slots node mines with proof of work on its miner threads unless told otherwise.
+  const validator = network.engine.clock
+    ? validatorFactory(
+        validatorConfig ?? { search: { kind: 'pow', threads: args.minerThreads } },
+        dataDir,
+        logger.child({ component: 'validator' }),
+      )
+    : undefined
   const imAddr = args.imAddr
   const shutdown = new StopOnSignals(logger)
   // VPN first: the node binds to the TUN's address.
@@ -183,6 +200,7 @@ export async function runStart(args: StartArgs): Promise<void> {
       network,
       logger,
       minerThreads: args.minerThreads,
+      ...(validator && { validator }),
       maxPoolTxs: args.maxPool,
       bootstrap,
       maxOutbound: args.maxOutbound,

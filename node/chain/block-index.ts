@@ -2,7 +2,7 @@
 // choice over it. Pure and in memory; the chain store persists the entries
 // and rebuilds the tree at startup. A block's work and its tie-break value
 // come from the consensus engine.
-import type { BlockHeader } from '../../protocol/chain/block-codec.js'
+import type { BlockHeader, ProofType } from '../../protocol/chain/block-codec.js'
 import type { ConsensusEngine } from '../consensus/engine.js'
 
 export type BlockStatus = 'valid' | 'unverified' | 'invalid'
@@ -12,6 +12,10 @@ export interface IndexEntry {
   prev: string // hex; '' for genesis
   height: number
   timestamp: number
+  /** What the engine's rules for a child need: the target, the proof type and the engine's seed. */
+  target: Buffer
+  proofType: ProofType
+  seed: Buffer
   /** The engine's tie-break value for equal work and time (`work`: the nonce). */
   tieBreak: bigint
   work: bigint // this block's work: the engine's weight
@@ -41,7 +45,7 @@ export class BlockIndex {
   /** Leaves that are not invalid: the only possible best chains. */
   private readonly leaves = new Set<string>()
 
-  constructor(private readonly engine: Pick<ConsensusEngine, 'weight' | 'tieBreak'>) {}
+  constructor(private readonly engine: Pick<ConsensusEngine, 'weight' | 'tieBreak' | 'seed'>) {}
 
   get size(): number {
     return this.entries.size
@@ -64,6 +68,9 @@ export class BlockIndex {
       prev,
       height: header.height,
       timestamp: header.timestamp,
+      target: header.target,
+      proofType: header.proofType,
+      seed: this.engine.seed(header),
       tieBreak: this.engine.tieBreak(header),
       work,
       chainWork: (parent?.chainWork ?? 0n) + work,

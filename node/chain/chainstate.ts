@@ -10,6 +10,7 @@ import { encodeTx, isRewardForm, txId } from '../../protocol/chain/tx-codec.js'
 import { BlockIndex, compareChains, type IndexEntry } from './block-index.js'
 import { ValidationError } from './errors.js'
 import type { NetworkParams } from './params.js'
+import type { ParentBlock } from '../consensus/engine.js'
 import { applyBlock, applyGenesis, EMPTY_ACCOUNT, touchedAddresses, type Account } from './state.js'
 import { checkBlockContext, checkBlockSanity, checkBodySanity, checkHeaderSanity, medianTime, type CheckedBlock } from './validation.js'
 import { ChainBatch, DataDirError, SCHEMA_VERSION, type ChainDb } from '../storage/chain-db.js'
@@ -238,7 +239,8 @@ export class Chainstate extends EventEmitter<{ tip: [TipChange] }> {
   submitBlocks(blocks: Block[]): Promise<SubmitResult[]> {
     return this.exclusive(async () => {
       const results: SubmitResult[] = []
-      for (const b of blocks) results.push(await this.submitBlockLocked(b, false))
+      const heavier = this.params.engine.clock !== undefined && this.batchMakesHeavierChain(blocks)
+      for (const b of blocks) results.push(await this.submitBlockLocked(b, false, heavier))
       await this.activateAndNotify()
       return results.map((r) => {
         if (r.status !== 'connected' && r.status !== 'side') return r
@@ -255,7 +257,62 @@ export class Chainstate extends EventEmitter<{ tip: [TipChange] }> {
     })
   }
 
-  private async submitBlockLocked(block: Block, activate: boolean): Promise<SubmitResult> {
+  /**
+   * On a slot-clock network a block costs its validator little (an empty
+   * block nothing), so only blocks that can matter are stored: one that
+   * makes a heavier chain (alone, or as part of a catch-up batch that does),
+   * or a rival for the tip's slot within its grace. Anything else — a late
+   * rival, a block on an old ancestor — is refused for now (not remembered
+   * as invalid), so nobody can fill the block store with side branches.
+   */
+  private staleReason(entry: IndexEntry, header: Block['header'], batchHeavier: boolean): ValidationError | null {
+    const { engine } = this.params
+    if (!engine.clock || batchHeavier || entry.chainWork > this.tipEntry.chainWork) return null
+    if (engine.isLate(header, this.now())) {
+      return new ValidationError('TOO_LATE', 'the block came after its slot and grace, and does not make a heavier chain', false)
+    }
+    if (entry.prev === this.tipEntry.prev) return null
+    return new ValidationError('STALE', 'the block neither makes a heavier chain nor competes for the tip slot', false)
+  }
+
+  /**
+   * True when a catch-up batch, blocks in order each on the one before, ends
+   * in a chain heavier than the tip — judged from the headers with the real
+   * rules (proof, target), before anything is stored.
+   */
+  private batchMakesHeavierChain(blocks: readonly Block[]): boolean {
+    const { engine } = this.params
+    const first = blocks[0]
+    const start = first && this.index.get(toHex(first.header.prevHash))
+    if (!start || start.status === 'invalid') return false
+    let parent: ParentBlock = start
+    let work = start.chainWork
+    for (const b of blocks) {
+      const h = b.header
+      if (toHex(h.prevHash) !== parent.hash || h.height !== parent.height + 1) return false
+      let hash: Buffer
+      try {
+        hash = engine.checkProof(h)
+        if (!h.target.equals(engine.nextTarget(parent))) return false
+        engine.checkContext(h, parent, null)
+      } catch (err) {
+        if (err instanceof ValidationError) return false
+        throw err
+      }
+      work += engine.weight(h)
+      parent = {
+        hash: toHex(hash),
+        height: h.height,
+        timestamp: h.timestamp,
+        target: h.target,
+        proofType: h.proofType,
+        seed: engine.seed(h),
+      }
+    }
+    return work > this.tipEntry.chainWork
+  }
+
+  private async submitBlockLocked(block: Block, activate: boolean, batchHeavier = false): Promise<SubmitResult> {
     const { header } = block
     const hash = toHex(blockHash(header))
     const known = this.index.get(hash)
@@ -292,6 +349,7 @@ export class Chainstate extends EventEmitter<{ tip: [TipChange] }> {
         },
         this.params.consensus,
       )
+      this.params.engine.checkContext(header, parent, this.now())
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err
       if (err.permanent) this.rememberInvalid(hash, err)
@@ -299,6 +357,8 @@ export class Chainstate extends EventEmitter<{ tip: [TipChange] }> {
     }
 
     const entry = this.index.makeEntry(hash, toHex(header.prevHash), header)
+    const stale = this.staleReason(entry, header, batchHeavier)
+    if (stale) return { status: 'invalid', hash, error: stale }
     await this.db.write(new ChainBatch().putBlock(hash, encodeBlock(block)).putEntry(hash, encodeHeader(header), 'unverified'))
     this.index.add(entry)
     this.cache(hash, checked)
@@ -446,6 +506,7 @@ export class Chainstate extends EventEmitter<{ tip: [TipChange] }> {
         now: block.header.timestamp,
       }
       checkBlockContext(block.header, ctx, this.params.consensus)
+      this.params.engine.checkContext(block.header, parent, null)
     }
     const accounts = await this.readAccounts(touchedAddresses(block), overlay)
     const applied = applyBlock(block, accounts)

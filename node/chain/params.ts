@@ -7,7 +7,11 @@ import { ZERO_ADDRESS, ZERO_SIGNATURE, txId, type Transaction } from '../../prot
 import { blockHash, type Block } from '../../protocol/chain/block-codec.js'
 import { isValidAddress } from '../../protocol/chain/keys.js'
 import type { ConsensusEngine } from '../consensus/engine.js'
-import { createEngine, DEFAULT_ENGINE, ENGINE_NAMES, isEngineName } from '../consensus/engines.js'
+import { createEngine, DEFAULT_ENGINE, ENGINE_NAMES, isEngineName, type EngineName, type SlotsParams } from '../consensus/engines.js'
+import { workProof } from '../consensus/work.js'
+import { genesisChallenge } from '../consensus/slot-rules.js'
+import { sha256 } from '../../protocol/wire/hash.js'
+import { toHex } from '../../protocol/wire/bytes.js'
 
 /** `consensus.retarget`: the per-block difficulty rule; absent, the target is fixed. */
 export interface RetargetParams {
@@ -27,6 +31,10 @@ export interface ConsensusParams {
   /** The block interval `retarget` holds. */
   targetBlockTimeMs: number
   retarget?: RetargetParams
+  /** `consensus.engine`: `work` (the default) or `slots`. */
+  engineName: EngineName
+  /** `consensus.slots`, for the `slots` engine. */
+  slots?: SlotsParams
   medianTimeSpan: number
   maxFutureBlockTimeMs: number
   maxBlockBytes: number
@@ -50,6 +58,9 @@ export class NetworkFileError extends Error {
 }
 
 type Json = Record<string, unknown>
+
+/** ASERT's half-life against the future-time limit: a block at the limit eases its child by at most 2^(1/4) (19 %). */
+export const MIN_HALF_LIFE_RATIO = 4
 
 function field<T>(obj: Json, key: string, where: string, check: (v: unknown) => v is T, expected: string): T {
   const v = obj[key]
@@ -76,7 +87,16 @@ export function networkFromJson(json: unknown, source = 'network file'): Network
   const c = field(json, 'consensus', source, isObj, 'an object')
   const where = `${source}: consensus`
   const targetHex = field(c, 'target', where, (v): v is string => isHexOfLength(v, 32), '64 hex digits')
+  // Optional: a network without it is a `work` network.
+  const engineName = c.engine ?? DEFAULT_ENGINE
+  if (!isEngineName(engineName)) {
+    const got = String(JSON.stringify(engineName)).slice(0, 66)
+    throw new NetworkFileError(
+      `${where}.engine: unknown consensus engine ${got}; this build knows ${ENGINE_NAMES.map((n) => `"${n}"`).join(', ')}`,
+    )
+  }
   const consensus: ConsensusParams = {
+    engineName,
     blockReward: field(c, 'blockReward', where, isPosInt, 'a positive integer'),
     target: fromHex(targetHex)!,
     targetBlockTimeMs: field(c, 'targetBlockTimeMs', where, isPosInt, 'a positive integer (ms)'),
@@ -91,24 +111,35 @@ export function networkFromJson(json: unknown, source = 'network file'): Network
     ),
   }
   if (consensus.target.equals(Buffer.alloc(32))) throw new NetworkFileError(`${where}.target: must not be zero`)
-  if (c.retarget !== undefined) consensus.retarget = retargetFromJson(c.retarget, `${where}.retarget`, consensus.target)
-  // Optional, and not part of the genesis block: files written before there
-  // was a choice keep their genesis hash.
-  const engineName = c.engine ?? DEFAULT_ENGINE
-  if (!isEngineName(engineName)) {
-    const got = String(JSON.stringify(engineName)).slice(0, 66)
-    throw new NetworkFileError(
-      `${where}.engine: unknown consensus engine ${got}; this build knows ${ENGINE_NAMES.map((n) => `"${n}"`).join(', ')}`,
-    )
+  if (c.retarget !== undefined) {
+    consensus.retarget = retargetFromJson(c.retarget, `${where}.retarget`, consensus.target)
+    // A block dated at the future limit makes its child easier by 2^(maxFuture / halfLife).
+    if (consensus.retarget.halfLifeMs < MIN_HALF_LIFE_RATIO * consensus.maxFutureBlockTimeMs) {
+      throw new NetworkFileError(
+        `${where}.retarget.halfLifeMs: must be at least ${MIN_HALF_LIFE_RATIO} × maxFutureBlockTimeMs (${MIN_HALF_LIFE_RATIO * consensus.maxFutureBlockTimeMs}), or a block dated in the future eases the target too much`,
+      )
+    }
   }
-  const engine = createEngine(engineName, {
-    target: consensus.target,
-    targetBlockTimeMs: consensus.targetBlockTimeMs,
-    ...(consensus.retarget && { retarget: consensus.retarget }),
-  })
+  if (engineName === 'slots') {
+    if (consensus.retarget !== undefined) throw new NetworkFileError(`${where}.retarget: the slots engine has its own target rule`)
+    consensus.slots = slotsFromJson(c.slots, `${where}.slots`, consensus.target)
+  } else if (c.slots !== undefined) throw new NetworkFileError(`${where}.slots: only for consensus.engine "slots"`)
 
   const g = field(json, 'genesis', source, isObj, 'an object')
   const timestamp = field(g, 'timestamp', `${source}: genesis`, isNonNegInt, 'a timestamp in ms')
+  let engine: ConsensusEngine
+  try {
+    engine = createEngine(engineName, {
+      target: consensus.target,
+      targetBlockTimeMs: consensus.targetBlockTimeMs,
+      genesisTime: timestamp,
+      ...(consensus.retarget && { retarget: consensus.retarget }),
+      ...(consensus.slots && { slots: consensus.slots }),
+    })
+  } catch (err) {
+    if (err instanceof RangeError) throw new NetworkFileError(`${where}: ${err.message}`)
+    throw err
+  }
   const balances = g.balances ?? {}
   if (!isObj(balances)) throw new NetworkFileError(`${source}: genesis.balances: expected an object of address → amount`)
   // Keys are normalised to lower case first, so the same accounts written in
@@ -131,13 +162,17 @@ export function networkFromJson(json: unknown, source = 'network file'): Network
   const genesis: Block = {
     header: {
       height: 0,
-      prevHash: Buffer.alloc(32),
+      // The genesis block commits to the network's rules, so nodes that
+      // disagree on any of them disagree on the genesis hash: in HELLO and
+      // in the data directory.
+      prevHash: rulesDigest(networkId, consensus),
       timestamp,
       txRoot: merkleRoot(allocations.map(txId)),
       miner: ZERO_ADDRESS,
       target: consensus.target,
-      proofType: 'pow',
-      nonce: 0,
+      ...(engineName === 'slots'
+        ? { proofType: 'empty' as const, proof: genesisChallenge(networkId) }
+        : { proofType: 'pow' as const, proof: workProof(0) }),
     },
     txs: allocations,
   }
@@ -145,7 +180,41 @@ export function networkFromJson(json: unknown, source = 'network file'): Network
   return { name, networkId, magic, consensus, engine, genesis, genesisHash: blockHash(genesis.header) }
 }
 
-/** Not part of the genesis block: a network without it keeps its genesis hash. */
+/**
+ * sha256 of a tag and the consensus rules as JSON, keys in a fixed order:
+ * the genesis block's previous hash.
+ */
+export function rulesDigest(networkId: string, c: ConsensusParams): Buffer {
+  const rules = {
+    networkId,
+    engine: c.engineName,
+    blockReward: c.blockReward,
+    target: toHex(c.target),
+    targetBlockTimeMs: c.targetBlockTimeMs,
+    medianTimeSpan: c.medianTimeSpan,
+    maxFutureBlockTimeMs: c.maxFutureBlockTimeMs,
+    maxBlockBytes: c.maxBlockBytes,
+    retarget: c.retarget && { ...c.retarget, powLimit: toHex(c.retarget.powLimit) },
+    slots: c.slots && { ...c.slots, targetLimit: toHex(c.slots.targetLimit) },
+  }
+  return sha256(Buffer.from('bkc-rules\n', 'utf8'), Buffer.from(JSON.stringify(rules), 'utf8'))
+}
+
+function slotsFromJson(v: unknown, where: string, target: Buffer): SlotsParams {
+  if (!isObj(v)) throw new NetworkFileError(`${where}: expected an object (the slots engine's clock)`)
+  const slotMs = field(v, 'slotMs', where, (x): x is number => isPosInt(x) && x >= 100, 'an integer of at least 100 (ms)')
+  const graceMs = field(v, 'graceMs', where, (x): x is number => isNonNegInt(x) && x < slotMs, 'an integer below slotMs (ms)')
+  const maxDriftMs = field(v, 'maxDriftMs', where, isNonNegInt, 'a non-negative integer (ms)')
+  const limitHex = field(v, 'targetLimit', where, (x): x is string => isHexOfLength(x, 32), '64 hex digits')
+  const targetLimit = fromHex(limitHex)!
+  if (targetLimit.subarray(0, 8).some((b) => b !== 0))
+    throw new NetworkFileError(`${where}.targetLimit: must be below 2^192 (a record's size)`)
+  if (Buffer.compare(targetLimit, target) < 0) throw new NetworkFileError(`${where}.targetLimit: must not be harder than consensus.target`)
+  const unknown = Object.keys(v).filter((k) => !['slotMs', 'graceMs', 'maxDriftMs', 'targetLimit'].includes(k))
+  if (unknown.length > 0) throw new NetworkFileError(`${where}.${unknown[0]!.slice(0, 64)}: unknown field`)
+  return { slotMs, graceMs, maxDriftMs, targetLimit }
+}
+
 function retargetFromJson(v: unknown, where: string, target: Buffer): RetargetParams {
   if (!isObj(v)) throw new NetworkFileError(`${where}: expected an object`)
   field(v, 'rule', where, (r): r is 'asert' => r === 'asert', '"asert" (the only rule this build knows)')

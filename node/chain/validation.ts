@@ -62,20 +62,24 @@ export function checkBlockSanity(block: Block, params: NetworkParams): CheckedBl
  */
 export function checkHeaderSanity(header: BlockHeader, params: NetworkParams): Buffer {
   const hash = params.engine.checkProof(header)
-  if (!isValidAddress(header.miner)) throw new ValidationError('BAD_MINER', 'miner is not a valid public key')
+  // An empty block (the `slots` engine's, checked by it) has no miner.
+  if (header.proofType !== 'empty' && !isValidAddress(header.miner))
+    throw new ValidationError('BAD_MINER', 'miner is not a valid public key')
   return hash
 }
 
 /** The body: size, transaction root, reward, duplicates and every transfer's signature (the expensive part). */
 export function checkBodySanity(block: Block, hash: Buffer, params: NetworkParams): CheckedBlock {
   const { header, txs } = block
-  const size = encodedBlockSize(txs.length)
+  const size = encodedBlockSize(txs.length, header.proof.length)
   if (size > params.consensus.maxBlockBytes) {
     throw new ValidationError('TOO_LARGE', `block of ${size} bytes exceeds ${params.consensus.maxBlockBytes}`, false)
   }
   const txIds = txs.map(txId)
   if (!merkleRoot(txIds).equals(header.txRoot)) throw new ValidationError('BAD_TX_ROOT', 'transaction root does not match', false)
-  checkReward(txs[0], header, params.consensus)
+  if (header.proofType === 'empty') {
+    if (txs.length > 0) throw new ValidationError('BAD_EMPTY_BLOCK', 'an empty block has no transactions, not even a reward')
+  } else checkReward(txs[0], header, params.consensus)
   const seen = new Set<string>()
   for (let i = 0; i < txs.length; i++) {
     const id = toHex(txIds[i]!)

@@ -1,9 +1,10 @@
 // The consensus engines this build knows, by the name a network file gives
 // in `consensus.engine`.
 import type { ConsensusEngine } from './engine.js'
+import { SlotsEngine } from './slots.js'
 import { WorkEngine } from './work.js'
 
-export const ENGINE_NAMES = ['work'] as const
+export const ENGINE_NAMES = ['work', 'slots'] as const
 export type EngineName = (typeof ENGINE_NAMES)[number]
 export const DEFAULT_ENGINE: EngineName = 'work'
 
@@ -11,13 +12,25 @@ export function isEngineName(v: unknown): v is EngineName {
   return typeof v === 'string' && (ENGINE_NAMES as readonly string[]).includes(v)
 }
 
+/** `consensus.slots` of a network file: the `slots` engine's clock and bounds. */
+export interface SlotsParams {
+  slotMs: number
+  graceMs: number
+  maxDriftMs: number
+  /** The easiest target a block may carry (32 bytes, below 2^192). */
+  targetLimit: Buffer
+}
+
 /** The network parameters an engine is built from. */
 export interface EngineParams {
-  /** The network's target: `work`'s fixed target, or the anchor of its retargeting. */
+  /** The network's target: `work`'s fixed target or the anchor of its retargeting; block 1's under `slots`. */
   target: Buffer
   targetBlockTimeMs: number
-  /** `consensus.retarget` of the network file, when the network retargets. */
+  genesisTime: number
+  /** `consensus.retarget` of the network file, when a `work` network retargets. */
   retarget?: { rule: 'asert'; halfLifeMs: number; powLimit: Buffer; anchorTimeMs: number }
+  /** `consensus.slots`: required by `slots`. */
+  slots?: SlotsParams
 }
 
 export function createEngine(name: EngineName, params: EngineParams): ConsensusEngine {
@@ -37,5 +50,8 @@ export function createEngine(name: EngineName, params: EngineParams): ConsensusE
           },
         }),
       })
+    case 'slots':
+      if (params.slots === undefined) throw new Error('the slots engine needs consensus.slots')
+      return new SlotsEngine({ genesisTime: params.genesisTime, target: params.target, ...params.slots })
   }
 }

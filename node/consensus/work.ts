@@ -3,11 +3,11 @@
 // for that target, and every block carries the target the network's rule
 // gives: its fixed target, or ASERT's (asert.ts) when the network retargets.
 import { randomInt } from 'node:crypto'
-import { encodeHeader, encodeHeaderPrefix, type BlockHeader } from '../../protocol/chain/block-codec.js'
-import { toHex } from '../../protocol/wire/bytes.js'
+import { encodeHeader, headerSize, type BlockHeader } from '../../protocol/chain/block-codec.js'
+import { readU64, toHex, writeU64 } from '../../protocol/wire/bytes.js'
 import { sha256 } from '../../protocol/wire/hash.js'
 import { ValidationError } from '../chain/errors.js'
-import type { ConsensusEngine, ParentBlock, ProofFields, SealJob, SealResult, Sealer } from './engine.js'
+import type { ConsensusEngine, HeaderTemplate, ParentBlock, SealJob, SealResult, Sealer, SealerOptions } from './engine.js'
 import { asertTarget, bigIntToTarget, checkAsertParams, targetToBigInt, type AsertParams } from './asert.js'
 import { hashMeetsTarget, workForTarget } from './pow.js'
 import { PowSearcher } from './work-search.js'
@@ -31,8 +31,27 @@ export interface WorkEngineOptions {
   retarget?: WorkRetarget
 }
 
+/** A `work` proof is the header's nonce: a u64, the header's last 8 bytes. */
+export const WORK_PROOF_BYTES = 8
+const NO_SEED = Buffer.alloc(0)
+
+/** The nonce of a `work` header. */
+export function workNonce(header: BlockHeader): number {
+  const nonce = header.proof.length === WORK_PROOF_BYTES ? readU64(header.proof, 0) : null
+  if (nonce === null) throw new ValidationError('BAD_PROOF', 'a work proof is a nonce of 8 bytes below 2^53')
+  return nonce
+}
+
+/** A `work` proof of `nonce`. */
+export function workProof(nonce: number): Buffer {
+  const proof = Buffer.alloc(WORK_PROOF_BYTES)
+  writeU64(proof, nonce, 0)
+  return proof
+}
+
 export class WorkEngine implements ConsensusEngine {
   readonly name = 'work'
+  readonly maxHeaderBytes = headerSize(WORK_PROOF_BYTES)
   private readonly target: Buffer
   /** The easiest target a block may carry. */
   private readonly limit: Buffer
@@ -64,6 +83,7 @@ export class WorkEngine implements ConsensusEngine {
    */
   checkProof(header: BlockHeader): Buffer {
     if (header.proofType !== 'pow') throw new ValidationError('BAD_PROOF_TYPE', `proof type ${header.proofType} is not accepted`)
+    workNonce(header)
     if (Buffer.compare(header.target, this.limit) > 0) {
       throw new ValidationError('BAD_TARGET', 'block target is easier than the network allows')
     }
@@ -78,7 +98,19 @@ export class WorkEngine implements ConsensusEngine {
 
   /** The report's rule for competing blocks of equal work and time: the larger nonce. */
   tieBreak(header: BlockHeader): bigint {
-    return BigInt(header.nonce)
+    return BigInt(workNonce(header))
+  }
+
+  /** The target rule needs only the parent's height and time. */
+  seed(): Buffer {
+    return NO_SEED
+  }
+
+  /** The target is the caller's check; the time rules are every engine's. */
+  checkContext(): void {}
+
+  isLate(): boolean {
+    return false
   }
 
   /**
@@ -92,11 +124,15 @@ export class WorkEngine implements ConsensusEngine {
     return bigIntToTarget(asertTarget(this.asert, parent.height - 1, parent.timestamp - this.anchorTimeMs))
   }
 
-  emptyProof(): ProofFields {
-    return { proofType: 'pow', nonce: 0 }
+  template(parent: ParentBlock, now: number, earliest: number): HeaderTemplate {
+    return { timestamp: Math.max(now, earliest), target: this.nextTarget(parent), proofType: 'pow', proof: workProof(0) }
   }
 
-  createSealer(opts: { threads: number }): Sealer {
+  describeProof(header: BlockHeader): Record<string, number> {
+    return { nonce: workNonce(header) }
+  }
+
+  createSealer(opts: SealerOptions): Sealer {
     return new WorkSealer(opts.threads)
   }
 }
@@ -110,15 +146,16 @@ class WorkSealer implements Sealer {
   }
 
   async search(job: SealJob): Promise<SealResult> {
+    const bytes = encodeHeader(job.header)
     const res = await this.searcher.search({
-      prefix: encodeHeaderPrefix(job.header),
+      prefix: bytes.subarray(0, bytes.length - WORK_PROOF_BYTES),
       target: job.header.target,
       // A random start: two searches of one header never repeat work.
       startNonce: randomInt(0, 2 ** 47),
       maxMs: job.maxMs,
     })
     if (!res.found) return { found: false, reason: res.reason, hashes: res.hashes }
-    return { found: true, header: { ...job.header, nonce: res.nonce }, hashes: res.hashes }
+    return { found: true, header: { ...job.header, proof: workProof(res.nonce) }, hashes: res.hashes }
   }
 
   abort(): void {

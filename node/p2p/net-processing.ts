@@ -4,7 +4,7 @@
 // arrive, gossiping addresses, and telling misbehaviour apart from honest
 // races.
 import { toHex } from '../../protocol/wire/bytes.js'
-import { blockHash, decodeBlock, encodeBlock, HEADER_BYTES, type Block } from '../../protocol/chain/block-codec.js'
+import { blockHash, decodeBlock, encodeBlock, headerLength, type Block } from '../../protocol/chain/block-codec.js'
 import { sha256 } from '../../protocol/wire/hash.js'
 import { CodecError } from '../../protocol/wire/codec-error.js'
 import { decodeTx, txId, type Transaction } from '../../protocol/chain/tx-codec.js'
@@ -223,8 +223,9 @@ export class NetProcessing {
   private async onBlock(peer: Peer, bytes: Buffer): Promise<void> {
     // In a mesh most copies of a block are ones we already have: the header's
     // hash tells, without decoding the body.
-    if (bytes.length >= HEADER_BYTES) {
-      const hash = sha256(bytes.subarray(0, HEADER_BYTES)).toString('hex')
+    const hlen = headerLength(bytes)
+    if (hlen !== null && bytes.length >= hlen) {
+      const hash = sha256(bytes.subarray(0, hlen)).toString('hex')
       const known = this.deps.chain.entry(hash)
       if (known && known.status !== 'invalid') {
         this.stats.blocksReceived++

@@ -9,6 +9,8 @@ import type { PoolEntry } from '../mempool/pool.js'
 import type { NetStats } from '../p2p/net-processing.js'
 import type { Peer } from '../p2p/peer.js'
 import type { PeerAddress } from '../p2p/addrman.js'
+import type { ConsensusEngine } from '../consensus/engine.js'
+import type { Prover } from '../validator/prover.js'
 
 export { KeystoreError } from '../keystore.js'
 export { PoolError, type PoolErrorCode } from '../mempool/pool.js'
@@ -25,6 +27,10 @@ export interface BlockOnChain {
 /** Best-chain queries. */
 export interface ChainView {
   readonly tip: IndexEntry
+  /** The network's consensus engine: its name, how it reads a proof, its slot clock. */
+  readonly engine: Pick<ConsensusEngine, 'name' | 'describeProof' | 'clock'>
+  /** The target a child of the tip must carry. */
+  nextTarget(): Buffer
   getAccount(address: string): Promise<Account>
   getTxLocation(id: string): Promise<TxLocation | undefined>
   getBlockByHash(hash: string): Promise<BlockOnChain | undefined>
@@ -47,6 +53,8 @@ export interface MinerView {
   readonly mining: boolean
   readonly minerAddress: string | null
   readonly hashRate: number
+  /** The validator's search under `slots` (null before its first start, and on `work` networks). */
+  readonly prover: Pick<Prover, 'kind' | 'hashRate' | 'storedRecords'> | null
   start(rewardAddress: Buffer): void
   stop(): Promise<void>
 }

@@ -19,6 +19,19 @@ import {
 import { APP, RpcError } from './errors.js'
 import { defineMethod, hex, integerLike, optional, ParamError, required, string, type MethodTable, type Parser } from './params.js'
 import { blockView, txView } from './views.js'
+import { toHex } from '../../protocol/wire/bytes.js'
+import { fingerprintToUuid } from '../validator/config.js'
+import { targetToBigInt } from '../consensus/asert.js'
+
+/**
+ * How many times harder than the easiest possible target: the values that
+ * may win out of all, inverted. Work wins with a hash <= target (target + 1
+ * of 2^256 values); slots with a record distance < target (target of 2^192).
+ */
+function difficultyOf(target: Buffer, slots: boolean): number {
+  const t = targetToBigInt(target)
+  return slots ? Number((1n << 192n) / t) : Number((1n << 256n) / (t + 1n))
+}
 
 const name = string({ min: 1, max: 64 })
 const password = string({ min: 1, max: 1024 })
@@ -101,6 +114,44 @@ function buildTable(ctx: RpcContext): MethodTable {
     description: 'Unlocks an account for sendTransaction; returns its address.',
   })
 
+  /** Who won the last `blocks` blocks of the best chain, newest first, and this node's validator. */
+  async function validators(blocks: number): Promise<unknown> {
+    const { tip, engine } = ctx.chain
+    const seen = new Map<string, { key: string; fingerprint: string | null; proofType: string; blocksWon: number; lastBlock: number }>()
+    let empty = 0
+    const from = Math.max(1, tip.height - blocks + 1)
+    for (let h = tip.height; h >= from; h--) {
+      const found = await ctx.chain.getBlockByHeight(h)
+      if (!found) break
+      const header = found.block.header
+      if (header.proofType === 'empty') {
+        empty++
+        continue
+      }
+      const proof = engine.describeProof(header)
+      // The UUID form DSC prints ("Fingerprint: …").
+      const fingerprint = typeof proof.fingerprint === 'string' ? fingerprintToUuid(Buffer.from(proof.fingerprint, 'hex')) : null
+      const key = toHex(header.miner)
+      const id = `${key}/${fingerprint ?? ''}`
+      const v = seen.get(id)
+      if (v) v.blocksWon++
+      else seen.set(id, { key, fingerprint, proofType: header.proofType, blocksWon: 1, lastBlock: h })
+    }
+    const prover = ctx.miner.prover
+    return {
+      blocks: tip.height - from + 1,
+      emptyBlocks: empty,
+      validators: [...seen.values()],
+      local: {
+        mining: ctx.miner.mining,
+        key: ctx.miner.minerAddress,
+        proofType: prover?.kind ?? null,
+        hashRate: Math.round(prover?.hashRate ?? ctx.miner.hashRate),
+        storedRecords: prover?.storedRecords ?? 0,
+      },
+    }
+  }
+
   async function getTransaction(id: string): Promise<unknown> {
     const pending = ctx.pool.get(id)
     if (pending) return { ...txView(pending.tx, id), status: 'pending' }
@@ -165,7 +216,7 @@ function buildTable(ctx: RpcContext): MethodTable {
       params: [required('height', integerLike({ min: 0, max: 0xffffffff }))],
       handler: async (h) => {
         const found = await ctx.chain.getBlockByHeight(h)
-        return found ? blockView(found.block, found.hash) : null
+        return found ? blockView(found.block, ctx.chain.engine, found.hash) : null
       },
     }),
     getBlockByHash: defineMethod({
@@ -174,22 +225,38 @@ function buildTable(ctx: RpcContext): MethodTable {
         const found = await ctx.chain.getBlockByHash(h)
         const entry = ctx.chain.entry(h)
         if (!found || !entry || entry.status === 'invalid') return null
-        return { ...blockView(found.block, h), onBestChain: ctx.chain.isOnBestChain(entry) }
+        return { ...blockView(found.block, ctx.chain.engine, h), onBestChain: ctx.chain.isOnBestChain(entry) }
       },
     }),
     getStatus: defineMethod({
       params: [],
-      handler: () => ({
-        network: ctx.networkId,
-        height: ctx.chain.tip.height,
-        hash: ctx.chain.tip.hash,
-        peers: ctx.peers.readyCount(),
-        mining: ctx.miner.mining,
-        miner: ctx.miner.minerAddress,
-        hashRate: Math.round(ctx.miner.hashRate),
-        pending: ctx.pool.size,
-        unlocked: ctx.unlockedAddress,
-      }),
+      handler: () => {
+        const { tip, engine } = ctx.chain
+        const clock = engine.clock
+        return {
+          network: ctx.networkId,
+          height: tip.height,
+          hash: tip.hash,
+          peers: ctx.peers.readyCount(),
+          mining: ctx.miner.mining,
+          miner: ctx.miner.minerAddress,
+          hashRate: Math.round(ctx.miner.hashRate),
+          pending: ctx.pool.size,
+          unlocked: ctx.unlockedAddress,
+          engine: engine.name,
+          proofType: clock ? (ctx.miner.prover?.kind ?? null) : 'pow',
+          target: toHex(ctx.chain.nextTarget()),
+          difficulty: difficultyOf(ctx.chain.nextTarget(), clock !== undefined),
+          ...(clock && { slot: clock.slotOf(Date.now()), slotMs: clock.slotMs, tipSlot: clock.slotOf(tip.timestamp) }),
+        }
+      },
+      description: 'The node at a glance: chain tip, peers, mining, pool, and the consensus engine with its next target (and slot).',
+    }),
+    getValidators: defineMethod({
+      params: [optional('blocks', integerLike({ min: 1, max: 1000 }), 100)],
+      handler: (blocks) => rpc(() => validators(blocks)),
+      description:
+        "Validators that won the last N blocks (default 100): key, fingerprint, proof type, blocks won, last block; and this node's.",
     }),
     addPeer: defineMethod({
       params: [required('address', hostPort)],

@@ -3,6 +3,7 @@
 import { toHex } from '../../protocol/wire/bytes.js'
 import { blockHash, encodedBlockSize, type Block, type ProofType } from '../../protocol/chain/block-codec.js'
 import { isRewardForm, txId, type Transaction } from '../../protocol/chain/tx-codec.js'
+import type { ConsensusEngine } from '../consensus/engine.js'
 
 export interface TxView {
   hash: string
@@ -37,13 +38,17 @@ export interface BlockView {
   miner: string
   target: string
   proofType: ProofType
-  nonce: number
+  /** The proof's fields, as the network's consensus engine reads them (`work`: the nonce). */
+  proof: Record<string, string | number>
+  /** `work` networks: the proof's nonce, as before there were other engines. */
+  nonce?: number
   size: number
   transactions: TxView[]
 }
 
-export function blockView(block: Block, hash?: string): BlockView {
+export function blockView(block: Block, engine: Pick<ConsensusEngine, 'describeProof'>, hash?: string): BlockView {
   const h = block.header
+  const proof = engine.describeProof(h)
   return {
     height: h.height,
     hash: hash ?? toHex(blockHash(h)),
@@ -53,8 +58,9 @@ export function blockView(block: Block, hash?: string): BlockView {
     miner: toHex(h.miner),
     target: toHex(h.target),
     proofType: h.proofType,
-    nonce: h.nonce,
-    size: encodedBlockSize(block.txs.length),
+    proof,
+    ...(h.proofType === 'pow' && typeof proof.nonce === 'number' && proof.challenge === undefined && { nonce: proof.nonce }),
+    size: encodedBlockSize(block.txs.length, h.proof.length),
     transactions: block.txs.map((tx) => txView(tx)),
   }
 }

@@ -1,17 +1,29 @@
-// Canonical block bytes: a fixed 151-byte header, a u32 transaction count and
-// the transactions' canonical bytes. The nonce is the header's last field so
-// a miner hashes prefix‖nonce with the prefix fixed. See docs/PROTOCOL.md "Blocks".
+// Canonical block bytes: a header of 145 fixed bytes and a proof of variable
+// length, a u32 transaction count and the transactions' canonical bytes.
+// The proof is the header's last field, and the `work` engine's proof is its
+// 8-byte nonce, so a miner hashes prefix‖nonce with the prefix fixed. What a
+// proof holds is the consensus engine's business (node/consensus/); the codec
+// only bounds its length. See docs/PROTOCOL.md "Blocks".
 import { CodecError } from '../wire/codec-error.js'
 import { readU64, writeU64, isU64, isU32 } from '../wire/bytes.js'
 import { sha256 } from '../wire/hash.js'
 import { TX_BYTES, decodeTx, encodeTx, type Transaction } from './tx-codec.js'
 
-export const BLOCK_VERSION = 1
-export const HEADER_BYTES = 151
-export const HEADER_PREFIX_BYTES = HEADER_BYTES - 8
+export const BLOCK_VERSION = 2
+/** The header without its proof: version … proof type, and the u16 proof length. */
+export const HEADER_FIXED_BYTES = 145
+export const MAX_PROOF_BYTES = 255
+export const MAX_HEADER_BYTES = HEADER_FIXED_BYTES + MAX_PROOF_BYTES
+const PROOF_TYPE_OFFSET = 142
+const PROOF_LENGTH_OFFSET = 143
 
-/** Proof types: only proof of work exists now; space and memory come later. */
-export const PROOF_TYPES = { pow: 0 } as const
+/**
+ * Proof types. `pow` is the `work` engine's proof of work over the header;
+ * under the `slots` engine `pow`, `pom` and `pos` name how the validator
+ * searched its record (all verify alike) and `empty` marks the block that
+ * fills a slot nobody won.
+ */
+export const PROOF_TYPES = { pow: 0, pom: 1, pos: 2, empty: 3 } as const
 export type ProofType = keyof typeof PROOF_TYPES
 const PROOF_NAMES = new Map<number, ProofType>(Object.entries(PROOF_TYPES).map(([k, v]) => [v, k as ProofType]))
 
@@ -21,9 +33,9 @@ export interface BlockHeader {
   timestamp: number // u64 ms
   txRoot: Buffer // 32
   miner: Buffer // 33
-  target: Buffer // 32, big-endian; the hash must be <= target
+  target: Buffer // 32, big-endian; what the proof must meet
   proofType: ProofType
-  nonce: number // u64 (<= 2^53-1)
+  proof: Buffer // 0..MAX_PROOF_BYTES, laid out by the engine
 }
 
 export interface Block {
@@ -35,8 +47,12 @@ function checkLen(name: string, b: Buffer, n: number): void {
   if (!Buffer.isBuffer(b) || b.length !== n) throw new CodecError('BAD_FIELD', `${name} must be ${n} bytes`)
 }
 
-/** Header bytes without the nonce: what a miner hashes with each candidate nonce appended. */
-export function encodeHeaderPrefix(h: BlockHeader): Buffer {
+/** The encoded size of a header with a proof of `proofBytes`. */
+export function headerSize(proofBytes: number): number {
+  return HEADER_FIXED_BYTES + proofBytes
+}
+
+export function encodeHeader(h: BlockHeader): Buffer {
   if (!isU32(h.height)) throw new CodecError('BAD_INTEGER', 'height must be a u32')
   if (!isU64(h.timestamp)) throw new CodecError('BAD_INTEGER', 'timestamp must be an integer in [0, 2^53-1]')
   checkLen('prevHash', h.prevHash, 32)
@@ -44,9 +60,12 @@ export function encodeHeaderPrefix(h: BlockHeader): Buffer {
   checkLen('miner', h.miner, 33)
   checkLen('target', h.target, 32)
   // Own keys only: 'toString', '__proto__'… are on every object and would encode as 0 (pow).
-  const proof = Object.hasOwn(PROOF_TYPES, h.proofType) ? PROOF_TYPES[h.proofType] : undefined
-  if (proof === undefined) throw new CodecError('BAD_FIELD', `unknown proof type ${String(h.proofType)}`)
-  const buf = Buffer.allocUnsafe(HEADER_PREFIX_BYTES)
+  const proofType = Object.hasOwn(PROOF_TYPES, h.proofType) ? PROOF_TYPES[h.proofType] : undefined
+  if (proofType === undefined) throw new CodecError('BAD_FIELD', `unknown proof type ${String(h.proofType)}`)
+  if (!Buffer.isBuffer(h.proof) || h.proof.length > MAX_PROOF_BYTES) {
+    throw new CodecError('BAD_FIELD', `proof must be at most ${MAX_PROOF_BYTES} bytes`)
+  }
+  const buf = Buffer.allocUnsafe(headerSize(h.proof.length))
   buf[0] = BLOCK_VERSION
   buf.writeUInt32BE(h.height, 1)
   h.prevHash.copy(buf, 5)
@@ -54,27 +73,32 @@ export function encodeHeaderPrefix(h: BlockHeader): Buffer {
   h.txRoot.copy(buf, 45)
   h.miner.copy(buf, 77)
   h.target.copy(buf, 110)
-  buf[142] = proof
+  buf[PROOF_TYPE_OFFSET] = proofType
+  buf.writeUInt16BE(h.proof.length, PROOF_LENGTH_OFFSET)
+  h.proof.copy(buf, HEADER_FIXED_BYTES)
   return buf
 }
 
-export function encodeHeader(h: BlockHeader): Buffer {
-  if (!isU64(h.nonce)) throw new CodecError('BAD_INTEGER', 'nonce must be an integer in [0, 2^53-1]')
-  const buf = Buffer.allocUnsafe(HEADER_BYTES)
-  encodeHeaderPrefix(h).copy(buf, 0)
-  writeU64(buf, h.nonce, HEADER_PREFIX_BYTES)
-  return buf
+/**
+ * The length of the header at the start of `bytes` (a header or a whole
+ * block), read from its proof length; null when `bytes` is too short to tell.
+ */
+export function headerLength(bytes: Uint8Array): number | null {
+  if (bytes.length < HEADER_FIXED_BYTES) return null
+  return HEADER_FIXED_BYTES + ((bytes[PROOF_LENGTH_OFFSET]! << 8) | bytes[PROOF_LENGTH_OFFSET + 1]!)
 }
 
 export function decodeHeader(bytes: Uint8Array): BlockHeader {
-  if (bytes.length !== HEADER_BYTES) throw new CodecError('BAD_LENGTH', `header must be ${HEADER_BYTES} bytes, got ${bytes.length}`)
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  if (buf.length < HEADER_FIXED_BYTES) throw new CodecError('BAD_LENGTH', `header too short (${buf.length} bytes)`)
   if (buf[0] !== BLOCK_VERSION) throw new CodecError('BAD_VERSION', `unsupported block version ${buf[0]}`)
+  const length = headerLength(buf)!
+  if (length - HEADER_FIXED_BYTES > MAX_PROOF_BYTES) throw new CodecError('BAD_LENGTH', `proof longer than ${MAX_PROOF_BYTES} bytes`)
+  if (buf.length !== length) throw new CodecError('BAD_LENGTH', `header must be ${length} bytes, got ${buf.length}`)
   const timestamp = readU64(buf, 37)
-  const nonce = readU64(buf, HEADER_PREFIX_BYTES)
-  if (timestamp === null || nonce === null) throw new CodecError('BAD_INTEGER', 'header integer above 2^53-1')
-  const proofType = PROOF_NAMES.get(buf[142]!)
-  if (proofType === undefined) throw new CodecError('BAD_FIELD', `unknown proof type ${buf[142]}`)
+  if (timestamp === null) throw new CodecError('BAD_INTEGER', 'header integer above 2^53-1')
+  const proofType = PROOF_NAMES.get(buf[PROOF_TYPE_OFFSET]!)
+  if (proofType === undefined) throw new CodecError('BAD_FIELD', `unknown proof type ${buf[PROOF_TYPE_OFFSET]}`)
   return {
     height: buf.readUInt32BE(1),
     prevHash: Buffer.from(buf.subarray(5, 37)),
@@ -83,7 +107,7 @@ export function decodeHeader(bytes: Uint8Array): BlockHeader {
     miner: Buffer.from(buf.subarray(77, 110)),
     target: Buffer.from(buf.subarray(110, 142)),
     proofType,
-    nonce,
+    proof: Buffer.from(buf.subarray(HEADER_FIXED_BYTES, length)),
   }
 }
 
@@ -91,15 +115,17 @@ export function blockHash(h: BlockHeader): Buffer {
   return sha256(encodeHeader(h))
 }
 
-export function encodedBlockSize(txCount: number): number {
-  return HEADER_BYTES + 4 + txCount * TX_BYTES
+/** The encoded size of a block: header, count, transactions. */
+export function encodedBlockSize(txCount: number, proofBytes: number): number {
+  return headerSize(proofBytes) + 4 + txCount * TX_BYTES
 }
 
 export function encodeBlock(block: Block): Buffer {
-  const buf = Buffer.allocUnsafe(encodedBlockSize(block.txs.length))
-  encodeHeader(block.header).copy(buf, 0)
-  buf.writeUInt32BE(block.txs.length, HEADER_BYTES)
-  let off = HEADER_BYTES + 4
+  const header = encodeHeader(block.header)
+  const buf = Buffer.allocUnsafe(header.length + 4 + block.txs.length * TX_BYTES)
+  header.copy(buf, 0)
+  buf.writeUInt32BE(block.txs.length, header.length)
+  let off = header.length + 4
   for (const tx of block.txs) {
     encodeTx(tx).copy(buf, off)
     off += TX_BYTES
@@ -110,15 +136,18 @@ export function encodeBlock(block: Block): Buffer {
 /** Decodes a block; `maxBytes` bounds the work before anything is parsed. */
 export function decodeBlock(bytes: Uint8Array, maxBytes = Infinity): Block {
   if (bytes.length > maxBytes) throw new CodecError('BAD_LENGTH', `block of ${bytes.length} bytes exceeds the limit of ${maxBytes}`)
-  if (bytes.length < HEADER_BYTES + 4) throw new CodecError('BAD_LENGTH', `block too short (${bytes.length} bytes)`)
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  const count = buf.readUInt32BE(HEADER_BYTES)
-  if (buf.length !== encodedBlockSize(count)) {
+  // Before the lengths: another version's header does not lay them out alike.
+  if (buf.length > 0 && buf[0] !== BLOCK_VERSION) throw new CodecError('BAD_VERSION', `unsupported block version ${buf[0]}`)
+  const hlen = headerLength(buf)
+  if (hlen === null || buf.length < hlen + 4) throw new CodecError('BAD_LENGTH', `block too short (${bytes.length} bytes)`)
+  const count = buf.readUInt32BE(hlen)
+  if (buf.length !== hlen + 4 + count * TX_BYTES) {
     throw new CodecError('BAD_LENGTH', `block announces ${count} transactions but has ${buf.length} bytes`)
   }
-  const header = decodeHeader(buf.subarray(0, HEADER_BYTES))
+  const header = decodeHeader(buf.subarray(0, hlen))
   const txs: Transaction[] = new Array(count)
-  for (let i = 0, off = HEADER_BYTES + 4; i < count; i++, off += TX_BYTES) {
+  for (let i = 0, off = hlen + 4; i < count; i++, off += TX_BYTES) {
     txs[i] = decodeTx(buf.subarray(off, off + TX_BYTES))
   }
   return { header, txs }

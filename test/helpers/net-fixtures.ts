@@ -21,6 +21,7 @@ import {
 } from '../../protocol/chain/messages.js'
 import type { Transaction } from '../../protocol/chain/tx-codec.js'
 import { networkFromJson, type NetworkParams } from '../../node/chain/params.js'
+import { workProof } from '../../node/consensus/work.js'
 import { silentLogger } from '../../lib/log.js'
 import { BkcNode, type NodeConfig } from '../../node/node.js'
 import type { PeerAddress } from '../../node/p2p/addrman.js'
@@ -62,6 +63,8 @@ export interface NetOptions {
   balances?: Record<string, number>
   /** Consensus block size limit (default testNetworkJson's). */
   maxBlockBytes?: number
+  /** A whole network file instead of testNetworkJson's (a slots network, say). */
+  networkJson?: Record<string, unknown>
 }
 
 export interface NetNode {
@@ -82,12 +85,14 @@ export class TestNet {
   private readonly root = tempDir('bkc-net-')
 
   constructor(readonly opts: NetOptions) {
-    this.networkJson = testNetworkJson({
-      bits: opts.bits ?? 12,
-      networkId: opts.networkId ?? `bkc-net-${R}`,
-      ...(opts.balances ? { balances: opts.balances } : {}),
-      ...(opts.maxBlockBytes ? { maxBlockBytes: opts.maxBlockBytes } : {}),
-    })
+    this.networkJson =
+      opts.networkJson ??
+      testNetworkJson({
+        bits: opts.bits ?? 12,
+        networkId: opts.networkId ?? `bkc-net-${R}`,
+        ...(opts.balances ? { balances: opts.balances } : {}),
+        ...(opts.maxBlockBytes ? { maxBlockBytes: opts.maxBlockBytes } : {}),
+      })
     this.network = networkFromJson(this.networkJson, 'test network')
   }
 
@@ -238,6 +243,8 @@ export type { BlockView }
 
 /** The block an RPC getBlock view describes; throws if it does not hash to the view's hash. */
 export function blockFromView(v: BlockView): Block {
+  // The view gives a proof's fields, not its bytes: only a work proof (the nonce) is rebuilt.
+  if (v.nonce === undefined) throw new Error(`block view at height ${v.height} has no nonce: only work blocks are rebuilt`)
   const hex = (s: string): Buffer => Buffer.from(s, 'hex')
   const txs: Transaction[] = v.transactions.map((x) => ({
     from: hex(x.from),
@@ -256,7 +263,7 @@ export function blockFromView(v: BlockView): Block {
       miner: hex(v.miner),
       target: hex(v.target),
       proofType: v.proofType,
-      nonce: v.nonce,
+      proof: workProof(v.nonce),
     },
     txs,
   }

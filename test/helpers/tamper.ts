@@ -11,6 +11,7 @@ import { applyGenesis, type Account } from '../../node/chain/state.js'
 import type { IndexEntry } from '../../node/chain/block-index.js'
 import type { NetworkParams } from '../../node/chain/params.js'
 import { hashMeetsTarget } from '../../node/consensus/pow.js'
+import { workNonce, workProof } from '../../node/consensus/work.js'
 import { CURVE_N } from '../../protocol/chain/keys.js'
 import { mine, type MineOptions, type ParentRef } from '../../bench/lib/fixtures.js'
 
@@ -101,7 +102,7 @@ export function mineEdited(
 /** The same block with a nonce whose hash misses the target. */
 export function withFailingPow(block: Block): Block {
   const h = { ...block.header }
-  while (hashMeetsTarget(sha256(encodeHeader(h)), h.target)) h.nonce++
+  for (let nonce = workNonce(h); hashMeetsTarget(sha256(encodeHeader(h)), h.target); ) h.proof = workProof(++nonce)
   return { header: h, txs: block.txs }
 }
 
@@ -121,5 +122,17 @@ export function withWrites(accounts: ReadonlyMap<string, Account>, writes: Reado
 }
 
 export function indexEntry(fields: Partial<IndexEntry> & { hash: string }): IndexEntry {
-  return { prev: '', height: 0, timestamp: 0, tieBreak: 0n, work: 1n, chainWork: 1n, status: 'unverified', ...fields }
+  return {
+    prev: '',
+    height: 0,
+    timestamp: 0,
+    target: Buffer.alloc(32, 0xff),
+    proofType: 'pow',
+    seed: Buffer.alloc(0),
+    tieBreak: 0n,
+    work: 1n,
+    chainWork: 1n,
+    status: 'unverified',
+    ...fields,
+  }
 }

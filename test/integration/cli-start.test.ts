@@ -93,10 +93,10 @@ t.test('--network by name: a shipped network starts; an unknown name exits 2 nam
     cwd: dir,
   })
   t.equal(bad.code, 2)
-  t.match(bad.stderr, /--network: no shipped network named "nosuch" \(shipped: devnet\)/)
+  t.match(bad.stderr, /--network: no shipped network named "nosuch" \(shipped: devnet, dsc\)/)
   t.notOk(existsSync(join(dir, 'data')), 'nothing was created')
   const { url } = await startNode(t, ['--listen', host(), '--rpc-port', '0', '--data-dir', join(dir, 'data'), '--network', 'devnet'], dir)
-  t.equal((await rpcResult<{ network: string }>(url, 'getStatus')).network, 'bkc-devnet-1', 'the shipped devnet')
+  t.equal((await rpcResult<{ network: string }>(url, 'getStatus')).network, 'bkc-devnet-2', 'the shipped devnet')
 })
 
 t.test('a second node on the same data dir exits 1: "in use"', async (t) => {

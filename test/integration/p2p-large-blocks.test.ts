@@ -14,6 +14,7 @@ import { generateKeyPair } from '../../protocol/chain/keys.js'
 import { MAX_BLOCK_BYTES, MAX_P2P_PAYLOAD_BYTES } from '../../protocol/chain/messages.js'
 import { TX_BYTES, type Transaction } from '../../protocol/chain/tx-codec.js'
 import type { NetworkParams } from '../../node/chain/params.js'
+import { WORK_PROOF_BYTES } from '../../node/consensus/work.js'
 import type { BkcNode } from '../../node/node.js'
 import { DEFAULT_TIMEOUTS } from '../../node/p2p/peer.js'
 import { BLOCK_BIN_HEADER_BYTES, BLOCKS_PAYLOAD_OVERHEAD_BYTES, fitBlocks } from '../../node/p2p/sync-rules.js'
@@ -37,10 +38,11 @@ const NET: NetOptions = {
 /**
  * Transfers in each big block so that together they fill a BLOCKS payload as
  * far as whole transactions allow: an encoded block is
- * encodedBlockSize(0) + TX_BYTES per transaction (its reward included).
+ * encodedBlockSize(0, WORK_PROOF_BYTES) + TX_BYTES per transaction (its reward included).
  */
 function bigBlockTransfers(): number[] {
-  const room = MAX_P2P_PAYLOAD_BYTES - BLOCKS_PAYLOAD_OVERHEAD_BYTES - BIG_BLOCKS * (BLOCK_BIN_HEADER_BYTES + encodedBlockSize(1))
+  const room =
+    MAX_P2P_PAYLOAD_BYTES - BLOCKS_PAYLOAD_OVERHEAD_BYTES - BIG_BLOCKS * (BLOCK_BIN_HEADER_BYTES + encodedBlockSize(1, WORK_PROOF_BYTES))
   const total = Math.floor(room / TX_BYTES)
   return Array.from({ length: BIG_BLOCKS }, (_, i) => Math.floor(total / BIG_BLOCKS) + (i < total % BIG_BLOCKS ? 1 : 0))
 }

@@ -1,20 +1,9 @@
 // shuffleInPlace: a permutation every time, and every order about equally
 // often (a fixed seed and a fixed tolerance).
 import t from 'tap'
+import { mulberry32 as seeded } from '../../helpers/prng.js'
 import fc from 'fast-check'
 import { shuffleInPlace } from '../../../lib/shuffle.js'
-
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const RUNS = 48_000
 const ITEMS = [0, 1, 2, 3] // 24 orders: 2000 runs each when uniform

@@ -80,6 +80,10 @@ t.test('JSON-RPC over HTTP: accounts, errors, params, queries', async (t) => {
       hashRate: 'number',
       pending: 1,
       unlocked: alice,
+      engine: 'work',
+      proofType: 'pow',
+      target: net.consensus.target.toString('hex'),
+      difficulty: 256,
     },
   )
 

@@ -9,10 +9,10 @@ import { ProtocolError } from '../../../protocol/wire/errors.js'
 import { encodeMessage, p2pCatalogue, tryDecodeMessage, MAX_P2P_PAYLOAD_BYTES, MESSAGE_TYPES } from '../../../protocol/chain/messages.js'
 import { toHex, fromHex } from '../../../protocol/wire/bytes.js'
 import { decodeTx, encodeTx, txId, txSigningMessage } from '../../../protocol/chain/tx-codec.js'
-import { blockHash, decodeBlock, encodeBlock } from '../../../protocol/chain/block-codec.js'
+import { blockHash, decodeBlock, encodeBlock, encodeHeader, headerLength } from '../../../protocol/chain/block-codec.js'
 import { merkleRoot } from '../../../protocol/chain/merkle.js'
 import { sign, verify } from '../../../protocol/chain/keys.js'
-import { loadNetworkFile } from '../../../node/chain/params.js'
+import { loadNetworkFile, rulesDigest } from '../../../node/chain/params.js'
 import {
   createTunnelFrameDecoder,
   decodeTunnelFrame,
@@ -75,7 +75,7 @@ function parseVector(body: string[], line: number): Vector {
   return { kind: fields.get('kind') ?? '(missing kind)', line, fields }
 }
 
-type Asserts = Pick<typeof t, 'ok' | 'notOk' | 'equal' | 'same' | 'fail'>
+type Asserts = Pick<typeof t, 'ok' | 'notOk' | 'equal' | 'same' | 'strictSame' | 'fail' | 'throws' | 'doesNotThrow'>
 
 /** Returns the named fields, failing the test when one is missing or an unexpected one is present. */
 function take(t: Asserts, v: Vector, keys: readonly string[]): Record<string, string> | null {
@@ -149,7 +149,9 @@ const handlers: Record<string, (t: Asserts, v: Vector) => void> = {
     const bytes = parseHex(t, f.hex!)
     if (bytes === null) return
     const block = decodeBlock(bytes)
-    t.same(toVectorJson(block.header), JSON.parse(f.header!), 'header decodes to value')
+    // Strict: every field, with its JSON type; the proof as "0x…" hex of its bytes.
+    t.strictSame(toVectorJson(block.header), JSON.parse(f.header!), 'header decodes to value')
+    t.equal(headerLength(bytes), encodeHeader(block.header).length, 'the proof length gives the header length')
     t.equal(block.txs.length, Number(f.txs), 'transaction count')
     t.equal(toHex(encodeBlock(block)), toHex(bytes), 're-encodes byte for byte')
     t.equal(toHex(blockHash(block.header)), f.hash, 'hash = sha256 of the header')
@@ -158,6 +160,37 @@ const handlers: Record<string, (t: Asserts, v: Vector) => void> = {
       const net = loadNetworkFile(new URL(`../../../${f['network-file']}`, import.meta.url).pathname)
       t.equal(toHex(net.genesisHash), f.hash, `${f['network-file']} builds this genesis`)
       t.equal(toHex(encodeBlock(net.genesis)), toHex(bytes), 'byte for byte')
+      t.equal(toHex(block.header.prevHash), toHex(rulesDigest(net.networkId, net.consensus)), 'the genesis prevHash commits to the rules')
+    }
+  },
+
+  'slot-block'(t, v) {
+    const f = take(t, v, ['hex', 'hash', 'network-file', 'record', 'distance'])
+    if (f === null) return
+    const bytes = parseHex(t, f.hex!)
+    if (bytes === null) return
+    const net = loadNetworkFile(new URL(`../../../${f['network-file']}`, import.meta.url).pathname)
+    const block = decodeBlock(bytes)
+    t.equal(toHex(encodeBlock(block)), toHex(bytes), 're-encodes byte for byte')
+    t.equal(toHex(net.engine.checkProof(block.header)), f.hash, 'the proof and signature check, and give the hash')
+    const genesis = net.genesis.header
+    const parent = {
+      hash: toHex(net.genesisHash),
+      height: 0,
+      timestamp: genesis.timestamp,
+      target: genesis.target,
+      proofType: genesis.proofType,
+      seed: net.engine.seed(genesis),
+    }
+    t.doesNotThrow(() => net.engine.checkContext(block.header, parent, null), "the challenge is slot 1's on this genesis")
+    t.same(toHex(block.header.target), toHex(net.engine.nextTarget(parent)), "the target is block 1's")
+    const proof = net.engine.describeProof(block.header)
+    t.equal(proof.record, f.record, 'record')
+    t.equal(proof.distance, f.distance, 'distance')
+    for (let i = 0; i < block.header.proof.length; i += 7) {
+      const bad = Buffer.from(block.header.proof)
+      bad[i]! ^= 1
+      t.throws(() => net.engine.checkProof({ ...block.header, proof: bad }), `a flipped proof byte ${i} is refused`)
     }
   },
 

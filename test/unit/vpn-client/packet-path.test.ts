@@ -54,7 +54,12 @@ t.test('classifyTunRead with offloads', async (t) => {
   t.equal(classifyTunRead(ZERO_HDR, true), TunRead.Runt, 'a header alone')
   t.equal(classifyTunRead(ZERO_HDR.subarray(0, 5), true), TunRead.Runt, 'half a header')
   t.equal(classifyTunRead(withHeader(ZERO_HDR, packet.subarray(0, 19)), true), TunRead.Runt, 'header + 19 bytes')
-  t.equal(classifyTunRead(packet, true), TunRead.NotIPv4, 'a bare packet on an offload TUN: the first IP byte is payload, not 0x45')
+  // Read past a virtio header that is not there, byte 10 (the header checksum's
+  // high byte, which varies with the packet id) stands where the IP version
+  // would: fixed to one that is not 4, so the case does not depend on the id.
+  const bare = Buffer.from(packet)
+  bare[10] = 0x12
+  t.equal(classifyTunRead(bare, true), TunRead.NotIPv4, 'a bare packet on an offload TUN: the first IP byte is payload, not 0x45')
 })
 
 t.test('plainPacket', async (t) => {

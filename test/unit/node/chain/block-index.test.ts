@@ -5,7 +5,7 @@ import type { BlockHeader } from '../../../../protocol/chain/block-codec.js'
 import { BlockIndex, compareChains, type IndexEntry } from '../../../../node/chain/block-index.js'
 import { medianTime } from '../../../../node/chain/validation.js'
 import { targetFromLeadingZeroBits, workForTarget } from '../../../../node/consensus/pow.js'
-import { WorkEngine } from '../../../../node/consensus/work.js'
+import { WorkEngine, workProof } from '../../../../node/consensus/work.js'
 import { indexEntry } from '../../../helpers/tamper.js'
 
 const T4 = targetFromLeadingZeroBits(4) // work 16
@@ -14,8 +14,15 @@ const engine = new WorkEngine({ target: T4 })
 const newIndex = () => new BlockIndex(engine)
 
 /** A header with the fields the index reads; the rest are placeholders. */
-function header(fields: { height: number; timestamp: number; nonce: number; target: Buffer }): BlockHeader {
-  return { prevHash: Buffer.alloc(32), txRoot: Buffer.alloc(32), miner: Buffer.alloc(33), proofType: 'pow', ...fields }
+function header({ nonce, ...fields }: { height: number; timestamp: number; nonce: number; target: Buffer }): BlockHeader {
+  return {
+    prevHash: Buffer.alloc(32),
+    txRoot: Buffer.alloc(32),
+    miner: Buffer.alloc(33),
+    proofType: 'pow',
+    proof: workProof(nonce),
+    ...fields,
+  }
 }
 const sign = (n: number) => Math.sign(n)
 

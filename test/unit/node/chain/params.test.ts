@@ -9,13 +9,17 @@ import { blockHash } from '../../../../protocol/chain/block-codec.js'
 import { merkleRoot } from '../../../../protocol/chain/merkle.js'
 import { txId } from '../../../../protocol/chain/tx-codec.js'
 import { generateKeyPair } from '../../../../protocol/chain/keys.js'
-import { NetworkFileError, loadNetworkFile, networkFromJson } from '../../../../node/chain/params.js'
+import { NetworkFileError, loadNetworkFile, networkFromJson, rulesDigest } from '../../../../node/chain/params.js'
+import { genesisChallenge } from '../../../../node/consensus/slot-rules.js'
+import { workProof } from '../../../../node/consensus/work.js'
+import { sha256 } from '../../../../protocol/wire/hash.js'
 import { checkReward } from '../../../../node/chain/validation.js'
 import { GENESIS_TIME, hexAddress, tempDir, testNetworkJson } from '../../../../bench/lib/fixtures.js'
 import { be32, offCurveX } from '../../../helpers/tamper.js'
 
 type Json = Record<string, any>
 const DEVNET = fileURLToPath(new URL('../../../../node/networks/devnet.json', import.meta.url))
+const DSC = fileURLToPath(new URL('../../../../node/networks/dsc.json', import.meta.url))
 const k1 = generateKeyPair()
 const k2 = generateKeyPair()
 const base = (): Json => testNetworkJson({ balances: { [hexAddress(k1)]: 100, [hexAddress(k2)]: 5 } }) as Json
@@ -67,8 +71,8 @@ t.test('each malformed field is refused, naming the field', async (t) => {
     ['maxBlockBytes 4 MiB + 1', (j) => (j.consensus.maxBlockBytes = 4 * 1024 * 1024 + 1), /consensus\.maxBlockBytes: /],
     [
       'unknown engine',
-      (j) => (j.consensus.engine = 'slots'),
-      /consensus\.engine: unknown consensus engine "slots"; this build knows "work"/,
+      (j) => (j.consensus.engine = 'stake'),
+      /consensus\.engine: unknown consensus engine "stake"; this build knows "work", "slots"$/,
     ],
     ['engine as a number', (j) => (j.consensus.engine = 7), /consensus\.engine: unknown consensus engine 7;/],
     ['engine in upper case', (j) => (j.consensus.engine = 'WORK'), /consensus\.engine: unknown consensus engine "WORK"/],
@@ -130,21 +134,107 @@ t.test('genesis allocations are reward-form credits sorted by address', async (t
 t.test('the shipped devnet.json loads', async (t) => {
   const net = loadNetworkFile(DEVNET)
   t.equal(net.name, 'devnet')
-  t.equal(net.networkId, 'bkc-devnet-1')
+  t.equal(net.networkId, 'bkc-devnet-2')
   t.equal(net.genesisHash.length, 32)
   t.same(loadNetworkFile(DEVNET).genesisHash, net.genesisHash, 'stable across loads')
-  t.equal(toHex(net.genesisHash), 'd8c92145cc7b11008ef30856404e9122182177026516646eb58c502356323b06', 'the genesis every devnet node has')
+  // Rebuilt by hand from the file (rules JSON, its digest, the 153 header bytes): docs/PROTOCOL.md "Blocks".
+  t.equal(toHex(net.genesisHash), '8f155e12f9e24c70d28ed45f590978a234e593f219d20be073c26883a8d474a1', 'the genesis every devnet node has')
+  t.equal(toHex(net.genesis.header.prevHash), '51934e6272e553909f0528af7019a50c650add16ab47b2816617f731cf8a6c13', 'the rules digest')
   t.equal(net.engine.name, 'work', 'the default engine')
+  t.same(net.genesis.header.proof, workProof(0), 'a work genesis: proof type pow, nonce 0')
+  t.equal(net.genesis.header.proofType, 'pow')
+})
+
+t.test('the shipped dsc.json loads: a slots network whose genesis is an empty block carrying its challenge', async (t) => {
+  const net = loadNetworkFile(DSC)
+  t.equal(net.name, 'dsc')
+  t.equal(net.networkId, 'bkc-dsc-1')
+  t.equal(net.engine.name, 'slots')
+  t.equal(net.consensus.engineName, 'slots')
+  t.same(net.consensus.slots, {
+    slotMs: 6000,
+    graceMs: 1500,
+    maxDriftMs: 1000,
+    targetLimit: Buffer.from('0000000000000000400000000000000000000000000000000000000000000000', 'hex'),
+  })
+  t.equal(net.genesis.header.proofType, 'empty')
+  t.same(net.genesis.header.proof, genesisChallenge('bkc-dsc-1'))
+  t.equal(
+    toHex(net.genesis.header.proof),
+    'b47aa1c811f370ad73c6de0805c142bc53e3b85c82e2444677a0fe11b6dc3a7d',
+    'sha256("bkc-slot-genesis" ‖ networkId)',
+  )
+  t.equal(toHex(net.genesis.header.prevHash), 'e01246d84be0ea589fddcb93afd7b6c849934eaa54fad6634e76aee15c4cb98c', 'the rules digest')
+  t.equal(toHex(net.genesisHash), '6ea27bf0925383e2e3bd26628cb6b19cb6d581686615ead5d907b6db7f23e175', 'the genesis every dsc node has')
+})
+
+t.test('the genesis prevHash is sha256 of a tag and the rules as JSON, keys in a fixed order', async (t) => {
+  const net = networkFromJson(base(), 'x')
+  const c = base().consensus
+  const rules = JSON.stringify({
+    networkId: 'bkc-test',
+    engine: 'work',
+    blockReward: c.blockReward,
+    target: c.target.toLowerCase(),
+    targetBlockTimeMs: c.targetBlockTimeMs,
+    medianTimeSpan: c.medianTimeSpan,
+    maxFutureBlockTimeMs: c.maxFutureBlockTimeMs,
+    maxBlockBytes: c.maxBlockBytes,
+  })
+  t.same(net.genesis.header.prevHash, sha256(Buffer.from('bkc-rules\n'), Buffer.from(rules)))
+  t.same(net.genesis.header.prevHash, rulesDigest(net.networkId, net.consensus))
+})
+
+t.test('every consensus rule and the network id are part of the genesis block', async (t) => {
+  const a = networkFromJson(base(), 'x')
+  const cases: Array<[string, (j: Json) => void]> = [
+    ['networkId', (j) => (j.networkId = 'bkc-test-2')],
+    ['blockReward', (j) => (j.consensus.blockReward += 1)],
+    ['targetBlockTimeMs', (j) => (j.consensus.targetBlockTimeMs += 1)],
+    ['medianTimeSpan', (j) => (j.consensus.medianTimeSpan += 1)],
+    ['maxFutureBlockTimeMs', (j) => (j.consensus.maxFutureBlockTimeMs += 1)],
+    ['maxBlockBytes', (j) => (j.consensus.maxBlockBytes += 1)],
+    ['target', (j) => (j.consensus.target = '07' + 'f'.repeat(62))],
+    ['retarget', (j) => (j.consensus.retarget = { rule: 'asert', halfLifeMs: 600_000, powLimit: 'f'.repeat(64), anchorTimeMs: 1 })],
+  ]
+  for (const [label, f] of cases) {
+    const b = networkFromJson(edit(f), 'x')
+    t.notSame(b.genesis.header.prevHash, a.genesis.header.prevHash, `${label}: another rules digest`)
+    t.notSame(b.genesisHash, a.genesisHash, `${label}: another genesis`)
+  }
+  const r = (halfLifeMs: number, anchorTimeMs: number) =>
+    networkFromJson(
+      edit((j) => (j.consensus.retarget = { rule: 'asert', halfLifeMs, powLimit: 'f'.repeat(64), anchorTimeMs })),
+      'x',
+    ).genesisHash
+  t.notSame(r(600_000, 1), r(600_001, 1), 'retarget.halfLifeMs')
+  t.notSame(r(600_000, 1), r(600_000, 2), 'retarget.anchorTimeMs')
+  t.same(
+    networkFromJson(
+      edit((j) => (j.name = 'other')),
+      'x',
+    ).genesisHash,
+    a.genesisHash,
+    'the display name is not a rule',
+  )
+  t.same(
+    networkFromJson(
+      edit((j) => (j.magic = '0x01020304')),
+      'x',
+    ).genesisHash,
+    a.genesisHash,
+    'nor the frame magic',
+  )
 })
 
 t.test('a network file naming an engine this build does not know is refused, naming the file and the known engines', async (t) => {
   const dir = tempDir()
   t.teardown(dir.cleanup)
-  const path = join(dir.path, 'dsc.json')
-  writeFileSync(path, JSON.stringify(edit((j) => (j.consensus.engine = 'slots'))))
+  const path = join(dir.path, 'stake.json')
+  writeFileSync(path, JSON.stringify(edit((j) => (j.consensus.engine = 'stake'))))
   t.throws(
     () => loadNetworkFile(path),
-    refused(new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: consensus\\.engine: .*"slots".*"work"$`)),
+    refused(new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: consensus\\.engine: .*"stake".*"work", "slots"$`)),
   )
   writeFileSync(path, JSON.stringify(edit((j) => (j.consensus.engine = 'work'))))
   t.equal(loadNetworkFile(path).engine.name, 'work', 'the same file naming "work" loads')
@@ -234,17 +324,17 @@ t.test('consensus.retarget: each bad field or value is refused, naming the file 
   t.doesNotThrow(() => networkFromJson(equal, 'net.json'), 'powLimit equal to the target is allowed')
 })
 
-t.test('consensus.retarget is not part of the genesis block', async (t) => {
+t.test('consensus.retarget is part of the genesis block', async (t) => {
   const plain = networkFromJson(base(), 'x')
   const retargeting = networkFromJson(
-    edit((j) => (j.consensus.retarget = { rule: 'asert', halfLifeMs: 60_000, powLimit: 'f'.repeat(64), anchorTimeMs: 1_800_000_000_000 })),
+    edit((j) => (j.consensus.retarget = { rule: 'asert', halfLifeMs: 600_000, powLimit: 'f'.repeat(64), anchorTimeMs: 1_800_000_000_000 })),
     'x',
   )
-  t.same(retargeting.genesisHash, plain.genesisHash)
+  t.notSame(retargeting.genesisHash, plain.genesisHash, 'nodes that retarget and nodes that do not have different genesis blocks')
   t.equal(plain.consensus.retarget, undefined)
   t.same(retargeting.consensus.retarget, {
     rule: 'asert',
-    halfLifeMs: 60_000,
+    halfLifeMs: 600_000,
     powLimit: Buffer.from('f'.repeat(64), 'hex'),
     anchorTimeMs: 1_800_000_000_000,
   })

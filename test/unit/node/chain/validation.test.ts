@@ -49,7 +49,7 @@ t.test('baseline: a mined block with transfers passes every check', async (t) =>
   const checked = sane(block)
   t.same(checked.hash, blockHash(block.header))
   t.same(checked.txIds, block.txs.map(txId))
-  t.equal(checked.size, 151 + 4 + 3 * 155)
+  t.equal(checked.size, 153 + 4 + 3 * 155, 'a 153-byte work header, the count, three transactions')
   t.doesNotThrow(() => checkBlockContext(block.header, ctxOf(block), net.consensus))
 })
 
@@ -160,9 +160,9 @@ t.test('transfer amount and recipient', async (t) => {
 t.test('block size limit', async (t) => {
   const small = testNetwork({ balances: { [hexAddress(alice)]: 1000 }, maxBlockBytes: 1024 })
   const txs = [0, 1, 2, 3, 4].map((n) => transfer(small, alice, bob.address, 1, n))
-  const fits = mine(small, genesisRef(small), { txs: txs.slice(0, 4) }) // 151 + 4 + 5 × 155 = 930
+  const fits = mine(small, genesisRef(small), { txs: txs.slice(0, 4) }) // 153 + 4 + 5 × 155 = 932
   t.doesNotThrow(() => checkBlockSanity(fits, small))
-  const over = mine(small, genesisRef(small), { txs }) // 1085 bytes
+  const over = mine(small, genesisRef(small), { txs }) // 1087 bytes
   t.throws(() => checkBlockSanity(over, small), rejects('TOO_LARGE'))
   t.doesNotThrow(() => checkBlockSanity(over, net), 'the same block under a 1 MiB limit')
 })

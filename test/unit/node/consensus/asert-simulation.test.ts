@@ -43,6 +43,7 @@ json.consensus.retarget = {
   powLimit: '00' + 'ff'.repeat(31),
   anchorTimeMs: FIRST_BLOCK_TIME,
 }
+json.consensus.maxFutureBlockTimeMs = 15_000
 const net = networkFromJson(json, 'simulated network')
 
 /** mulberry32: a small seeded PRNG, uniform in (0, 1). */
@@ -60,14 +61,21 @@ function rng(seed: number): () => number {
 function simulate(seed: number): number[][] {
   const random = rng(seed)
   const equilibrium = Number(workForTarget(net.consensus.target)) / TARGET_MS // hashes per ms
-  let parent: ParentBlock = { hash: '', height: 1, timestamp: FIRST_BLOCK_TIME }
+  let parent: ParentBlock = {
+    hash: '',
+    height: 1,
+    timestamp: FIRST_BLOCK_TIME,
+    target: net.consensus.target,
+    proofType: 'pow',
+    seed: Buffer.alloc(0),
+  }
   return RATES.map((rate) => {
     const intervals: number[] = []
     for (let i = 0; i < PHASE_BLOCKS; i++) {
       const mean = Number(workForTarget(net.engine.nextTarget(parent))) / (equilibrium * rate)
       const interval = Math.max(1, Math.round(-Math.log(random()) * mean))
       intervals.push(interval)
-      parent = { hash: '', height: parent.height + 1, timestamp: parent.timestamp + interval }
+      parent = { ...parent, height: parent.height + 1, timestamp: parent.timestamp + interval }
     }
     return intervals
   })

@@ -9,7 +9,8 @@ import { networkFromJson } from '../../../../node/chain/params.js'
 import type { ConsensusEngine, ParentBlock } from '../../../../node/consensus/engine.js'
 import { hashMeetsTarget, targetFromLeadingZeroBits } from '../../../../node/consensus/pow.js'
 import { encodeHeader } from '../../../../protocol/chain/block-codec.js'
-import { genesisRef, mine, testNetworkJson } from '../../../../bench/lib/fixtures.js'
+import { WORK_PROOF_BYTES, workNonce, workProof } from '../../../../node/consensus/work.js'
+import { genesisRef, mine, testNetworkJson, type ParentRef } from '../../../../bench/lib/fixtures.js'
 import { withFailingPow } from '../../../helpers/tamper.js'
 
 const TWO_POW_256 = 1n << 256n
@@ -21,6 +22,15 @@ const bytes32 = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((a) => Buffe
 const net = networkFromJson(testNetworkJson({ bits: 4 }), 'test network')
 const engine: ConsensusEngine = net.engine
 const block = mine(net, genesisRef(net))
+
+/** The block index's view of a parent: a work block's target, proof type and (empty) seed. */
+const parentBlock = (p: ParentRef): ParentBlock => ({
+  ...p,
+  hash: p.hash.toString('hex'),
+  target: net.consensus.target,
+  proofType: 'pow',
+  seed: Buffer.alloc(0),
+})
 
 /** Liveness bound only (not a speed assertion): rejects if the promise hangs. */
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -54,12 +64,47 @@ t.test('checkProof refuses with the rule that breaks', async (t) => {
   t.throws(() => engine.checkProof(easier.header), rejects('BAD_TARGET'), 'a target easier than the network allows')
   // The bound comes before the hash: an easier target that its own hash misses is still BAD_TARGET.
   const loose = { ...block.header, target: targetFromLeadingZeroBits(1) }
-  while (hashMeetsTarget(sha256(encodeHeader(loose)), loose.target)) loose.nonce++
+  for (let n = 0; hashMeetsTarget(sha256(encodeHeader(loose)), loose.target); ) loose.proof = workProof(++n)
   t.throws(() => engine.checkProof(loose), rejects('BAD_TARGET'), 'an easier target is refused before any hashing')
-  for (const name of ['pos', 'pom', 'toString']) {
+  for (const name of ['pos', 'pom', 'empty', 'toString']) {
     const header = { ...block.header, proofType: name } as unknown as BlockHeader
     t.throws(() => engine.checkProof(header), rejects('BAD_PROOF_TYPE'), `proof type "${name}"`)
   }
+})
+
+t.test('checkProof refuses a proof that is not an 8-byte nonce below 2^53', async (t) => {
+  for (const n of [0, 7, 9, 32, 255]) {
+    const header = { ...block.header, proof: Buffer.alloc(n) }
+    t.throws(() => engine.checkProof(header), rejects('BAD_PROOF'), `a ${n}-byte proof`)
+  }
+  const big = Buffer.alloc(8)
+  big.writeUInt32BE(0x200000, 0)
+  t.throws(() => engine.checkProof({ ...block.header, proof: big }), rejects('BAD_PROOF'), 'nonce 2^53')
+  t.throws(() => engine.checkProof({ ...block.header, proof: Buffer.alloc(8, 0xff) }), rejects('BAD_PROOF'), 'nonce 2^64-1')
+  t.throws(() => engine.tieBreak({ ...block.header, proof: Buffer.alloc(4) }), rejects('BAD_PROOF'), 'tieBreak reads only a nonce')
+})
+
+t.test('a work proof is the nonce as 8 bytes big-endian (property)', async (t) => {
+  t.equal(WORK_PROOF_BYTES, 8)
+  t.same(workProof(0), Buffer.alloc(8))
+  t.same(workProof(0x0102030405), Buffer.from('0000000102030405', 'hex'))
+  t.same(workProof(2 ** 53 - 1), Buffer.from('001fffffffffffff', 'hex'))
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), (n) => workNonce({ ...block.header, proof: workProof(n) }) === n),
+  )
+  t.equal(engine.maxHeaderBytes, 153, 'a work header is 145 + 8 bytes')
+  t.equal(encodeHeader(block.header).length, engine.maxHeaderBytes)
+  t.same(engine.describeProof({ ...block.header, proof: workProof(77) }), { nonce: 77 }, 'getBlock shows the nonce')
+})
+
+t.test('the target rule needs nothing from a block but its height and time', async (t) => {
+  t.same(engine.seed(block.header), Buffer.alloc(0), 'no seed')
+  t.equal(engine.isLate(block.header, Number.MAX_SAFE_INTEGER), false, 'a work block is never late')
+  t.doesNotThrow(
+    () => engine.checkContext(block.header, parentBlock(genesisRef(net)), Date.now()),
+    'no rules of its own against the parent',
+  )
+  t.equal(engine.clock, undefined, 'no slot clock')
 })
 
 t.test('weight is the expected number of hashes for the target (property)', async (t) => {
@@ -72,32 +117,49 @@ t.test('weight is the expected number of hashes for the target (property)', asyn
 })
 
 t.test('the tie-break value is the nonce', async (t) => {
-  for (const nonce of [0, 1, 7, 2 ** 32, 2 ** 53 - 1]) t.equal(engine.tieBreak({ ...block.header, nonce }), BigInt(nonce), `nonce ${nonce}`)
+  for (const nonce of [0, 1, 7, 2 ** 32, 2 ** 53 - 1]) {
+    t.equal(engine.tieBreak({ ...block.header, proof: workProof(nonce) }), BigInt(nonce), `nonce ${nonce}`)
+  }
 })
 
 t.test('every next target is the network target', async (t) => {
   const parents: ParentBlock[] = [
-    { hash: net.genesisHash.toString('hex'), height: 0, timestamp: net.genesis.header.timestamp },
-    { hash: 'ab'.repeat(32), height: 1000, timestamp: 2 ** 52 },
+    parentBlock(genesisRef(net)),
+    { ...parentBlock(genesisRef(net)), hash: 'ab'.repeat(32), height: 1000, timestamp: 2 ** 52 },
   ]
   for (const p of parents) t.same(engine.nextTarget(p), net.consensus.target, `parent at height ${p.height}`)
   const other = networkFromJson(testNetworkJson({ bits: 9 }), 'y').engine
   t.same(other.nextTarget(parents[0]!), targetFromLeadingZeroBits(9), "another network's target")
 })
 
-t.test('an unsealed header carries a pow proof type and nonce 0', async (t) => {
-  t.same(engine.emptyProof(), { proofType: 'pow', nonce: 0 })
+t.test('the template of a child: the time the rules allow, the next target, a pow proof of nonce 0', async (t) => {
+  const parent = parentBlock(genesisRef(net))
+  const now = parent.timestamp + 5000
+  t.same(engine.template(parent, now, parent.timestamp + 1), {
+    timestamp: now,
+    target: net.consensus.target,
+    proofType: 'pow',
+    proof: workProof(0),
+  })
+  t.same(engine.template(parent, now, now + 7)?.timestamp, now + 7, 'never before the earliest time allowed')
 })
 
 t.test('a sealer', async (t) => {
   const sealer = engine.createSealer({ threads: 2 })
   t.teardown(() => sealer.close())
-  const unsealed: BlockHeader = { ...block.header, ...engine.emptyProof(), target: targetFromLeadingZeroBits(8) }
+  const template = engine.template(parentBlock(genesisRef(net)), block.header.timestamp, 0)!
+  const unsealed: BlockHeader = {
+    ...block.header,
+    proofType: template.proofType,
+    proof: template.proof,
+    target: targetFromLeadingZeroBits(8),
+  }
 
   t.test('finds a nonce for an easy target; only the nonce changes', async (t) => {
     const r = await within(sealer.search({ header: unsealed, maxMs: 20_000 }), 30_000, 'easy search')
     if (!r.found) return t.fail(`not found: ${r.reason}`)
-    t.same({ ...r.header, nonce: 0 }, unsealed, 'every other field as given')
+    t.equal(r.header.proof.length, WORK_PROOF_BYTES, 'an 8-byte proof')
+    t.same({ ...r.header, proof: workProof(0) }, unsealed, 'every other field as given')
     t.ok(hashMeetsTarget(sha256(encodeHeader(r.header)), r.header.target), 'the sealed header meets its target')
     const strict = networkFromJson(testNetworkJson({ bits: 8 }), 'z').engine
     t.same(strict.checkProof(r.header), blockHash(r.header), 'and passes checkProof')

@@ -25,6 +25,7 @@ import type {
 import type { Direction, Hello, PeerState } from '../../../../node/p2p/peer.js'
 import { BLOCK_BIN_HEADER_BYTES, BLOCKS_PAYLOAD_OVERHEAD_BYTES } from '../../../../node/p2p/sync-rules.js'
 import { genesisRef, mine, mineChain, parentOf, testNetwork, transfer } from '../../../../bench/lib/fixtures.js'
+import { indexEntry } from '../../../helpers/tamper.js'
 
 const net = testNetwork({ bits: 4 })
 const GENESIS = toHex(net.genesisHash)
@@ -119,7 +120,7 @@ class FakeChain extends EventEmitter<{ tip: [TipChange] }> implements Processing
       .reverse()
       .map(view)
     this.best = [...this.best.slice(0, forkHeight + 1), ...path]
-    const tip = { ...top, prev: top.prev, timestamp: 0, tieBreak: 0n, work: 0n, chainWork: 0n }
+    const tip = indexEntry({ ...top, work: 0n, chainWork: 0n })
     this.emit('tip', { tip, connected: path.map(view), disconnected })
   }
 }
