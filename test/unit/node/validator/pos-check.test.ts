@@ -7,7 +7,7 @@ import { buildVault } from '../../../../node/validator/pos-build.js'
 import { checkVault } from '../../../../node/validator/pos-check.js'
 import { VaultFile } from '../../../../node/validator/pos-vault-file.js'
 import { progressSlotOffset, regionOffset, VaultFormatError, vaultLayout } from '../../../../node/validator/pos-vault.js'
-import { IDENTITY, TINY, vaultContent, vaultPath } from './pos-fixtures.js'
+import { IDENTITY, TINY, vaultContent, interruptedVault, vaultPath } from './pos-fixtures.js'
 
 const ALL = Number.MAX_SAFE_INTEGER
 const L = vaultLayout(TINY)
@@ -83,16 +83,7 @@ t.test('a random sample finds a damaged record when it happens to pick it', asyn
 
 t.test('an unfinished vault is reported as such', async (t) => {
   const path = vaultPath(t)
-  let calls = 0
-  await buildVault({
-    path,
-    identity: IDENTITY,
-    params: TINY,
-    threadsHash: 0,
-    onProgress: () => {
-      if (++calls === 2) throw new Error('stop')
-    },
-  }).catch(() => {})
+  await interruptedVault(path)
   const r = await checkVault(path)
   t.notOk(r.ok)
   t.equal(r.phase, 'fill')

@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { HEADER_PAGE_BYTES, vaultLayout, type VaultIdentity, type VaultParams } from '../../../../node/validator/pos-vault.js'
+import { buildVault } from '../../../../node/validator/pos-build.js'
 
 export const IDENTITY: VaultIdentity = {
   fingerprint: Buffer.from('00112233445566778899aabbccddeeff', 'hex'),
@@ -25,4 +26,18 @@ export function vaultPath(t: Test, name = 'test.vault'): string {
 export function vaultContent(path: string, params: VaultParams): { header: Buffer; data: Buffer } {
   const bytes = readFileSync(path)
   return { header: bytes.subarray(0, HEADER_PAGE_BYTES), data: bytes.subarray(vaultLayout(params).dataOffset) }
+}
+
+/** A TINY vault whose build stopped at its second progress report: unfinished, mid-fill. */
+export async function interruptedVault(path: string): Promise<void> {
+  let calls = 0
+  await buildVault({
+    path,
+    identity: IDENTITY,
+    params: TINY,
+    threadsHash: 0,
+    onProgress: () => {
+      if (++calls === 2) throw new Error('stop')
+    },
+  }).catch(() => {})
 }

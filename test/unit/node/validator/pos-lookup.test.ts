@@ -6,7 +6,7 @@ import { proofRecord, recordDistance } from '../../../../protocol/chain/proof-re
 import { buildVault } from '../../../../node/validator/pos-build.js'
 import { VaultReader, type VaultEntry } from '../../../../node/validator/pos-lookup.js'
 import type { VaultParams } from '../../../../node/validator/pos-vault.js'
-import { IDENTITY, TINY, vaultPath } from './pos-fixtures.js'
+import { IDENTITY, TINY, interruptedVault, vaultPath } from './pos-fixtures.js'
 
 function bruteNearest(all: readonly VaultEntry[], challenge: Buffer): bigint {
   let best = recordDistance(all[0]!.record, challenge)
@@ -83,15 +83,6 @@ t.test('entries, first and last; bad positions and short challenges are refused'
 
 t.test('an unfinished vault is not opened for lookups', async (t) => {
   const path = vaultPath(t)
-  let calls = 0
-  await buildVault({
-    path,
-    identity: IDENTITY,
-    params: TINY,
-    threadsHash: 0,
-    onProgress: () => {
-      if (++calls === 2) throw new Error('stop')
-    },
-  }).catch(() => {})
+  await interruptedVault(path)
   await t.rejects(VaultReader.open(path), /is not finished \(its build is in the fill phase\)/)
 })
